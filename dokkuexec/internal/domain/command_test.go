@@ -1,0 +1,198 @@
+package domain_test
+
+import (
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"dokkumcp.dev/dokkuexec/internal/domain"
+	"dokkumcp.dev/testhost/emulator"
+)
+
+func TestNewAppNameRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		want string
+	}{
+		{"Bad_Name", `invalid app name "Bad_Name": use lower-case letters, digits, dots and dashes, starting with a letter or digit`},
+		{"", `invalid app name "": use lower-case letters, digits, dots and dashes, starting with a letter or digit`},
+		{"-rf", `invalid app name "-rf"`},
+		{"a;id", `invalid app name "a;id"`},
+		{"shop app", `invalid app name "shop app"`},
+		{".hidden", `invalid app name ".hidden"`},
+		{"legacy_app", `invalid app name "legacy_app"`},
+		{"-n", `invalid app name "-n"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := domain.NewAppName(tt.name)
+			var invalid *domain.InvalidArgumentError
+			if !errors.As(err, &invalid) {
+				t.Fatalf("error = %v, want *InvalidArgumentError", err)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("message = %q, want prefix %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseAppNameAcceptsLegacyUnderscore(t *testing.T) {
+	t.Parallel()
+	if _, err := domain.ParseAppName("legacy_app"); err != nil {
+		t.Errorf("ParseAppName(legacy_app) = %v, want nil", err)
+	}
+	if _, err := domain.ParseAppName("_x"); err == nil {
+		t.Error("ParseAppName(_x) = nil, want an error")
+	}
+}
+
+func TestParseConfigKeyRejects(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{"", "bad-key", "1A", "A B", "A=B", "K'", "--help"} {
+		_, err := domain.ParseConfigKey(key)
+		if err == nil {
+			t.Errorf("ParseConfigKey(%q) = nil, want an error", key)
+			continue
+		}
+		if !strings.Contains(err.Error(), "use letters, digits and underscores, starting with a letter or underscore") {
+			t.Errorf("ParseConfigKey(%q) message = %q, does not state the rule", key, err)
+		}
+	}
+	for _, key := range []string{"A", "_", "database_URL", "K9"} {
+		if _, err := domain.ParseConfigKey(key); err != nil {
+			t.Errorf("ParseConfigKey(%q) = %v, want nil", key, err)
+		}
+	}
+}
+
+func TestConfigSetCommandShape(t *testing.T) {
+	t.Parallel()
+	cmd, err := domain.ConfigSetCommand("shop", []domain.ConfigVar{
+		{Key: "B", Value: "two words"},
+		{Key: "A", Value: "1"},
+	}, true)
+	if err != nil {
+		t.Fatalf("ConfigSetCommand: %v", err)
+	}
+	want := "config:set --encoded --no-restart shop A=MQ== B=dHdvIHdvcmRz"
+	if got := cmd.String(); got != want {
+		t.Errorf("command = %q, want %q", got, want)
+	}
+	if got := cmd.Name(); got != "config:set" {
+		t.Errorf("Name() = %q, want config:set", got)
+	}
+}
+
+func TestConfigSetCommandRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		vars []domain.ConfigVar
+		want string
+	}{
+		{"no vars", nil, "set at least one config var"},
+		{"duplicate key", []domain.ConfigVar{{Key: "A"}, {Key: "A"}}, `invalid config key "A": set each key once`},
+		{"bad key", []domain.ConfigVar{{Key: "a-b", Value: "x"}}, `invalid config key "a-b"`},
+		{"too large", []domain.ConfigVar{{Key: "BIG", Value: strings.Repeat("x", domain.MaxCommandBytes)}}, "bytes a Dokku host accepts over SSH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := domain.ConfigSetCommand("shop", tt.vars, false)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one containing %q", err, tt.want)
+			}
+			if tt.name == "too large" && strings.Contains(err.Error(), "xxxx") {
+				t.Errorf("message %q echoes the value", err)
+			}
+		})
+	}
+}
+
+// TestCommandsSurviveTokenizing checks the fixed commands against the
+// emulator's model of Dokku's xargs pass.
+func TestCommandsSurviveTokenizing(t *testing.T) {
+	t.Parallel()
+	report, _ := domain.AppsReportCommand("legacy_app.v2", true)
+	get, _ := domain.ConfigGetCommand("shop", "_KEY")
+	create, _ := domain.AppsCreateCommand("my.app-2")
+	for _, cmd := range []domain.Command{domain.VersionCommand(), domain.AppsListCommand(true), domain.AppsListCommand(false), report, get, create} {
+		argv, stderr := emulator.Tokenize(cmd.String())
+		if stderr != "" || !slices.Equal(argv, cmd.Args()) {
+			t.Errorf("Tokenize(%q) = %q, %q; want %q", cmd.String(), argv, stderr, cmd.Args())
+		}
+	}
+}
+
+// FuzzConfigSetEncoding checks that every app, key and value the validators
+// accept reaches Dokku as exactly the intended arguments, and that each
+// value decodes back to its exact bytes.
+func FuzzConfigSetEncoding(f *testing.F) {
+	seeds := []struct{ app, key, value string }{
+		{"shop", "A", "it's"},
+		{"shop", "B", "line1\nline2"},
+		{"my.app", "C", "$VAR `id` $(id)"},
+		{"legacy_app", "_D", `back\slash "quoted"`},
+		{"a", "E", "-n"},
+		{"a", "F", "--help"},
+		{"a", "G", ""},
+		{"a", "H", "a=b=c"},
+		{"a", "I", "ünïcödé ✓"},
+		{"a", "J", "\x00\x01\xff"},
+		{"a", "K", "x\n"},
+		{"a", "L", " leading and trailing "},
+		{"-n", "M", "x"},
+		{"a", "-e", "x"},
+	}
+	for _, s := range seeds {
+		f.Add(s.app, s.key, s.value, false)
+	}
+	f.Fuzz(func(t *testing.T, app, key, value string, noRestart bool) {
+		appName, err := domain.ParseAppName(app)
+		if err != nil {
+			return
+		}
+		configKey, err := domain.ParseConfigKey(key)
+		if err != nil {
+			return
+		}
+		cmd, err := domain.ConfigSetCommand(appName, []domain.ConfigVar{{Key: configKey, Value: value}}, noRestart)
+		if err != nil {
+			var invalid *domain.InvalidArgumentError
+			if errors.As(err, &invalid) && len(value) > domain.MaxCommandBytes/2 {
+				return
+			}
+			t.Fatalf("ConfigSetCommand(%q, %q, value of %d bytes): %v", app, key, len(value), err)
+		}
+
+		want := []string{"config:set", "--encoded"}
+		if noRestart {
+			want = append(want, "--no-restart")
+		}
+		want = append(want, app, key+"="+base64.StdEncoding.EncodeToString([]byte(value)))
+		argv, stderr := emulator.Tokenize(cmd.String())
+		if stderr != "" {
+			t.Fatalf("Tokenize(%q) wrote %q to stderr", cmd.String(), stderr)
+		}
+		if !slices.Equal(argv, want) {
+			t.Fatalf("Tokenize(%q) = %q, want %q", cmd.String(), argv, want)
+		}
+		if !slices.Equal(strings.Fields(cmd.String()), want) {
+			t.Fatalf("shell word splitting of %q = %q, want %q", cmd.String(), strings.Fields(cmd.String()), want)
+		}
+
+		_, encoded, _ := strings.Cut(argv[len(argv)-1], "=")
+		decoded, err := base64.StdEncoding.DecodeString(encoded)
+		if err != nil {
+			t.Fatalf("decode %q: %v", encoded, err)
+		}
+		if string(decoded) != value {
+			t.Fatalf("decoded value = %q, want %q", decoded, value)
+		}
+	})
+}

@@ -1,0 +1,200 @@
+// Package server is DokkuExec's composition root: its flags, and Run, which
+// wires token verification, the Tenancy and Secrets clients, the SSH pool
+// and the Connect handlers and serves them. cmd/dokkuexec and devstack both
+// start DokkuExec through it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"dokkumcp.dev/dokkuexec/internal/adapters/rpc"
+	sshadapter "dokkumcp.dev/dokkuexec/internal/adapters/ssh"
+	"dokkumcp.dev/dokkuexec/internal/app"
+	"dokkumcp.dev/gen/dokkumcp/dokkuexec/v1/dokkuexecv1connect"
+	"dokkumcp.dev/gen/dokkumcp/secrets/v1/secretsv1connect"
+	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
+	"dokkumcp.dev/platform/auth"
+	"dokkumcp.dev/platform/config"
+	"dokkumcp.dev/platform/logging"
+	platformserver "dokkumcp.dev/platform/server"
+	"dokkumcp.dev/platform/telemetry"
+)
+
+// Service names DokkuExec in logs, traces and metrics.
+const Service = "dokkuexec"
+
+// Audience is the aud value DokkuExec requires in access tokens.
+const Audience = "urn:dokkumcp:dokkuexec"
+
+// Audiences of the services DokkuExec calls with its own service identity.
+const (
+	tenancyAudience = "urn:dokkumcp:tenancy"
+	secretsAudience = "urn:dokkumcp:secrets"
+)
+
+// Config holds DokkuExec's settings.
+type Config struct {
+	Common *config.Common
+	// IdentityURL is Identity's base URL, which is also the token issuer.
+	IdentityURL string
+	// ClientID and ClientSecret are DokkuExec's service identity.
+	ClientID     string
+	ClientSecret string
+	// TenancyURL and SecretsURL are the base URLs of those services.
+	TenancyURL string
+	SecretsURL string
+	// CommandTimeout bounds one Dokku command.
+	CommandTimeout time.Duration
+	// OutputLimit is the most bytes kept of each of a command's stdout and
+	// stderr.
+	OutputLimit int
+	// SSHDialTimeout bounds connecting to a host, including the handshake.
+	SSHDialTimeout time.Duration
+}
+
+// RegisterFlags adds DokkuExec's flags to fs.
+func RegisterFlags(fs *config.FlagSet) *Config {
+	c := &Config{Common: config.RegisterCommon(fs, "127.0.0.1:8084")}
+	fs.StringVar(&c.IdentityURL, "identity-url", "", "Identity's base URL, the issuer of access tokens, for example http://127.0.0.1:8081")
+	fs.StringVar(&c.ClientID, "client-id", "dokkuexec", "OAuth client id of DokkuExec's service identity")
+	fs.StringVar(&c.ClientSecret, "client-secret", "", "OAuth client secret of DokkuExec's service identity (required)")
+	fs.StringVar(&c.TenancyURL, "tenancy-url", "", "Tenancy's base URL, for example http://127.0.0.1:8082")
+	fs.StringVar(&c.SecretsURL, "secrets-url", "", "Secrets' base URL, for example http://127.0.0.1:8083")
+	fs.DurationVar(&c.CommandTimeout, "command-timeout", 60*time.Second, "longest time one Dokku command may run, from opening its SSH session to its exit status")
+	fs.IntVar(&c.OutputLimit, "output-limit", 1<<20, "most bytes kept of each of a Dokku command's stdout and stderr; output beyond it is discarded")
+	fs.DurationVar(&c.SSHDialTimeout, "ssh-dial-timeout", 10*time.Second, "longest time connecting to a host may take, including the SSH handshake")
+	return c
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Common == nil {
+		return errors.New("server.Config.Common is nil: build the config with RegisterFlags")
+	}
+	required := []struct{ flag, value, hint string }{
+		{"identity-url", c.IdentityURL, "give Identity's base URL, for example http://127.0.0.1:8081"},
+		{"client-id", c.ClientID, "give DokkuExec's OAuth client id"},
+		{"client-secret", c.ClientSecret, "give DokkuExec's OAuth client secret"},
+		{"tenancy-url", c.TenancyURL, "give Tenancy's base URL, for example http://127.0.0.1:8082"},
+		{"secrets-url", c.SecretsURL, "give Secrets' base URL, for example http://127.0.0.1:8083"},
+	}
+	for _, r := range required {
+		if r.value == "" {
+			errs = append(errs, fmt.Errorf("--%s (%s) is required: %s", r.flag, config.EnvName(r.flag), r.hint))
+		}
+	}
+	if c.CommandTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --command-timeout %s: use a duration above 0, such as 60s", c.CommandTimeout))
+	}
+	if c.OutputLimit <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --output-limit %d: use a number of bytes above 0, such as 1048576", c.OutputLimit))
+	}
+	if c.SSHDialTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --ssh-dial-timeout %s: use a duration above 0, such as 10s", c.SSHDialTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Options carries the dependencies Run takes besides the configuration.
+// Nil fields get defaults.
+type Options struct {
+	Config *Config
+	// Listener, if nil, is opened on Config.Common.Listen.
+	Listener net.Listener
+	// Logger, if nil, writes JSON to stderr at Config.Common.LogLevel.
+	Logger *slog.Logger
+	// Telemetry, if nil, is set up from Config.Common.OTLPEndpoint and shut
+	// down when Run returns.
+	Telemetry *telemetry.Telemetry
+}
+
+// Run serves DokkuExecService until ctx ends, then shuts down gracefully,
+// closes the pooled SSH connections and returns.
+func Run(ctx context.Context, opts Options) error {
+	cfg := opts.Config
+	if cfg == nil {
+		return errors.New("server.Options.Config is nil: build it with RegisterFlags")
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = logging.New(os.Stderr, Service, logging.ParseLevel(cfg.Common.LogLevel))
+	}
+
+	tel := opts.Telemetry
+	if tel == nil {
+		var err error
+		tel, err = telemetry.Setup(ctx, telemetry.Options{Service: Service, OTLPEndpoint: cfg.Common.OTLPEndpoint})
+		if err != nil {
+			return err
+		}
+		defer tel.Shutdown(context.WithoutCancel(ctx))
+	}
+	otelInterceptor, err := tel.Interceptor()
+	if err != nil {
+		return fmt.Errorf("create OpenTelemetry interceptor: %w", err)
+	}
+
+	httpClient := &http.Client{Timeout: 30 * time.Second}
+	clientOptions := func(audience string) connect.ClientOption {
+		tokens := auth.NewServiceTokenFunc(auth.ServiceCredentials{
+			TokenURL:     cfg.IdentityURL + "/oauth2/token",
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			Resource:     audience,
+		}, httpClient)
+		return connect.WithInterceptors(otelInterceptor, auth.NewClientInterceptor(tokens))
+	}
+	hosts := rpc.TenancyHosts{Client: tenancyv1connect.NewTenancyServiceClient(httpClient, cfg.TenancyURL, clientOptions(tenancyAudience))}
+	credentials := rpc.SecretsCredentials{Client: secretsv1connect.NewSecretsServiceClient(httpClient, cfg.SecretsURL, clientOptions(secretsAudience))}
+
+	executor := sshadapter.New(sshadapter.Options{
+		DialTimeout:    cfg.SSHDialTimeout,
+		CommandTimeout: cfg.CommandTimeout,
+		OutputLimit:    cfg.OutputLimit,
+		Logger:         logger,
+	})
+	defer executor.Close()
+
+	service := app.NewService(app.Options{Hosts: hosts, Credentials: credentials, Executor: executor, Logger: logger})
+	verifier := auth.NewVerifier(auth.VerifierConfig{
+		Issuer:   cfg.IdentityURL,
+		Audience: Audience,
+		JWKSURL:  cfg.IdentityURL + "/oauth2/jwks",
+	})
+	path, handler := dokkuexecv1connect.NewDokkuExecServiceHandler(
+		rpc.NewHandler(service, logger),
+		connect.WithInterceptors(otelInterceptor, auth.NewServerInterceptor(verifier, logger)),
+	)
+
+	listener := opts.Listener
+	if listener == nil {
+		listener, err = net.Listen("tcp", cfg.Common.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Common.Listen, err)
+		}
+	}
+
+	serveOpts := platformserver.Options{
+		Service:         Service,
+		HealthServices:  []string{dokkuexecv1connect.DokkuExecServiceName},
+		Metrics:         tel.MetricsHandler(),
+		Logger:          logger,
+		ShutdownTimeout: cfg.Common.ShutdownTimeout,
+	}
+	mux := platformserver.NewMux(serveOpts)
+	mux.Handle(path, handler)
+	serveOpts.Handler = mux
+	return platformserver.Serve(ctx, listener, serveOpts)
+}
