@@ -1,0 +1,82 @@
+// Package rpc serves IdentityService over Connect.
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	identityv1 "dokkumcp.dev/gen/dokkumcp/identity/v1"
+	"dokkumcp.dev/gen/dokkumcp/identity/v1/identityv1connect"
+	"dokkumcp.dev/identity/internal/app"
+	"dokkumcp.dev/identity/internal/domain"
+)
+
+// ClientManager holds the client use cases the handler calls.
+type ClientManager interface {
+	CreateClient(ctx context.Context, tenantID, name string, role domain.Role, resources []string) (domain.Client, string, error)
+	ListClients(ctx context.Context, tenantID string) ([]domain.Client, error)
+}
+
+// Handler implements identityv1connect.IdentityServiceHandler. The auth
+// interceptor has checked the platform:admin permission before a method runs.
+type Handler struct {
+	clients ClientManager
+	logger  *slog.Logger
+}
+
+var _ identityv1connect.IdentityServiceHandler = (*Handler)(nil)
+
+// NewHandler returns the IdentityService handler.
+func NewHandler(clients ClientManager, logger *slog.Logger) *Handler {
+	return &Handler{clients: clients, logger: logger}
+}
+
+// CreateClient registers a tenant client and returns its secret once.
+func (h *Handler) CreateClient(ctx context.Context, req *connect.Request[identityv1.CreateClientRequest]) (*connect.Response[identityv1.CreateClientResponse], error) {
+	msg := req.Msg
+	client, secret, err := h.clients.CreateClient(ctx, msg.GetTenantId(), msg.GetName(), domain.Role(msg.GetRole()), msg.GetResources())
+	if err != nil {
+		return nil, h.toConnectError(ctx, "create client failed", err, "tenant_id", msg.GetTenantId())
+	}
+	return connect.NewResponse(&identityv1.CreateClientResponse{Client: toProto(client), ClientSecret: secret}), nil
+}
+
+// ListClients lists one tenant's clients.
+func (h *Handler) ListClients(ctx context.Context, req *connect.Request[identityv1.ListClientsRequest]) (*connect.Response[identityv1.ListClientsResponse], error) {
+	clients, err := h.clients.ListClients(ctx, req.Msg.GetTenantId())
+	if err != nil {
+		return nil, h.toConnectError(ctx, "list clients failed", err, "tenant_id", req.Msg.GetTenantId())
+	}
+	resp := &identityv1.ListClientsResponse{}
+	for _, c := range clients {
+		resp.Clients = append(resp.Clients, toProto(c))
+	}
+	return connect.NewResponse(resp), nil
+}
+
+// toConnectError returns validation errors as InvalidArgument with their
+// text and hides every other error behind Internal, logging its detail.
+func (h *Handler) toConnectError(ctx context.Context, message string, err error, attrs ...any) error {
+	var invalid *app.InvalidArgumentError
+	if errors.As(err, &invalid) {
+		return connect.NewError(connect.CodeInvalidArgument, invalid.Err)
+	}
+	h.logger.ErrorContext(ctx, message, append(attrs, "error", err)...)
+	return connect.NewError(connect.CodeInternal, errors.New("the identity store failed; retry later"))
+}
+
+func toProto(c domain.Client) *identityv1.Client {
+	return &identityv1.Client{
+		ClientId:   c.ID,
+		TenantId:   c.TenantID,
+		Name:       c.Name,
+		Role:       string(c.Role),
+		Resources:  c.Resources,
+		CreateTime: timestamppb.New(c.CreateTime),
+		Disabled:   c.Disabled,
+	}
+}

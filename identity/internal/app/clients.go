@@ -1,0 +1,124 @@
+package app
+
+import (
+	"context"
+	"encoding/base32"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"dokkumcp.dev/identity/internal/domain"
+)
+
+// ClientStore persists OAuth clients with the HMAC of their secret.
+type ClientStore interface {
+	// CreateClient inserts a new client; the id is set by the caller.
+	CreateClient(ctx context.Context, client domain.Client, secretHash []byte) (domain.Client, error)
+	// UpsertPlatformClient inserts or replaces a platform client, keeping
+	// its create time.
+	UpsertPlatformClient(ctx context.Context, client domain.Client, secretHash []byte) error
+	// ClientByID returns a client and its secret hash, or ErrClientNotFound.
+	ClientByID(ctx context.Context, id string) (domain.Client, []byte, error)
+	// ListClients returns a tenant's clients, oldest first.
+	ListClients(ctx context.Context, tenantID string) ([]domain.Client, error)
+}
+
+// PlatformClient is a service identity or the operator, configured at start
+// with its secret.
+type PlatformClient struct {
+	Name   string
+	Secret string
+}
+
+// MinPlatformSecretLength is the shortest secret accepted for a platform
+// client, in characters; 32 base64 characters carry 192 random bits.
+const MinPlatformSecretLength = 32
+
+// Clients manages OAuth clients.
+type Clients struct {
+	store   ClientStore
+	keyring *Keyring
+	policy  *domain.Policy
+	logger  *slog.Logger
+}
+
+// NewClients returns the client use cases.
+func NewClients(store ClientStore, keyring *Keyring, policy *domain.Policy, logger *slog.Logger) *Clients {
+	return &Clients{store: store, keyring: keyring, policy: policy, logger: logger}
+}
+
+// ValidatePlatformClients checks the configured platform clients before any
+// is stored.
+func ValidatePlatformClients(clients []PlatformClient) error {
+	seen := map[string]bool{}
+	for _, c := range clients {
+		if _, ok := domain.ServiceRole(c.Name); !ok {
+			return fmt.Errorf("unknown service client %q: use one of %s", c.Name, strings.Join(domain.ServiceClientNames(), ", "))
+		}
+		if seen[c.Name] {
+			return fmt.Errorf("service client %q is configured twice", c.Name)
+		}
+		seen[c.Name] = true
+		if len(c.Secret) < MinPlatformSecretLength {
+			return fmt.Errorf("the secret of service client %q is shorter than %d characters: generate one with `openssl rand -base64 32`", c.Name, MinPlatformSecretLength)
+		}
+	}
+	return nil
+}
+
+// EnsurePlatformClients stores the configured platform clients: client id =
+// name, role service:<name> (or operator), no tenant. A restart with a new
+// secret replaces the old one.
+func (c *Clients) EnsurePlatformClients(ctx context.Context, clients []PlatformClient) error {
+	if err := ValidatePlatformClients(clients); err != nil {
+		return err
+	}
+	for _, pc := range clients {
+		role, _ := domain.ServiceRole(pc.Name)
+		client := domain.Client{
+			ID:        pc.Name,
+			Name:      pc.Name,
+			Role:      role,
+			Resources: c.policy.ServiceClientResources(role),
+		}
+		if err := c.store.UpsertPlatformClient(ctx, client, c.keyring.HashSecret(pc.Secret)); err != nil {
+			return fmt.Errorf("store service client %q: %w", pc.Name, err)
+		}
+		c.logger.InfoContext(ctx, "service client configured", "client_id", client.ID, "role", string(role))
+	}
+	return nil
+}
+
+// CreateClient registers a tenant client and returns it with its secret,
+// which is not stored and cannot be shown again.
+func (c *Clients) CreateClient(ctx context.Context, tenantID, name string, role domain.Role, resources []string) (domain.Client, string, error) {
+	client, err := domain.NewTenantClient(c.policy, tenantID, name, role, resources)
+	if err != nil {
+		return domain.Client{}, "", invalidArgument(err)
+	}
+
+	client.ID = newClientID()
+	secret := NewClientSecret()
+	client, err = c.store.CreateClient(ctx, client, c.keyring.HashSecret(secret))
+	if err != nil {
+		return domain.Client{}, "", fmt.Errorf("store client for tenant %s: %w", tenantID, err)
+	}
+
+	c.logger.InfoContext(ctx, "client created", "client_id", client.ID, "tenant_id", client.TenantID, "role", string(client.Role))
+	return client, secret, nil
+}
+
+// ListClients returns a tenant's clients.
+func (c *Clients) ListClients(ctx context.Context, tenantID string) ([]domain.Client, error) {
+	if err := domain.ValidateTenantID(tenantID); err != nil {
+		return nil, invalidArgument(err)
+	}
+	return c.store.ListClients(ctx, tenantID)
+}
+
+// newClientID returns "c-" and 128 random bits in lower-case base32, which
+// never collides with a platform client's name.
+func newClientID() string {
+	encoding := base32.StdEncoding.WithPadding(base32.NoPadding)
+	return "c-" + strings.ToLower(encoding.EncodeToString(randomBytes(16)))
+}

@@ -1,0 +1,60 @@
+// Package app holds Identity's use cases: issuing access tokens, exchanging
+// them, and managing clients and signing keys. The stores it needs are the
+// interfaces declared beside each use case.
+package app
+
+import (
+	"errors"
+	"fmt"
+)
+
+// OAuth error codes of RFC 6749 section 5.2, RFC 8707 section 2 and RFC 8693
+// section 2.2.2.
+const (
+	ErrCodeInvalidRequest       = "invalid_request"
+	ErrCodeInvalidClient        = "invalid_client"
+	ErrCodeInvalidGrant         = "invalid_grant"
+	ErrCodeUnauthorizedClient   = "unauthorized_client"
+	ErrCodeUnsupportedGrantType = "unsupported_grant_type"
+	ErrCodeInvalidScope         = "invalid_scope"
+	ErrCodeInvalidTarget        = "invalid_target"
+	ErrCodeServerError          = "server_error"
+)
+
+// OAuthError is a token endpoint error. Description goes to the client; Err
+// is the detail for the log only.
+type OAuthError struct {
+	Code        string
+	Description string
+	Err         error
+}
+
+func (e *OAuthError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Description, e.Err)
+	}
+	return e.Code + ": " + e.Description
+}
+
+func (e *OAuthError) Unwrap() error { return e.Err }
+
+func oauthError(code, description string, err error) *OAuthError {
+	return &OAuthError{Code: code, Description: description, Err: err}
+}
+
+// ErrClientNotFound is returned by a ClientStore for an unknown client id.
+var ErrClientNotFound = errors.New("client not found")
+
+// InvalidArgumentError is an error caused by a request's values; its text is
+// safe to return to the caller.
+type InvalidArgumentError struct {
+	Err error
+}
+
+func (e *InvalidArgumentError) Error() string { return e.Err.Error() }
+
+func (e *InvalidArgumentError) Unwrap() error { return e.Err }
+
+func invalidArgument(err error) error {
+	return &InvalidArgumentError{Err: err}
+}

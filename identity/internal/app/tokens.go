@@ -1,0 +1,311 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"dokkumcp.dev/identity/internal/domain"
+	"dokkumcp.dev/platform/auth"
+)
+
+// Grant types and token types the token endpoint accepts.
+const (
+	GrantTypeClientCredentials = "client_credentials"
+	GrantTypeTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	TokenTypeAccessToken       = "urn:ietf:params:oauth:token-type:access_token"
+)
+
+// MaxTokenTTL caps the lifetime of every access token.
+const MaxTokenTTL = 15 * time.Minute
+
+// subjectTokenLeeway is the clock skew tolerated on a subject token's exp,
+// nbf and iat. The token was issued here, so only the skew between replicas
+// counts.
+const subjectTokenLeeway = 5 * time.Second
+
+// ClientAuthMethod is the method a client used to send its credentials (RFC
+// 6749 section 2.3.1).
+type ClientAuthMethod int
+
+// Client authentication methods.
+const (
+	ClientAuthNone ClientAuthMethod = iota
+	ClientAuthBasic
+	ClientAuthPost
+)
+
+// TokenRequest is a parsed token endpoint request.
+type TokenRequest struct {
+	GrantType    string
+	ClientID     string
+	ClientSecret string
+	AuthMethod   ClientAuthMethod
+	Resource     string
+	// Scope is the space-separated scope parameter. An empty scope requests
+	// every scope the grant allows.
+	Scope            string
+	SubjectToken     string
+	SubjectTokenType string
+}
+
+// TokenResponse is a successful token response (RFC 6749 section 5.1, RFC
+// 8693 section 2.2.1).
+type TokenResponse struct {
+	AccessToken     string
+	ExpiresIn       int64
+	Scope           string
+	IssuedTokenType string
+}
+
+// Tokens issues access tokens.
+type Tokens struct {
+	issuer  string
+	ttl     time.Duration
+	clients ClientStore
+	keyring *Keyring
+	keys    *SigningKeys
+	policy  *domain.Policy
+	logger  *slog.Logger
+	now     func() time.Time
+	parser  *jwt.Parser
+}
+
+// NewTokens returns the token use cases. ttl is capped at MaxTokenTTL.
+func NewTokens(issuer string, ttl time.Duration, clients ClientStore, keyring *Keyring, keys *SigningKeys, policy *domain.Policy, logger *slog.Logger) *Tokens {
+	if ttl <= 0 || ttl > MaxTokenTTL {
+		ttl = MaxTokenTTL
+	}
+	return &Tokens{
+		issuer:  issuer,
+		ttl:     ttl,
+		clients: clients,
+		keyring: keyring,
+		keys:    keys,
+		policy:  policy,
+		logger:  logger,
+		now:     time.Now,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+			jwt.WithIssuer(issuer),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(subjectTokenLeeway),
+		),
+	}
+}
+
+// Token handles one token endpoint request. Every error is an *OAuthError.
+func (t *Tokens) Token(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
+	switch req.GrantType {
+	case GrantTypeClientCredentials, GrantTypeTokenExchange:
+	case "":
+		return nil, oauthError(ErrCodeInvalidRequest, "missing grant_type: use client_credentials or "+GrantTypeTokenExchange, nil)
+	default:
+		return nil, oauthError(ErrCodeUnsupportedGrantType, fmt.Sprintf("grant_type %q is not supported: use client_credentials or %s", req.GrantType, GrantTypeTokenExchange), nil)
+	}
+
+	client, err := t.authenticate(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+
+	if req.GrantType == GrantTypeTokenExchange {
+		return t.exchange(ctx, client, req)
+	}
+	return t.clientCredentials(ctx, client, req)
+}
+
+// authenticate checks the client's secret. Every failure gets the same
+// description, so a caller cannot tell an unknown client from a wrong
+// secret.
+func (t *Tokens) authenticate(ctx context.Context, req TokenRequest) (domain.Client, error) {
+	const description = "client authentication failed: check the client id and secret"
+	if req.AuthMethod == ClientAuthNone || req.ClientID == "" {
+		return domain.Client{}, oauthError(ErrCodeInvalidClient, "missing client credentials: send client_id and client_secret with HTTP Basic authentication or in the request body", nil)
+	}
+
+	client, hash, err := t.clients.ClientByID(ctx, req.ClientID)
+	switch {
+	case errors.Is(err, ErrClientNotFound):
+		// Hash anyway so an unknown id costs as much time as a known one.
+		t.keyring.SecretMatches(req.ClientSecret, make([]byte, 32))
+		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("client %q not found", req.ClientID))
+	case err != nil:
+		return domain.Client{}, oauthError(ErrCodeServerError, "the client store is unavailable; retry later", err)
+	}
+	if !t.keyring.SecretMatches(req.ClientSecret, hash) {
+		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("wrong secret for client %q", req.ClientID))
+	}
+	if client.Disabled {
+		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("client %q is disabled", req.ClientID))
+	}
+	return client, nil
+}
+
+func (t *Tokens) clientCredentials(ctx context.Context, client domain.Client, req TokenRequest) (*TokenResponse, error) {
+	if req.Resource == "" {
+		return nil, oauthError(ErrCodeInvalidTarget, "missing resource: name the audience of the token (RFC 8707), for example urn:dokkumcp:dokkuexec", nil)
+	}
+	if !t.policy.MayRequest(client, req.Resource) {
+		return nil, oauthError(ErrCodeInvalidTarget, fmt.Sprintf("client %q may not request tokens for resource %q", client.ID, req.Resource), nil)
+	}
+	scopes, err := domain.NarrowScopes(client.Role.Permissions(), req.Scope)
+	if err != nil {
+		return nil, oauthError(ErrCodeInvalidScope, fmt.Sprintf("none of the requested scopes is granted to client %q; it may request %s", client.ID, strings.Join(client.Role.Permissions(), " ")), nil)
+	}
+
+	now := t.now()
+	claims := auth.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   client.ID,
+			Audience:  jwt.ClaimStrings{req.Resource},
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+		},
+		ClientID: client.ID,
+		Scope:    strings.Join(scopes, " "),
+		TenantID: client.TenantID,
+	}
+	resp, err := t.issue(&claims, now)
+	if err != nil {
+		return nil, err
+	}
+
+	t.logger.InfoContext(ctx, "access token issued",
+		"grant_type", req.GrantType, "client_id", client.ID, "tenant_id", client.TenantID,
+		"audience", req.Resource, "scope", resp.Scope, "jti", claims.ID)
+	return resp, nil
+}
+
+func (t *Tokens) exchange(ctx context.Context, actor domain.Client, req TokenRequest) (*TokenResponse, error) {
+	if !actor.Role.HasPermission(domain.PermissionTokenExchange) {
+		return nil, oauthError(ErrCodeUnauthorizedClient, fmt.Sprintf("client %q may not exchange tokens: it lacks the %s permission", actor.ID, domain.PermissionTokenExchange), nil)
+	}
+	if req.SubjectToken == "" {
+		return nil, oauthError(ErrCodeInvalidRequest, "missing subject_token: send the access token to exchange", nil)
+	}
+	if req.SubjectTokenType != TokenTypeAccessToken {
+		return nil, oauthError(ErrCodeInvalidRequest, fmt.Sprintf("subject_token_type %q is not supported: use %s", req.SubjectTokenType, TokenTypeAccessToken), nil)
+	}
+	if req.Resource == "" {
+		return nil, oauthError(ErrCodeInvalidTarget, "missing resource: name the audience of the exchanged token, for example urn:dokkumcp:dokkuexec", nil)
+	}
+	if !t.policy.MayExchangeFor(actor, req.Resource) {
+		return nil, oauthError(ErrCodeInvalidTarget, fmt.Sprintf("client %q may not exchange tokens for resource %q", actor.ID, req.Resource), nil)
+	}
+
+	// RFC 8693 section 2.2.2: a subject token that is invalid or
+	// unacceptable by policy is an invalid_request.
+	subject, err := t.verifySubjectToken(req.SubjectToken)
+	if err != nil {
+		return nil, oauthError(ErrCodeInvalidRequest, "invalid subject_token: send a current access token issued by this server", err)
+	}
+	if !t.policy.MayExchangeSubject(actor, subject.Audience) {
+		return nil, oauthError(ErrCodeInvalidRequest, fmt.Sprintf("client %q may not exchange a subject token for audience %q", actor.ID, strings.Join(subject.Audience, " ")), nil)
+	}
+	if err := t.checkSubjectClient(ctx, subject); err != nil {
+		return nil, err
+	}
+	scopes, err := domain.NarrowScopes(strings.Fields(subject.Scope), req.Scope)
+	if err != nil || len(scopes) == 0 {
+		return nil, oauthError(ErrCodeInvalidScope, "none of the requested scopes is in the subject token; request a subset of its scope", nil)
+	}
+
+	now := t.now()
+	expiry := now.Add(t.ttl)
+	if subject.ExpiresAt.Before(expiry) {
+		expiry = subject.ExpiresAt.Time
+	}
+	claims := auth.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   subject.Subject,
+			Audience:  jwt.ClaimStrings{req.Resource},
+			ExpiresAt: jwt.NewNumericDate(expiry),
+		},
+		ClientID: subject.ClientID,
+		Scope:    strings.Join(scopes, " "),
+		TenantID: subject.TenantID,
+		Act:      &auth.Actor{Subject: actor.ID},
+	}
+	resp, err := t.issue(&claims, now)
+	if err != nil {
+		return nil, err
+	}
+	resp.IssuedTokenType = TokenTypeAccessToken
+
+	t.logger.InfoContext(ctx, "access token exchanged",
+		"client_id", subject.ClientID, "actor", actor.ID, "tenant_id", subject.TenantID,
+		"audience", req.Resource, "scope", resp.Scope, "jti", claims.ID, "subject_jti", subject.ID)
+	return resp, nil
+}
+
+// verifySubjectToken checks a token issued here: signature with a key of
+// this server, typ, issuer and times. The audience is left to the policy.
+func (t *Tokens) verifySubjectToken(raw string) (*auth.Claims, error) {
+	var claims auth.Claims
+	_, err := t.parser.ParseWithClaims(raw, &claims, func(token *jwt.Token) (any, error) {
+		if typ, _ := token.Header["typ"].(string); !strings.EqualFold(typ, "at+jwt") {
+			return nil, fmt.Errorf("typ %q is not at+jwt", typ)
+		}
+		kid, _ := token.Header["kid"].(string)
+		key, ok := t.keys.PublicKey(kid)
+		if !ok {
+			return nil, fmt.Errorf("unknown kid %q", kid)
+		}
+		return key, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if claims.Subject == "" || claims.ClientID == "" || claims.ID == "" {
+		return nil, errors.New("sub, client_id and jti are required")
+	}
+	if claims.Act != nil {
+		return nil, errors.New("the subject token was itself exchanged; exchange the caller's original token")
+	}
+	return &claims, nil
+}
+
+// checkSubjectClient rejects a subject token whose client has since been
+// disabled or deleted.
+func (t *Tokens) checkSubjectClient(ctx context.Context, subject *auth.Claims) error {
+	client, _, err := t.clients.ClientByID(ctx, subject.ClientID)
+	switch {
+	case errors.Is(err, ErrClientNotFound):
+		return oauthError(ErrCodeInvalidRequest, "invalid subject_token: its client no longer exists", nil)
+	case err != nil:
+		return oauthError(ErrCodeServerError, "the client store is unavailable; retry later", err)
+	case client.Disabled:
+		return oauthError(ErrCodeInvalidRequest, "invalid subject_token: its client is disabled", nil)
+	case client.TenantID != subject.TenantID:
+		return oauthError(ErrCodeInvalidRequest, "invalid subject_token: its tenant does not match its client", fmt.Errorf("client %q has tenant %q, token has %q", client.ID, client.TenantID, subject.TenantID))
+	}
+	return nil
+}
+
+// issue fills iss, iat, nbf and jti, then signs the token with the active
+// key (RFC 9068: typ at+jwt).
+func (t *Tokens) issue(claims *auth.Claims, now time.Time) (*TokenResponse, error) {
+	claims.Issuer = t.issuer
+	claims.IssuedAt = jwt.NewNumericDate(now)
+	claims.NotBefore = jwt.NewNumericDate(now)
+	claims.ID = hex.EncodeToString(randomBytes(16))
+
+	token := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	token.Header["typ"] = "at+jwt"
+	token.Header["kid"] = t.keys.signingKID
+	signed, err := token.SignedString(ed25519.PrivateKey(t.keys.signing))
+	if err != nil {
+		return nil, oauthError(ErrCodeServerError, "signing the token failed; retry later", err)
+	}
+
+	expiresIn := int64(claims.ExpiresAt.Sub(now).Seconds())
+	return &TokenResponse{AccessToken: signed, ExpiresIn: max(expiresIn, 0), Scope: claims.Scope}, nil
+}
