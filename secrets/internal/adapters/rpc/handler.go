@@ -1,0 +1,112 @@
+// Package rpc serves SecretsService over Connect. It maps requests to the
+// use cases in app and errors to Connect codes.
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	secretsv1 "dokkumcp.dev/gen/dokkumcp/secrets/v1"
+	"dokkumcp.dev/gen/dokkumcp/secrets/v1/secretsv1connect"
+	"dokkumcp.dev/platform/auth"
+	"dokkumcp.dev/secrets/internal/app"
+	"dokkumcp.dev/secrets/internal/domain"
+)
+
+// Handler implements secretsv1connect.SecretsServiceHandler. The auth
+// interceptor has already checked the permission each method declares.
+type Handler struct {
+	service *app.Service
+	logger  *slog.Logger
+}
+
+var _ secretsv1connect.SecretsServiceHandler = (*Handler)(nil)
+
+// NewHandler returns a Handler that runs service.
+func NewHandler(service *app.Service, logger *slog.Logger) *Handler {
+	return &Handler{service: service, logger: logger}
+}
+
+func (h *Handler) IssueSSHCredential(ctx context.Context, req *connect.Request[secretsv1.IssueSSHCredentialRequest]) (*connect.Response[secretsv1.IssueSSHCredentialResponse], error) {
+	if err := requireServiceIdentity(ctx); err != nil {
+		return nil, err
+	}
+
+	credential, err := h.service.IssueSSHCredential(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId())
+	if err != nil {
+		return nil, h.connectError(ctx, "IssueSSHCredential", req.Msg, err)
+	}
+	return connect.NewResponse(&secretsv1.IssueSSHCredentialResponse{Credential: &secretsv1.SSHCredential{
+		PrivateKey:  credential.PrivateKeyPEM,
+		Certificate: credential.Certificate,
+		Principal:   credential.Principal,
+		Serial:      credential.Serial,
+		KeyId:       credential.KeyID,
+		ExpireTime:  timestamppb.New(credential.ExpireTime),
+		Backend:     credential.Backend,
+	}}), nil
+}
+
+func (h *Handler) GetHostTrust(ctx context.Context, req *connect.Request[secretsv1.GetHostTrustRequest]) (*connect.Response[secretsv1.GetHostTrustResponse], error) {
+	if err := requireServiceIdentity(ctx); err != nil {
+		return nil, err
+	}
+
+	trust, err := h.service.GetHostTrust(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId())
+	if err != nil {
+		return nil, h.connectError(ctx, "GetHostTrust", req.Msg, err)
+	}
+	return connect.NewResponse(&secretsv1.GetHostTrustResponse{
+		Principal:          trust.Principal,
+		AuthorizedKeysLine: trust.AuthorizedKeysLine,
+		InstallCommand:     trust.InstallCommand,
+		CaPublicKey:        trust.CAPublicKey,
+	}), nil
+}
+
+// requireServiceIdentity rejects callers whose token is scoped to a tenant.
+// Both methods take the tenant from the request, which only platform
+// service identities (tokens without tenant_id) may do.
+func requireServiceIdentity(ctx context.Context) error {
+	principal, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return connect.NewError(connect.CodeUnauthenticated, errors.New("no verified caller: send an Identity access token in the Authorization header"))
+	}
+	if principal.TenantID != "" {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
+			"the token is scoped to tenant %s, but this method takes the tenant from the request and is open only to platform service identities", principal.TenantID))
+	}
+	return nil
+}
+
+// target is implemented by both request messages.
+type target interface {
+	GetTenantId() string
+	GetHostId() string
+}
+
+// connectError maps a use-case error to a Connect error. Validation errors
+// carry caller-safe messages; CA and storage failures are logged with their
+// detail and returned with a generic message, so Vault addresses, paths and
+// SQL stay in the log.
+func (h *Handler) connectError(ctx context.Context, method string, req target, err error) error {
+	var invalid *domain.InvalidError
+	if errors.As(err, &invalid) {
+		return connect.NewError(connect.CodeInvalidArgument, invalid)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return connect.NewError(connect.CodeCanceled, errors.New("request canceled"))
+	}
+
+	h.logger.ErrorContext(ctx, "request failed", "method", method,
+		"tenant_id", req.GetTenantId(), "host_id", req.GetHostId(), "error", err)
+	if errors.Is(err, app.ErrCAUnavailable) {
+		return connect.NewError(connect.CodeUnavailable, errors.New("the SSH CA is unavailable: retry shortly"))
+	}
+	return connect.NewError(connect.CodeInternal, fmt.Errorf("%s failed on an internal error; retry, and report it if it persists", method))
+}

@@ -1,0 +1,206 @@
+// Package app holds Secrets' use cases: issuing short-lived SSH user
+// certificates for tenant hosts, and producing the trust line a host needs
+// to accept them.
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"dokkumcp.dev/secrets/internal/domain"
+)
+
+// ErrCAUnavailable wraps every failure to reach the CA backend, such as a
+// Vault outage, which callers may retry.
+var ErrCAUnavailable = errors.New("SSH CA unavailable")
+
+// CA signs SSH user certificates. It is Vault's SSH secrets engine or the
+// built-in CA.
+type CA interface {
+	// Backend names the CA in responses and logs: "vault" or "builtin".
+	Backend() string
+	// PublicKey returns the CA's public key.
+	PublicKey(ctx context.Context) (ssh.PublicKey, error)
+	// SignUserKey returns a user certificate for key with exactly one
+	// principal, the key id, a validity of ttl from now, and no critical
+	// options or extensions.
+	SignUserKey(ctx context.Context, req SignRequest) (*ssh.Certificate, error)
+}
+
+// SignRequest is the input of CA.SignUserKey.
+type SignRequest struct {
+	Key       ssh.PublicKey
+	Principal string
+	KeyID     string
+	TTL       time.Duration
+}
+
+// Issuance is the metadata of one issued certificate. It holds no key
+// material.
+type Issuance struct {
+	TenantID   string
+	HostID     string
+	Principal  string
+	Serial     uint64
+	KeyID      string
+	Backend    string
+	ExpireTime time.Time
+}
+
+// IssuanceLog records issued certificates.
+type IssuanceLog interface {
+	RecordIssuance(ctx context.Context, issuance Issuance) error
+}
+
+// Credential is a fresh private key and its certificate. It lives only in
+// memory and in the response that carries it.
+type Credential struct {
+	// PrivateKeyPEM is the ed25519 private key in OpenSSH PEM form.
+	PrivateKeyPEM []byte
+	// Certificate is the user certificate in authorized_keys form.
+	Certificate string
+	Principal   string
+	Serial      uint64
+	KeyID       string
+	ExpireTime  time.Time
+	Backend     string
+}
+
+// Service runs Secrets' use cases.
+type Service struct {
+	ca     CA
+	log    IssuanceLog
+	ttl    time.Duration
+	logger *slog.Logger
+}
+
+// NewService returns a Service that signs with ca and issues certificates
+// valid for ttl.
+func NewService(ca CA, log IssuanceLog, ttl time.Duration, logger *slog.Logger) *Service {
+	return &Service{ca: ca, log: log, ttl: ttl, logger: logger}
+}
+
+// IssueSSHCredential generates an ed25519 key in memory, has the CA sign a
+// user certificate for the host's principal, records the certificate's
+// metadata and returns both.
+func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID string) (*Credential, error) {
+	target, err := domain.NewTarget(tenantID, hostID)
+	if err != nil {
+		return nil, err
+	}
+
+	public, private, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate ed25519 key: %w", err)
+	}
+	sshPublic, err := ssh.NewPublicKey(public)
+	if err != nil {
+		return nil, err
+	}
+	principal := target.Principal()
+	keyID := target.KeyID(newRequestID())
+
+	cert, err := s.ca.SignUserKey(ctx, SignRequest{Key: sshPublic, Principal: principal, KeyID: keyID, TTL: s.ttl})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCertificate(cert, sshPublic, principal); err != nil {
+		return nil, fmt.Errorf("%s CA returned an unusable certificate: %w", s.ca.Backend(), err)
+	}
+
+	block, err := ssh.MarshalPrivateKey(private, "")
+	if err != nil {
+		return nil, fmt.Errorf("encode private key: %w", err)
+	}
+	credential := &Credential{
+		PrivateKeyPEM: pem.EncodeToMemory(block),
+		Certificate:   string(trimNewline(ssh.MarshalAuthorizedKey(cert))),
+		Principal:     principal,
+		Serial:        cert.Serial,
+		KeyID:         cert.KeyId,
+		ExpireTime:    time.Unix(int64(cert.ValidBefore), 0).UTC(),
+		Backend:       s.ca.Backend(),
+	}
+
+	// The issuance is recorded before the credential is returned, so every
+	// certificate in use has a record.
+	err = s.log.RecordIssuance(ctx, Issuance{
+		TenantID: target.TenantID, HostID: target.HostID, Principal: principal, Serial: cert.Serial,
+		KeyID: cert.KeyId, Backend: credential.Backend, ExpireTime: credential.ExpireTime,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record issuance of certificate %d: %w", cert.Serial, err)
+	}
+
+	s.logger.InfoContext(ctx, "ssh certificate issued", "tenant_id", target.TenantID, "host_id", target.HostID,
+		"serial", cert.Serial, "key_id", cert.KeyId, "expire_time", credential.ExpireTime, "backend", credential.Backend)
+	return credential, nil
+}
+
+// GetHostTrust returns the trust line and install command for a host.
+func (s *Service) GetHostTrust(ctx context.Context, tenantID, hostID string) (*domain.Trust, error) {
+	target, err := domain.NewTarget(tenantID, hostID)
+	if err != nil {
+		return nil, err
+	}
+	caKey, err := s.ca.PublicKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	trust := domain.NewTrust(target, caKey)
+	return &trust, nil
+}
+
+// checkCertificate guards against a misconfigured CA (for example a Vault
+// role with default extensions): the certificate must be a user
+// certificate for exactly key and principal, with no critical options or
+// extensions.
+func checkCertificate(cert *ssh.Certificate, key ssh.PublicKey, principal string) error {
+	switch {
+	case cert.CertType != ssh.UserCert:
+		return fmt.Errorf("certificate type %d is not a user certificate", cert.CertType)
+	case string(cert.Key.Marshal()) != string(key.Marshal()):
+		return errors.New("certificate is for another public key")
+	case !slices.Equal(cert.ValidPrincipals, []string{principal}):
+		return fmt.Errorf("certificate principals %q are not exactly %q", cert.ValidPrincipals, principal)
+	case len(cert.CriticalOptions) > 0:
+		return fmt.Errorf("certificate carries critical options %v", mapKeys(cert.CriticalOptions))
+	case len(cert.Extensions) > 0:
+		return fmt.Errorf("certificate carries extensions %v", mapKeys(cert.Extensions))
+	}
+	return nil
+}
+
+func mapKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// newRequestID returns 16 random hex characters that tie a certificate's key
+// id to one issuance.
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		return b[:n-1]
+	}
+	return b
+}

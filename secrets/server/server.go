@@ -1,0 +1,236 @@
+// Package server is Secrets' composition root: its flags, and Run, which
+// wires PostgreSQL, the SSH CA backend, token verification and the Connect
+// handlers and serves them. cmd/secrets and devstack both start Secrets
+// through it.
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"dokkumcp.dev/gen/dokkumcp/secrets/v1/secretsv1connect"
+	"dokkumcp.dev/platform/auth"
+	"dokkumcp.dev/platform/config"
+	"dokkumcp.dev/platform/logging"
+	"dokkumcp.dev/platform/pg"
+	platformserver "dokkumcp.dev/platform/server"
+	"dokkumcp.dev/platform/telemetry"
+	"dokkumcp.dev/secrets/internal/adapters/builtinca"
+	"dokkumcp.dev/secrets/internal/adapters/postgres"
+	"dokkumcp.dev/secrets/internal/adapters/rpc"
+	"dokkumcp.dev/secrets/internal/adapters/vault"
+	"dokkumcp.dev/secrets/internal/app"
+	"dokkumcp.dev/secrets/migrations"
+)
+
+// Service names Secrets in logs, traces and metrics.
+const Service = "secrets"
+
+// Audience is the aud value Secrets requires in access tokens.
+const Audience = "urn:dokkumcp:secrets"
+
+// Certificate lifetimes outside these bounds are rejected at startup.
+const (
+	minCertTTL = time.Minute
+	maxCertTTL = 24 * time.Hour
+)
+
+// vaultPathPattern is a Vault mount or role name: segments of letters,
+// digits, _ and -, separated by single slashes.
+var vaultPathPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
+
+// Config holds Secrets' settings.
+type Config struct {
+	Common *config.Common
+	// PostgresURL is the database that holds the secrets schema.
+	PostgresURL string
+	// IdentityURL is Identity's base URL, which is also the token issuer.
+	IdentityURL string
+	// VaultAddr selects the Vault CA; empty selects the built-in CA.
+	VaultAddr  string
+	VaultToken string
+	VaultMount string
+	VaultRole  string
+	// VaultBootstrap makes Run mount the engine, generate the CA key and
+	// write the role.
+	VaultBootstrap bool
+	// MasterKey is the base64 AES-256 key that seals the built-in CA key.
+	MasterKey string
+	// CertTTL is the lifetime of issued certificates.
+	CertTTL time.Duration
+}
+
+// RegisterFlags adds Secrets' flags to fs.
+func RegisterFlags(fs *config.FlagSet) *Config {
+	c := &Config{Common: config.RegisterCommon(fs, "127.0.0.1:8083")}
+	fs.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL connection string for the secrets schema, for example postgres://dokkumcp@127.0.0.1:5432/dokkumcp")
+	fs.StringVar(&c.IdentityURL, "identity-url", "", "Identity's base URL, the issuer of access tokens, for example http://127.0.0.1:8081")
+	fs.StringVar(&c.VaultAddr, "vault-addr", "", "Vault's URL for the SSH secrets engine, for example https://vault.example.com:8200; empty uses the built-in CA, which is not for production")
+	fs.StringVar(&c.VaultToken, "vault-token", "", "Vault token with access to the SSH secrets engine; required with --vault-addr")
+	fs.StringVar(&c.VaultMount, "vault-mount", "ssh-client-signer", "path the Vault SSH secrets engine is mounted at")
+	fs.StringVar(&c.VaultRole, "vault-role", "dokku", "Vault SSH role that signs certificates")
+	fs.BoolVar(&c.VaultBootstrap, "vault-bootstrap", false, "at startup, mount the Vault SSH secrets engine if missing, generate an ed25519 CA key if there is none, and write the role")
+	fs.StringVar(&c.MasterKey, "master-key", "", "base64 of 32 random bytes that seal the built-in CA key, for example the output of: head -c 32 /dev/urandom | base64. Required without --vault-addr")
+	fs.DurationVar(&c.CertTTL, "cert-ttl", time.Hour, "lifetime of issued SSH certificates, from 1m to 24h")
+	return c
+}
+
+// validate checks the configuration and returns the decoded master key
+// when the built-in CA is selected. No message echoes a value, because
+// several are secrets.
+func (c *Config) validate() ([]byte, error) {
+	var errs []error
+	if c.PostgresURL == "" {
+		errs = append(errs, errors.New("--postgres-url is required: give the PostgreSQL connection string"))
+	}
+	if c.IdentityURL == "" {
+		errs = append(errs, errors.New("--identity-url is required: give Identity's base URL, for example http://127.0.0.1:8081"))
+	}
+	if c.CertTTL < minCertTTL || c.CertTTL > maxCertTTL {
+		errs = append(errs, fmt.Errorf("--cert-ttl %s is out of range: use %s to %s", c.CertTTL, minCertTTL, maxCertTTL))
+	}
+
+	var masterKey []byte
+	if c.VaultAddr != "" {
+		if c.VaultToken == "" {
+			errs = append(errs, errors.New("--vault-token is required with --vault-addr"))
+		}
+		if !vaultPathPattern.MatchString(c.VaultMount) {
+			errs = append(errs, errors.New("--vault-mount is invalid: use letters, digits, _ and - in segments separated by /, for example ssh-client-signer"))
+		}
+		if !vaultPathPattern.MatchString(c.VaultRole) {
+			errs = append(errs, errors.New("--vault-role is invalid: use letters, digits, _ and -, for example dokku"))
+		}
+	} else {
+		key, err := base64.StdEncoding.DecodeString(c.MasterKey)
+		switch {
+		case c.MasterKey == "":
+			errs = append(errs, errors.New("--master-key is required for the built-in CA (no --vault-addr): generate one with `head -c 32 /dev/urandom | base64`"))
+		case err != nil || len(key) != builtinca.MasterKeySize:
+			errs = append(errs, fmt.Errorf("--master-key is invalid: it must be standard base64 of exactly %d bytes, for example from `head -c 32 /dev/urandom | base64`", builtinca.MasterKeySize))
+		default:
+			masterKey = key
+		}
+	}
+	return masterKey, errors.Join(errs...)
+}
+
+// Options holds Run's dependencies besides the configuration. Nil fields
+// get defaults.
+type Options struct {
+	Config *Config
+	// Listener, if nil, is opened on Config.Common.Listen.
+	Listener net.Listener
+	// Logger, if nil, writes JSON to stderr at Config.Common.LogLevel.
+	Logger *slog.Logger
+	// Telemetry, if nil, is set up from Config.Common.OTLPEndpoint and shut
+	// down when Run returns.
+	Telemetry *telemetry.Telemetry
+}
+
+// Run migrates the secrets schema, opens the SSH CA, serves SecretsService
+// until ctx ends, then shuts down gracefully and returns.
+func Run(ctx context.Context, opts Options) error {
+	cfg := opts.Config
+	masterKey, err := cfg.validate()
+	if err != nil {
+		return err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = logging.New(os.Stderr, Service, logging.ParseLevel(cfg.Common.LogLevel))
+	}
+
+	tel := opts.Telemetry
+	if tel == nil {
+		tel, err = telemetry.Setup(ctx, telemetry.Options{Service: Service, OTLPEndpoint: cfg.Common.OTLPEndpoint})
+		if err != nil {
+			return err
+		}
+		defer tel.Shutdown(context.WithoutCancel(ctx))
+	}
+	otelInterceptor, err := tel.Interceptor()
+	if err != nil {
+		return fmt.Errorf("create OpenTelemetry interceptor: %w", err)
+	}
+
+	pool, err := pg.Connect(ctx, cfg.PostgresURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pg.Migrate(ctx, pool, Service, migrations.FS); err != nil {
+		return err
+	}
+	store := postgres.NewStore(pool)
+
+	ca, err := openCA(ctx, cfg, masterKey, store, logger)
+	if err != nil {
+		return err
+	}
+
+	verifier := auth.NewVerifier(auth.VerifierConfig{
+		Issuer:   cfg.IdentityURL,
+		Audience: Audience,
+		JWKSURL:  cfg.IdentityURL + "/oauth2/jwks",
+	})
+	service := app.NewService(ca, store, cfg.CertTTL, logger)
+	path, handler := secretsv1connect.NewSecretsServiceHandler(
+		rpc.NewHandler(service, logger),
+		connect.WithInterceptors(otelInterceptor, auth.NewServerInterceptor(verifier, logger)),
+	)
+
+	listener := opts.Listener
+	if listener == nil {
+		listener, err = net.Listen("tcp", cfg.Common.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Common.Listen, err)
+		}
+	}
+
+	serveOpts := platformserver.Options{
+		Service:         Service,
+		HealthServices:  []string{secretsv1connect.SecretsServiceName},
+		Metrics:         tel.MetricsHandler(),
+		Logger:          logger,
+		ShutdownTimeout: cfg.Common.ShutdownTimeout,
+	}
+	mux := platformserver.NewMux(serveOpts)
+	mux.Handle(path, handler)
+	serveOpts.Handler = mux
+	return platformserver.Serve(ctx, listener, serveOpts)
+}
+
+// openCA returns the Vault CA when --vault-addr is set, after bootstrapping
+// it or checking that it has a CA key, and the built-in CA otherwise.
+func openCA(ctx context.Context, cfg *Config, masterKey []byte, store *postgres.Store, logger *slog.Logger) (app.CA, error) {
+	if cfg.VaultAddr == "" {
+		return builtinca.Open(ctx, store, masterKey, logger)
+	}
+
+	ca, err := vault.New(vault.Config{
+		Address: cfg.VaultAddr, Token: cfg.VaultToken, Mount: cfg.VaultMount, Role: cfg.VaultRole, TTL: cfg.CertTTL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.VaultBootstrap {
+		if err := ca.Bootstrap(ctx, logger); err != nil {
+			return nil, fmt.Errorf("bootstrap Vault SSH CA: %w", err)
+		}
+	}
+	if _, err := ca.PublicKey(ctx); err != nil {
+		return nil, fmt.Errorf("check Vault SSH CA: %w", err)
+	}
+	logger.InfoContext(ctx, "vault SSH CA in use", "mount", cfg.VaultMount, "role", cfg.VaultRole)
+	return ca, nil
+}
