@@ -1,0 +1,46 @@
+# dokkumcp — see README.md.
+
+MODULES   := platform identity tenancy secrets dokkuexec mcpedge devstack testhost
+PACKAGES  := $(MODULES:%=dokkumcp.dev/%/...)
+VAULT_BIN := $(or $(DOKKUMCP_VAULT_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dokkumcp/vault-1.21.0)
+NODE_E2E  := devstack/e2e/node
+
+.PHONY: run test generate lint check-generated vet go-test vault node-deps
+
+## run: start the whole stack with a demo tenant; Ctrl-C stops it.
+run:
+	go run ./devstack/cmd/dokkumcp run
+
+## test: every check and every test, the end-to-end test included.
+test: lint check-generated vet go-test
+
+## generate: regenerate gen/ from proto/.
+generate:
+	rm -rf gen/dokkumcp
+	go tool buf generate
+
+lint:
+	go tool buf lint
+
+# check-generated fails when regenerating would change gen/.
+check-generated:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	go tool buf generate -o "$$tmp" && \
+	diff -r "$$tmp/gen/dokkumcp" gen/dokkumcp || { echo "gen/ is stale: run make generate and commit the result" >&2; exit 1; }
+
+vet:
+	go vet $(PACKAGES)
+
+go-test:
+	go test -race -count=1 -timeout 30m $(PACKAGES)
+
+## vault: build the Vault server used by tests into the cache outside the repository.
+vault: $(VAULT_BIN)
+
+$(VAULT_BIN): tools/vault/go.mod
+	mkdir -p $(dir $(VAULT_BIN))
+	cd tools/vault && GOWORK=off go build -o $(VAULT_BIN) github.com/hashicorp/vault
+
+## node-deps: install the TypeScript SDK used by the end-to-end test, from the lockfile.
+node-deps:
+	cd $(NODE_E2E) && npm ci --no-audit --no-fund

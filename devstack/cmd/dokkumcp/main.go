@@ -1,0 +1,131 @@
+// Command dokkumcp runs the whole platform in one process for development:
+// `dokkumcp run` starts a throwaway PostgreSQL, Vault's dev server (or the
+// built-in CA), a Dokku test host and all five services, seeds a demo
+// tenant and prints how to connect an MCP client.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"dokkumcp.dev/devstack/internal/stack"
+	"dokkumcp.dev/platform/config"
+	"dokkumcp.dev/platform/logging"
+)
+
+const usage = `usage: dokkumcp <command> [flags]
+
+commands:
+  run    start the whole stack with a demo tenant; Ctrl-C stops it
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "run":
+		if err := run(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "dokkumcp run:", err)
+			os.Exit(1)
+		}
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+}
+
+func run(args []string) error {
+	fs := config.NewFlagSet("dokkumcp run")
+	mcpAddr := fs.String("mcp-listen", "127.0.0.1:8080", "address of the MCP endpoint")
+	identityAddr := fs.String("identity-listen", "127.0.0.1:8081", "address of Identity (token endpoint)")
+	tenancyAddr := fs.String("tenancy-listen", "127.0.0.1:8082", "address of Tenancy")
+	secretsAddr := fs.String("secrets-listen", "127.0.0.1:8083", "address of Secrets")
+	dokkuexecAddr := fs.String("dokkuexec-listen", "127.0.0.1:8084", "address of DokkuExec")
+	hostAddr := fs.String("testhost-listen", "127.0.0.1:2222", "address of the demo Dokku test host (SSH)")
+	postgresURL := fs.String("postgres-url", "", "PostgreSQL to use instead of a throwaway cluster")
+	vault := fs.String("vault", "auto", "SSH CA backend: auto (Vault dev server when its binary is found), dev (require it) or off (built-in CA)")
+	logFile := fs.String("log-file", "", "file for the services' JSON logs; empty writes them to stderr")
+	logLevel := fs.String("log-level", "info", "minimum log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	var logs io.Writer = os.Stderr
+	if *logFile != "" {
+		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logs = f
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := stack.Start(ctx, stack.Options{
+		MCPEdgeAddr: *mcpAddr, IdentityAddr: *identityAddr, TenancyAddr: *tenancyAddr,
+		SecretsAddr: *secretsAddr, DokkuExecAddr: *dokkuexecAddr,
+		PostgresURL: *postgresURL, Vault: *vault, Logs: logs, LogLevel: logging.ParseLevel(*logLevel),
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Stop()
+
+	demo, err := st.SeedTenant(ctx, stack.TenantOptions{Slug: "demo", HostAddr: *hostAddr})
+	if err != nil {
+		return err
+	}
+	printBanner(os.Stdout, st, demo)
+
+	select {
+	case <-ctx.Done():
+		slog.New(slog.NewTextHandler(os.Stderr, nil)).Info("stopping")
+	case err := <-st.Errors():
+		return err
+	}
+	return nil
+}
+
+func printBanner(w io.Writer, st *stack.Stack, demo *stack.Tenant) {
+	tokenCmd := fmt.Sprintf("curl -s -u '%s:%s' -d grant_type=client_credentials -d resource=%s %s/oauth2/token",
+		demo.ClientID, demo.ClientSecret, st.MCPURL, st.IdentityURL)
+	fmt.Fprintf(w, `
+dokkumcp is running (SSH CA: %s). Ctrl-C stops everything.
+
+MCP endpoint:   %s
+Token endpoint: %s/oauth2/token
+Demo tenant:    %s (id %s), host %q at %s
+API client:     %s
+Client secret:  %s
+
+Fetch an access token (valid 15 minutes):
+  TOKEN=$(%s | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+Add it to Claude Code:
+  claude mcp add --transport http dokkumcp %s --header "Authorization: Bearer $TOKEN"
+
+Or to .mcp.json:
+  {
+    "mcpServers": {
+      "dokkumcp": {
+        "type": "http",
+        "url": "%s",
+        "headers": { "Authorization": "Bearer ${DOKKUMCP_TOKEN}" }
+      }
+    }
+  }
+  (export DOKKUMCP_TOKEN=$TOKEN first)
+`, st.CABackend, st.MCPURL, st.IdentityURL, demo.Slug, demo.ID, demo.HostName, demo.Host.Addr(),
+		demo.ClientID, demo.ClientSecret, tokenCmd, st.MCPURL, st.MCPURL)
+}

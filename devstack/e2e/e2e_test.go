@@ -1,0 +1,373 @@
+// Package e2e drives the whole platform from the outside: real MCP clients
+// (mcp-go's and the official TypeScript SDK's) fetch tokens from Identity,
+// call mcpedge, and reach Dokku test hosts over SSH through DokkuExec,
+// Tenancy and Secrets, all on a throwaway PostgreSQL.
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"dokkumcp.dev/devstack/internal/stack"
+)
+
+// hostileValue contains what breaks naive command building: spaces, double
+// and single quotes, a shell variable, a backslash, unicode and a newline.
+const hostileValue = "it's a \"quoted\" value with $HOME and a back\\slash, ünïcödé ☃\nand a second line"
+
+// syncBuffer collects every service's log lines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startStack(t *testing.T, logs *syncBuffer) *stack.Stack {
+	t.Helper()
+	vault := "auto"
+	if os.Getenv("CI") != "" {
+		vault = "dev" // CI builds the Vault binary, so the real Vault must be used there.
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{Vault: vault, Logs: logs})
+	if err != nil {
+		t.Fatalf("start stack: %v\nlogs:\n%s", err, logs.String())
+	}
+	t.Cleanup(st.Stop)
+	if vault == "dev" && st.CABackend != "vault" {
+		t.Fatalf("SSH CA backend = %q, want vault", st.CABackend)
+	}
+	return st
+}
+
+func fetchToken(t *testing.T, tokenURL, clientID, secret, resource string) string {
+	t.Helper()
+	cfg := clientcredentials.Config{
+		ClientID: clientID, ClientSecret: secret, TokenURL: tokenURL,
+		EndpointParams: url.Values{"resource": {resource}},
+	}
+	token, err := cfg.Token(context.Background())
+	if err != nil {
+		t.Fatalf("fetch token for %s: %v", clientID, err)
+	}
+	return token.AccessToken
+}
+
+func newMCPClient(t *testing.T, mcpURL, token string) *client.Client {
+	t.Helper()
+	c, err := client.NewStreamableHttpClient(mcpURL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	init := mcp.InitializeRequest{}
+	init.Params.ClientInfo = mcp.Implementation{Name: "dokkumcp-e2e-go", Version: "1.0.0"}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		t.Fatalf("initialize: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// call calls a tool and decodes its structured result into out.
+func call(t *testing.T, c *client.Client, tool string, args map[string]any, out any) {
+	t.Helper()
+	req := mcp.CallToolRequest{}
+	req.Params.Name = tool
+	req.Params.Arguments = args
+	result, err := c.CallTool(context.Background(), req)
+	if err != nil {
+		t.Fatalf("%s: %v", tool, err)
+	}
+	if result.IsError {
+		t.Fatalf("%s returned an error: %s", tool, toolText(result))
+	}
+	raw, err := json.Marshal(result.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("%s: decode %s: %v", tool, raw, err)
+	}
+}
+
+func toolText(result *mcp.CallToolResult) string {
+	var parts []string
+	for _, c := range result.Content {
+		if text, ok := c.(mcp.TextContent); ok {
+			parts = append(parts, text.Text)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestEndToEnd(t *testing.T) {
+	logs := &syncBuffer{}
+	st := startStack(t, logs)
+	ctx := context.Background()
+
+	tenantA, err := st.SeedTenant(ctx, stack.TenantOptions{Slug: "tenant-a"})
+	if err != nil {
+		t.Fatalf("seed tenant a: %v\nlogs:\n%s", err, logs.String())
+	}
+	tenantB, err := st.SeedTenant(ctx, stack.TenantOptions{Slug: "tenant-b"})
+	if err != nil {
+		t.Fatalf("seed tenant b: %v", err)
+	}
+	tokenURL := st.IdentityURL + "/oauth2/token"
+	tokenA := fetchToken(t, tokenURL, tenantA.ClientID, tenantA.ClientSecret, st.MCPURL)
+	tokenB := fetchToken(t, tokenURL, tenantB.ClientID, tenantB.ClientSecret, st.MCPURL)
+	secrets := []string{tokenA, tokenB, tenantA.ClientSecret, tenantB.ClientSecret, hostileValue, "value-of-tenant-b"}
+
+	t.Run("mcp-go client", func(t *testing.T) {
+		c := newMCPClient(t, st.MCPURL, tokenA)
+
+		tools, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, tool := range tools.Tools {
+			names = append(names, tool.Name)
+		}
+		slices.Sort(names)
+		want := []string{"apps_create", "apps_list", "apps_report", "config_get", "config_set"}
+		if !slices.Equal(names, want) {
+			t.Fatalf("tools = %v, want %v", names, want)
+		}
+
+		var created struct{ App string }
+		call(t, c, "apps_create", map[string]any{"app": "web"}, &created)
+		if created.App != "web" {
+			t.Fatalf("apps_create returned app %q, want web", created.App)
+		}
+
+		var set struct{ Keys []string }
+		call(t, c, "config_set", map[string]any{"app": "web", "vars": map[string]any{"GREETING": hostileValue}, "no_restart": true}, &set)
+		if !slices.Equal(set.Keys, []string{"GREETING"}) {
+			t.Fatalf("config_set keys = %v, want [GREETING]", set.Keys)
+		}
+
+		var got struct{ Key, Value string }
+		call(t, c, "config_get", map[string]any{"app": "web", "key": "GREETING"}, &got)
+		if got.Value != hostileValue {
+			t.Fatalf("config_get value = %q, want %q", got.Value, hostileValue)
+		}
+
+		var report struct {
+			App    string
+			Dir    string
+			Locked bool
+		}
+		call(t, c, "apps_report", map[string]any{"app": "web"}, &report)
+		if report.App != "web" || report.Dir != "/home/dokku/web" || report.Locked {
+			t.Fatalf("apps_report = %+v, want app web in /home/dokku/web, unlocked", report)
+		}
+	})
+
+	t.Run("typescript sdk client", func(t *testing.T) {
+		script := filepath.Join("node", "e2e.mjs")
+		if _, err := os.Stat(filepath.Join("node", "node_modules", "@modelcontextprotocol", "sdk")); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("the TypeScript SDK is not installed: run `npm ci` in devstack/e2e/node (%v)", err)
+			}
+			t.Skip("the TypeScript SDK is not installed; run `npm ci` in devstack/e2e/node")
+		}
+		cmd := exec.Command("node", script)
+		cmd.Env = append(os.Environ(),
+			"MCP_URL="+st.MCPURL, "TOKEN_URL="+tokenURL,
+			"CLIENT_ID="+tenantA.ClientID, "CLIENT_SECRET="+tenantA.ClientSecret,
+			"APP=api", "CONFIG_VALUE="+hostileValue)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("node e2e.mjs: %v\nstderr:\n%s", err, stderr.String())
+		}
+		var out struct {
+			Tools   []string
+			Created string
+			Value   string
+			Report  struct {
+				App    string
+				Locked bool
+				Dir    string
+			}
+			Apps []string
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+			t.Fatalf("decode node output %q: %v", stdout.String(), err)
+		}
+		if len(out.Tools) != 5 {
+			t.Errorf("node client saw tools %v, want 5", out.Tools)
+		}
+		if out.Created != "api" {
+			t.Errorf("node client created %q, want api", out.Created)
+		}
+		if out.Value != hostileValue {
+			t.Errorf("node client read %q, want %q", out.Value, hostileValue)
+		}
+		if out.Report.App != "api" || out.Report.Dir != "/home/dokku/api" {
+			t.Errorf("node client report = %+v", out.Report)
+		}
+		if !slices.Contains(out.Apps, "api") {
+			t.Errorf("node client apps = %v, want api among them", out.Apps)
+		}
+	})
+
+	t.Run("tenants see only their own apps", func(t *testing.T) {
+		a := newMCPClient(t, st.MCPURL, tokenA)
+		b := newMCPClient(t, st.MCPURL, tokenB)
+
+		var created struct{ App string }
+		call(t, b, "apps_create", map[string]any{"app": "web"}, &created)
+		call(t, b, "apps_create", map[string]any{"app": "only-b"}, &created)
+		var set struct{ Keys []string }
+		call(t, b, "config_set", map[string]any{"app": "web", "vars": map[string]any{"GREETING": "value-of-tenant-b"}}, &set)
+
+		var listA, listB struct{ Apps []string }
+		call(t, a, "apps_list", map[string]any{}, &listA)
+		call(t, b, "apps_list", map[string]any{}, &listB)
+		if slices.Contains(listA.Apps, "only-b") || !slices.Contains(listA.Apps, "web") {
+			t.Errorf("tenant a sees %v; want its own web and not only-b", listA.Apps)
+		}
+		if !slices.Equal(listB.Apps, []string{"only-b", "web"}) {
+			t.Errorf("tenant b sees %v, want [only-b web]", listB.Apps)
+		}
+
+		var gotA, gotB struct{ Value string }
+		call(t, a, "config_get", map[string]any{"app": "web", "key": "GREETING"}, &gotA)
+		call(t, b, "config_get", map[string]any{"app": "web", "key": "GREETING"}, &gotB)
+		if gotA.Value != hostileValue || gotB.Value != "value-of-tenant-b" {
+			t.Errorf("web's GREETING: tenant a read %q, tenant b read %q", gotA.Value, gotB.Value)
+		}
+	})
+
+	t.Run("requests without a valid token get 401", func(t *testing.T) {
+		operatorTenancyToken := st.OperatorToken(t, "urn:dokkumcp:tenancy")
+		body := `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`
+		cases := []struct {
+			name   string
+			target string
+			header string
+		}{
+			{name: "no token", target: st.MCPURL},
+			{name: "token in query string", target: st.MCPURL + "?access_token=" + url.QueryEscape(tokenA)},
+			{name: "token for another audience", target: st.MCPURL, header: "Bearer " + operatorTenancyToken},
+			{name: "garbage token", target: st.MCPURL, header: "Bearer not-a-jwt"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				req, _ := http.NewRequest(http.MethodPost, tc.target, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json, text/event-stream")
+				if tc.header != "" {
+					req.Header.Set("Authorization", tc.header)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("status = %d, want 401", resp.StatusCode)
+				}
+				challenge := resp.Header.Get("WWW-Authenticate")
+				if !strings.HasPrefix(challenge, "Bearer ") || !strings.Contains(challenge, `resource_metadata="`) {
+					t.Fatalf("WWW-Authenticate = %q, want a Bearer challenge with resource_metadata", challenge)
+				}
+			})
+		}
+	})
+
+	t.Run("protected resource metadata", func(t *testing.T) {
+		base := strings.TrimSuffix(st.MCPURL, "/mcp")
+		for _, path := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {
+			resp, err := http.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var meta struct {
+				Resource             string   `json:"resource"`
+				AuthorizationServers []string `json:"authorization_servers"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&meta)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: status %d, %v", path, resp.StatusCode, err)
+			}
+			if meta.Resource != st.MCPURL || !slices.Equal(meta.AuthorizationServers, []string{st.IdentityURL}) {
+				t.Fatalf("GET %s = %+v", path, meta)
+			}
+		}
+	})
+
+	// Stop the services so that every log line is written, then scan them.
+	st.Stop()
+	output := logs.String()
+	if !strings.Contains(output, `"service":"dokkuexec"`) || !strings.Contains(output, `"service":"mcpedge"`) {
+		t.Fatalf("the log capture holds no service lines; the scan below would prove nothing")
+	}
+	for _, secret := range secrets {
+		for _, form := range leakForms(secret) {
+			if strings.Contains(output, form) {
+				t.Errorf("a log line contains a secret (first bytes %q)", first(secret, 12))
+			}
+		}
+	}
+	for _, marker := range []string{"PRIVATE KEY", "-cert-v01@openssh.com AAAA"} {
+		if strings.Contains(output, marker) {
+			t.Errorf("a log line contains key material (%q)", marker)
+		}
+	}
+}
+
+// leakForms returns the ways a secret could appear in JSON logs: as is and
+// JSON-escaped, and for a multi-line value each line on its own.
+func leakForms(secret string) []string {
+	escaped, _ := json.Marshal(secret)
+	forms := []string{secret, strings.Trim(string(escaped), `"`)}
+	for _, line := range strings.Split(secret, "\n") {
+		if len(line) >= 12 {
+			forms = append(forms, line)
+		}
+	}
+	return forms
+}
+
+func first(s string, n int) string {
+	if len(s) < n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,169 @@
+// Package mcp registers mcpedge's tools on an mcp-go server: their schemas,
+// annotations and descriptions written for a language model, and handlers
+// that turn failures into isError results the model can act on.
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"dokkumcp.dev/mcpedge/internal/app"
+	"dokkumcp.dev/mcpedge/internal/domain"
+	"dokkumcp.dev/platform/auth"
+	"dokkumcp.dev/platform/logging"
+)
+
+const hostDescription = "Name of the tenant's Dokku host. Omit it when the tenant has only one host."
+
+// NewServer returns the MCP server with every tool registered and the tool
+// list filtered per caller: a caller sees and may call only the tools whose
+// permission its token carries.
+func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logger *slog.Logger) *mcpserver.MCPServer {
+	h := handler{logger: logger, timeout: callTimeout}
+	s := mcpserver.NewMCPServer("dokkumcp", version,
+		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithInputSchemaValidation(),
+		mcpserver.WithStrictInputSchemaDefault(),
+		mcpserver.WithOutputSchemaValidation(),
+		mcpserver.WithRecovery(),
+		mcpserver.WithToolFilter(filterByPermission),
+		mcpserver.WithInstructions("Manage the apps on your Dokku hosts. Start with apps_list to see what exists; "+
+			"every tool acts only on your own tenant's hosts."),
+	)
+
+	s.AddTool(mcp.NewTool(domain.ToolAppsList,
+		mcp.WithTitleAnnotation("List apps"),
+		mcp.WithDescription("Lists the names of all apps on a Dokku host. Use it first to learn which apps exist before reading or changing one. "+
+			"Returns {apps: [names]} sorted by name; an empty list means the host has no apps yet (create one with apps_create)."),
+		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
+		mcp.WithOutputSchema[app.AppList](),
+		mcp.WithReadOnlyHintAnnotation(true),
+		mcp.WithDestructiveHintAnnotation(false),
+		mcp.WithIdempotentHintAnnotation(true),
+		mcp.WithOpenWorldHintAnnotation(false),
+	), handle(h, domain.ToolAppsList, tools.ListApps))
+
+	s.AddTool(mcp.NewTool(domain.ToolAppsCreate,
+		mcp.WithTitleAnnotation("Create an app"),
+		mcp.WithDescription("Creates an empty app on a Dokku host; nothing is deployed yet. Use it when the user wants a new app. "+
+			"Names use lower-case letters, digits, dots and dashes and start with a letter or digit. "+
+			"Returns {app, warnings}; warnings such as \"No web listeners specified\" are normal for a new app. "+
+			"If the name is taken, pick another name or use the existing app."),
+		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
+		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the new app, for example \"shop\"."), mcp.Pattern(domain.NewAppNamePattern)),
+		mcp.WithOutputSchema[app.AppCreated](),
+		mcp.WithReadOnlyHintAnnotation(false),
+		mcp.WithDestructiveHintAnnotation(false),
+		mcp.WithIdempotentHintAnnotation(false),
+		mcp.WithOpenWorldHintAnnotation(false),
+	), handle(h, domain.ToolAppsCreate, tools.CreateApp))
+
+	s.AddTool(mcp.NewTool(domain.ToolAppsReport,
+		mcp.WithTitleAnnotation("Show an app's report"),
+		mcp.WithDescription("Shows Dokku's report for one app: when it was created, its deploy source, its directory and whether deploys are locked. "+
+			"Use it to inspect an app before changing it. Returns typed fields plus every raw report field. "+
+			"If the app is not found, check the name with apps_list."),
+		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
+		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the app."), mcp.Pattern(domain.AppNamePattern)),
+		mcp.WithOutputSchema[app.AppReport](),
+		mcp.WithReadOnlyHintAnnotation(true),
+		mcp.WithDestructiveHintAnnotation(false),
+		mcp.WithIdempotentHintAnnotation(true),
+		mcp.WithOpenWorldHintAnnotation(false),
+	), handle(h, domain.ToolAppsReport, tools.AppReport))
+
+	s.AddTool(mcp.NewTool(domain.ToolConfigGet,
+		mcp.WithTitleAnnotation("Read a config var"),
+		mcp.WithDescription("Reads one environment variable (config var) of an app, byte for byte. "+
+			"Use it when the user asks for a specific setting. Returns {key, value}. "+
+			"If the var is not set, the call fails with a message saying so; set it with config_set."),
+		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
+		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the app."), mcp.Pattern(domain.AppNamePattern)),
+		mcp.WithString("key", mcp.Required(), mcp.Description("Name of the config var, for example \"DATABASE_URL\"."), mcp.Pattern(domain.ConfigKeyPattern)),
+		mcp.WithOutputSchema[app.ConfigValue](),
+		mcp.WithReadOnlyHintAnnotation(true),
+		mcp.WithDestructiveHintAnnotation(false),
+		mcp.WithIdempotentHintAnnotation(true),
+		mcp.WithOpenWorldHintAnnotation(false),
+	), handle(h, domain.ToolConfigGet, tools.GetConfig))
+
+	s.AddTool(mcp.NewTool(domain.ToolConfigSet,
+		mcp.WithTitleAnnotation("Set config vars"),
+		mcp.WithDescription("Sets one or more environment variables (config vars) of an app. Values may contain any text, "+
+			"including quotes, spaces, newlines and unicode; they are stored exactly. Dokku restarts a deployed app afterwards "+
+			"unless no_restart is true. Returns the keys that were set, never the values. "+
+			"Keys use letters, digits and underscores and do not start with a digit."),
+		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
+		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the app."), mcp.Pattern(domain.AppNamePattern)),
+		mcp.WithObject("vars", mcp.Required(),
+			mcp.Description("The vars to set, as {\"KEY\": \"value\"}."),
+			mcp.AdditionalProperties(map[string]any{"type": "string"}),
+			mcp.MinProperties(1)),
+		mcp.WithBoolean("no_restart", mcp.Description("Skip the restart that Dokku does after a change.")),
+		mcp.WithOutputSchema[app.ConfigSetResult](),
+		mcp.WithReadOnlyHintAnnotation(false),
+		mcp.WithDestructiveHintAnnotation(false),
+		mcp.WithIdempotentHintAnnotation(true),
+		mcp.WithOpenWorldHintAnnotation(false),
+	), handle(h, domain.ToolConfigSet, tools.SetConfig))
+
+	return s
+}
+
+// filterByPermission keeps the tools whose permission the caller holds. mcp-go
+// applies it to tools/list and again to each tools/call.
+func filterByPermission(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
+	principal, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return nil
+	}
+	allowed := tools[:0:0]
+	for _, tool := range tools {
+		if domain.Allowed(tool.Name, principal.Scopes) {
+			allowed = append(allowed, tool)
+		}
+	}
+	return allowed
+}
+
+// handler holds what every tool handler shares.
+type handler struct {
+	logger  *slog.Logger
+	timeout time.Duration
+}
+
+// handle adapts a typed use case to an mcp-go handler. Failures become
+// isError results whose text is safe for the model; details stay in the log.
+func handle[Args any, Result any](h handler, tool string, run func(context.Context, Args) (*Result, error)) mcpserver.ToolHandlerFunc {
+	return func(ctx context.Context, request mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		ctx, cancel := context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+
+		var args Args
+		if err := request.BindArguments(&args); err != nil {
+			return mcp.NewToolResultError("invalid arguments for " + tool + ": " + err.Error() + "; check the tool's input schema"), nil
+		}
+
+		result, err := run(ctx, args)
+		if err != nil {
+			var toolErr *app.ToolError
+			if errors.As(err, &toolErr) {
+				return mcp.NewToolResultError(toolErr.Message), nil
+			}
+			h.logger.ErrorContext(ctx, "tool call failed", "tool", tool, "error", err)
+			return mcp.NewToolResultError(tool + " failed because of an internal error; retry later or report request id " + logging.RequestID(ctx)), nil
+		}
+
+		text, err := json.Marshal(result)
+		if err != nil {
+			return nil, err
+		}
+		return mcp.NewToolResultStructured(result, string(text)), nil
+	}
+}
