@@ -9,7 +9,8 @@ NODE_E2E  := devstack/e2e/node
 
 ## run: start the whole stack with a demo tenant; Ctrl-C stops it.
 run:
-	go run ./devstack/cmd/dokkumcp run
+	go build -o bin/dokkumcp ./devstack/cmd/dokkumcp
+	./bin/dokkumcp run
 
 ## test: every check and every test, the end-to-end test included.
 test: lint check-generated vet go-test
