@@ -51,6 +51,7 @@ func run(args []string) error {
 	secretsAddr := fs.String("secrets-listen", "127.0.0.1:8083", "address of Secrets")
 	dokkuexecAddr := fs.String("dokkuexec-listen", "127.0.0.1:8084", "address of DokkuExec")
 	hostAddr := fs.String("testhost-listen", "127.0.0.1:2222", "address of the demo Dokku test host (SSH)")
+	dokkuHost := fs.String("dokku-host", "", "host:port of a real Dokku host to use for the demo tenant instead of the test host")
 	postgresURL := fs.String("postgres-url", "", "PostgreSQL to use instead of a throwaway cluster")
 	vault := fs.String("vault", "auto", "SSH CA backend: auto (Vault dev server when its binary is found), dev (require it) or off (built-in CA)")
 	logFile := fs.String("log-file", "", "file for the services' JSON logs; empty writes them to stderr")
@@ -82,7 +83,7 @@ func run(args []string) error {
 	}
 	defer st.Stop()
 
-	demo, err := st.SeedTenant(ctx, stack.TenantOptions{Slug: "demo", HostAddr: *hostAddr})
+	demo, err := st.SeedTenant(ctx, stack.TenantOptions{Slug: "demo", HostAddr: *hostAddr, ExternalHost: *dokkuHost})
 	if err != nil {
 		return err
 	}
@@ -106,6 +107,7 @@ dokkumcp is running (SSH CA: %s). Ctrl-C stops everything.
 MCP endpoint:   %s
 Token endpoint: %s/oauth2/token
 Demo tenant:    %s (id %s), host %q at %s
+Host key:       %s
 API client:     %s
 Client secret:  %s
 
@@ -126,6 +128,14 @@ Or to .mcp.json:
     }
   }
   (export DOKKUMCP_TOKEN=$TOKEN first)
-`, st.CABackend, st.MCPURL, st.IdentityURL, demo.Slug, demo.ID, demo.HostName, demo.Host.Addr(),
+`, st.CABackend, st.MCPURL, st.IdentityURL, demo.Slug, demo.ID, demo.HostName, demo.HostAddr, demo.HostKeyFingerprint,
 		demo.ClientID, demo.ClientSecret, tokenCmd, st.MCPURL, st.MCPURL)
+	if demo.Host == nil {
+		fmt.Fprintf(w, `
+The demo host is a real Dokku host. Check that the host key fingerprint above
+is the host's (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it), then run
+this once as root on the host so it trusts this platform's SSH CA:
+  %s
+`, demo.TrustCommand)
+	}
 }

@@ -29,8 +29,16 @@ type Tenant struct {
 	HostName     string
 	ClientID     string
 	ClientSecret string
-	// Host is the tenant's Dokku test host.
+	// Host is the tenant's Dokku test host; nil for an external host.
 	Host *sshd.Server
+	// HostAddr is the host's SSH address.
+	HostAddr string
+	// HostKeyFingerprint is the pinned host key's SHA256 fingerprint.
+	HostKeyFingerprint string
+	// TrustCommand is the root command that makes the host trust the
+	// platform's SSH CA for this tenant; it is already installed on a test
+	// host.
+	TrustCommand string
 }
 
 // TenantOptions configures SeedTenant.
@@ -40,6 +48,10 @@ type TenantOptions struct {
 	HostAddr string
 	// Role is the API client's role; default owner.
 	Role string
+	// ExternalHost, when set, is the host:port of a real Dokku host to
+	// register instead of starting a test host. Its host key is read and
+	// pinned, and the caller must run Tenant.TrustCommand on it as root.
+	ExternalHost string
 }
 
 // operatorClients returns Connect clients that act as the platform operator.
@@ -72,11 +84,21 @@ func (st *Stack) SeedTenant(ctx context.Context, opts TenantOptions) (*Tenant, e
 	}
 	tenantID := tenant.Msg.GetTenant().GetId()
 
-	host, hostKey, err := st.StartTestHost(opts.HostAddr, nil)
-	if err != nil {
+	var host *sshd.Server
+	var hostKey ssh.PublicKey
+	hostAddr := opts.ExternalHost
+	if hostAddr == "" {
+		if host, hostKey, err = st.StartTestHost(opts.HostAddr, nil); err != nil {
+			return nil, err
+		}
+		hostAddr = host.Addr()
+	} else if hostKey, err = ProbeHostKey(hostAddr); err != nil {
 		return nil, err
 	}
-	address, portText, _ := net.SplitHostPort(host.Addr())
+	address, portText, err := net.SplitHostPort(hostAddr)
+	if err != nil {
+		return nil, fmt.Errorf("invalid host address %q: use host:port", hostAddr)
+	}
 	port, _ := strconv.Atoi(portText)
 	registered, err := tenancy.RegisterHost(ctx, connect.NewRequest(&tenancyv1.RegisterHostRequest{
 		TenantId: tenantID, Name: "main", Address: address, Port: uint32(port), SshUser: "dokku",
@@ -92,8 +114,10 @@ func (st *Stack) SeedTenant(ctx context.Context, opts TenantOptions) (*Tenant, e
 	if err != nil {
 		return nil, fmt.Errorf("get trust line for host %s: %w", hostID, err)
 	}
-	if err := host.AddAuthorizedKey(trust.Msg.GetAuthorizedKeysLine()); err != nil {
-		return nil, err
+	if host != nil {
+		if err := host.AddAuthorizedKey(trust.Msg.GetAuthorizedKeysLine()); err != nil {
+			return nil, err
+		}
 	}
 
 	client, err := identity.CreateClient(ctx, connect.NewRequest(&identityv1.CreateClientRequest{
@@ -106,7 +130,8 @@ func (st *Stack) SeedTenant(ctx context.Context, opts TenantOptions) (*Tenant, e
 	return &Tenant{
 		ID: tenantID, Slug: opts.Slug, HostID: hostID, HostName: "main",
 		ClientID: client.Msg.GetClient().GetClientId(), ClientSecret: client.Msg.GetClientSecret(),
-		Host: host,
+		Host: host, HostAddr: hostAddr, HostKeyFingerprint: ssh.FingerprintSHA256(hostKey),
+		TrustCommand: trust.Msg.GetInstallCommand(),
 	}, nil
 }
 
