@@ -310,6 +310,67 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("viewer sees and calls only read tools", func(t *testing.T) {
+		viewer, err := st.SeedTenant(ctx, stack.TenantOptions{Slug: "tenant-viewer", Role: "viewer"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := fetchToken(t, tokenURL, viewer.ClientID, viewer.ClientSecret, st.MCPURL)
+		secrets = append(secrets, token, viewer.ClientSecret)
+		c := newMCPClient(t, st.MCPURL, token)
+
+		tools, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, tool := range tools.Tools {
+			names = append(names, tool.Name)
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, []string{"apps_list", "apps_report"}) {
+			t.Fatalf("viewer tools = %v, want [apps_list apps_report]", names)
+		}
+
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "apps_create"
+		req.Params.Arguments = map[string]any{"app": "sneaky"}
+		result, err := c.CallTool(ctx, req)
+		if err == nil && !result.IsError {
+			t.Fatal("a viewer created an app")
+		}
+		var list struct{ Apps []string }
+		call(t, c, "apps_list", map[string]any{}, &list)
+		if slices.Contains(list.Apps, "sneaky") {
+			t.Fatalf("apps_list = %v: the viewer's apps_create reached the host", list.Apps)
+		}
+	})
+
+	t.Run("malformed JSON-RPC gets 400", func(t *testing.T) {
+		cases := map[string]string{
+			"batch":          `[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"tools/list"}]`,
+			"duplicate keys": `{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call"}`,
+			"case variant":   `{"jsonrpc":"2.0","id":1,"method":"tools/list","Method":"tools/call"}`,
+		}
+		for name, body := range cases {
+			t.Run(name, func(t *testing.T) {
+				req, _ := http.NewRequest(http.MethodPost, st.MCPURL, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json, text/event-stream")
+				req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+				req.Header.Set("Authorization", "Bearer "+tokenA)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Fatalf("status = %d, want 400", resp.StatusCode)
+				}
+			})
+		}
+	})
+
 	t.Run("protected resource metadata", func(t *testing.T) {
 		base := strings.TrimSuffix(st.MCPURL, "/mcp")
 		for _, path := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {

@@ -1,4 +1,4 @@
-// Package app turns tool calls into DokkuExec RPCs and their answers into
+// Package app turns tool calls into DokkuExec RPCs and their responses into
 // results a language model can act on.
 package app
 
@@ -166,10 +166,10 @@ type ToolError struct {
 
 func (e *ToolError) Error() string { return e.Message }
 
-// toolError turns a DokkuExec error into a message for the model. Messages
-// of client-side codes are written by DokkuExec for callers and pass
-// through; anything else is logged and replaced by a generic message with
-// the request id.
+// toolError turns a DokkuExec error into a message for the model.
+// DokkuExec writes the messages of client-side codes for callers, so they
+// pass through. Any other error is logged and replaced by a generic message
+// with the request id.
 func (t *Tools) toolError(ctx context.Context, tool string, err error) error {
 	var connectErr *connect.Error
 	if !errors.As(err, &connectErr) {

@@ -1,10 +1,14 @@
-// Package http guards the MCP endpoint before mcp-go sees a request: Origin
+// Package http guards the MCP endpoint before mcp-go receives a request: Origin
 // checks, a body limit, and bearer-token validation with the RFC 9728
 // challenge that tells a client where to find the authorization server.
 package http
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -60,8 +64,14 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			return
 		}
 
-		if g.MaxBodyBytes > 0 {
-			r.Body = http.MaxBytesReader(w, r.Body, g.MaxBodyBytes)
+		if r.Method == http.MethodPost {
+			body, status, err := g.readMessage(w, r)
+			if err != nil {
+				g.Logger.InfoContext(ctx, "request body rejected", "status", status, "error", err)
+				writeJSONRPCError(w, status, err.Error())
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		ctx = auth.WithPrincipal(ctx, principal)
 		if principal.TenantID != "" {
@@ -71,7 +81,41 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-// challenge answers 401 with a WWW-Authenticate header per RFC 6750 section
+// readMessage reads a POST body within the size limit and checks that it is
+// one strict JSON-RPC message, so mcp-go parses exactly what was checked.
+func (g *Guard) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+	reader := r.Body
+	if g.MaxBodyBytes > 0 {
+		reader = http.MaxBytesReader(w, r.Body, g.MaxBodyBytes)
+	}
+	body, err := io.ReadAll(reader)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds %d bytes", g.MaxBodyBytes)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
+	}
+	if err := checkStrictJSONRPC(body); err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	return body, http.StatusOK, nil
+}
+
+// writeJSONRPCError answers a message rejected before dispatch with a
+// JSON-RPC "Invalid Request" error (code -32600) and an HTTP status.
+func writeJSONRPCError(w http.ResponseWriter, status int, message string) {
+	body, _ := json.Marshal(map[string]any{
+		"jsonrpc": "2.0",
+		"id":      nil,
+		"error":   map[string]any{"code": -32600, "message": message},
+	})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// challenge writes a 401 with a WWW-Authenticate header per RFC 6750 section
 // 3 and RFC 9728 section 5.1.
 func (g *Guard) challenge(w http.ResponseWriter, code, description string) {
 	value := fmt.Sprintf("Bearer resource_metadata=%q", g.MetadataURL)

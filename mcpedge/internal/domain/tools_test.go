@@ -1,0 +1,44 @@
+package domain_test
+
+import (
+	"testing"
+
+	"dokkumcp.dev/mcpedge/internal/domain"
+)
+
+func TestPermissionComesFromContract(t *testing.T) {
+	t.Parallel()
+	want := map[string]string{
+		domain.ToolAppsList:   "apps:read",
+		domain.ToolAppsReport: "apps:read",
+		domain.ToolAppsCreate: "apps:create",
+		domain.ToolConfigGet:  "apps:config",
+		domain.ToolConfigSet:  "apps:config",
+	}
+	for _, tool := range domain.ToolNames() {
+		if got := domain.Permission(tool); got != want[tool] {
+			t.Errorf("Permission(%q) = %q, want %q", tool, got, want[tool])
+		}
+	}
+	if len(domain.ToolNames()) != len(want) {
+		t.Errorf("ToolNames() = %v, want %d tools", domain.ToolNames(), len(want))
+	}
+}
+
+func TestAllowedUnknownToolDenied(t *testing.T) {
+	t.Parallel()
+	if domain.Allowed("apps_destroy_everything", []string{"apps:read", "apps:destroy"}) {
+		t.Fatal("an unknown tool was allowed")
+	}
+}
+
+func TestAllowedNeedsScope(t *testing.T) {
+	t.Parallel()
+	viewer := []string{"apps:read", "logs:read"}
+	if !domain.Allowed(domain.ToolAppsList, viewer) {
+		t.Error("a viewer may not list apps")
+	}
+	if domain.Allowed(domain.ToolConfigSet, viewer) {
+		t.Error("a viewer may set config")
+	}
+}
