@@ -94,7 +94,11 @@ func Start(ctx context.Context) (*Cluster, error) {
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb failed: %w: %s", err, strings.TrimSpace(string(out)))
+		hint := ""
+		if cred != nil {
+			hint = fmt.Sprintf(" (as root the cluster runs as the postgres user, which must be able to reach %s; check the permissions of TMPDIR)", dir)
+		}
+		return nil, fmt.Errorf("initdb failed%s: %w: %s", hint, err, strings.TrimSpace(string(out)))
 	}
 
 	c.log, err = os.Create(filepath.Join(dir, "postgres.log"))

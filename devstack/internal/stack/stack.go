@@ -82,15 +82,26 @@ type service struct {
 }
 
 // Start brings up the platform and returns once every service answers.
-func Start(ctx context.Context, opts Options) (st *Stack, err error) {
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	logs := opts.Logs
 	if logs == nil {
 		logs = io.Discard
 	}
-	st = &Stack{logger: logging.New(logs, "devstack", opts.LogLevel), errs: make(chan error, 8)}
+	st := &Stack{logger: logging.New(logs, "devstack", opts.LogLevel), errs: make(chan error, 8)}
+	services := map[string]*service{
+		"mcpedge": {name: "mcpedge", addr: opts.MCPEdgeAddr}, "identity": {name: "identity", addr: opts.IdentityAddr},
+		"tenancy": {name: "tenancy", addr: opts.TenancyAddr}, "secrets": {name: "secrets", addr: opts.SecretsAddr},
+		"dokkuexec": {name: "dokkuexec", addr: opts.DokkuExecAddr},
+	}
 	defer func() {
 		if err != nil {
 			st.Stop()
+			// Listeners of services that never started are still open.
+			for _, s := range services {
+				if s.listener != nil {
+					s.listener.Close()
+				}
+			}
 		}
 	}()
 
@@ -110,11 +121,6 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 
-	services := map[string]*service{
-		"mcpedge": {name: "mcpedge", addr: opts.MCPEdgeAddr}, "identity": {name: "identity", addr: opts.IdentityAddr},
-		"tenancy": {name: "tenancy", addr: opts.TenancyAddr}, "secrets": {name: "secrets", addr: opts.SecretsAddr},
-		"dokkuexec": {name: "dokkuexec", addr: opts.DokkuExecAddr},
-	}
 	for _, s := range services {
 		if s.addr == "" {
 			s.addr = "127.0.0.1:0"
