@@ -21,7 +21,7 @@ const (
 	testAudience = "urn:dokkumcp:tenancy"
 )
 
-// identity stands in for the Identity service: it holds signing keys and
+// identity is a fake Identity service that keeps signing keys and
 // serves their public halves as a JWKS from an httptest server.
 type identity struct {
 	server   *httptest.Server

@@ -30,7 +30,7 @@ type VerifierConfig struct {
 	// JWKSURL is Identity's JWKS endpoint.
 	JWKSURL    string
 	HTTPClient *http.Client
-	// Leeway is the tolerated clock skew; it is capped at MaxLeeway.
+	// Leeway is the tolerated clock skew. Default 30 s, capped at MaxLeeway.
 	Leeway time.Duration
 	// RefreshInterval is the shortest time between two JWKS fetches, which
 	// bounds the fetches a flood of unknown kids can cause. Default 10 s.
@@ -56,9 +56,10 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
-	if cfg.Leeway <= 0 || cfg.Leeway > MaxLeeway {
+	if cfg.Leeway <= 0 {
 		cfg.Leeway = 30 * time.Second
 	}
+	cfg.Leeway = min(cfg.Leeway, MaxLeeway)
 	if cfg.RefreshInterval <= 0 {
 		cfg.RefreshInterval = 10 * time.Second
 	}
@@ -134,13 +135,15 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 }
 
 // key returns the public key for kid, fetching the key set when it is stale
-// or does not contain kid, at most once per RefreshInterval.
+// or does not contain kid, at most once per RefreshInterval. One call waits
+// for or makes at most one fetch, so short intervals cannot loop.
 func (v *Verifier) key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	refreshed := false
 	for {
 		v.mu.Lock()
 		key, known := v.keys[kid]
 		fresh := time.Since(v.fetchedAt) < v.cfg.MaxAge
-		if known && fresh {
+		if known && (fresh || refreshed) {
 			v.mu.Unlock()
 			return key, nil
 		}
@@ -150,12 +153,13 @@ func (v *Verifier) key(ctx context.Context, kid string) (ed25519.PublicKey, erro
 			v.mu.Unlock()
 			select {
 			case <-wait:
+				refreshed = true
 				continue
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
 		}
-		if !v.fetchedAt.IsZero() && time.Since(v.fetchedAt) < v.cfg.RefreshInterval {
+		if refreshed || !v.fetchedAt.IsZero() && time.Since(v.fetchedAt) < v.cfg.RefreshInterval {
 			v.mu.Unlock()
 			if known {
 				return key, nil
@@ -184,6 +188,7 @@ func (v *Verifier) key(ctx context.Context, kid string) (ed25519.PublicKey, erro
 			}
 			return nil, err
 		}
+		refreshed = true
 	}
 }
 
