@@ -33,6 +33,9 @@ type Service struct {
 	credentials *credentialCache
 	logger      *slog.Logger
 
+	// appLocks serializes writes to each app.
+	appLocks *appLocks
+
 	versionsMu sync.Mutex
 	// versions caches each host's Dokku version by tenant and host id.
 	versions map[string]domain.Version
@@ -48,6 +51,7 @@ func NewService(opts Options) *Service {
 		executor:    opts.Executor,
 		credentials: newCredentialCache(opts.Credentials, opts.Now, opts.Logger),
 		logger:      opts.Logger,
+		appLocks:    newAppLocks(),
 		versions:    map[string]domain.Version{},
 	}
 }
@@ -107,6 +111,11 @@ func (s *Service) CreateApp(ctx context.Context, tenantID, hostRef, appName stri
 	if err != nil {
 		return CreateAppResult{}, err
 	}
+	release, err := s.lockApps(ctx, target, string(app))
+	if err != nil {
+		return CreateAppResult{}, err
+	}
+	defer release()
 
 	result, err := s.run(ctx, target, cmd)
 	if err != nil {
@@ -133,6 +142,11 @@ func (s *Service) GetAppReport(ctx context.Context, tenantID, hostRef, appName s
 	if err != nil {
 		return domain.AppReport{}, err
 	}
+	return s.appReport(ctx, target, app)
+}
+
+// appReport runs `apps:report` for app, in JSON where the host supports it.
+func (s *Service) appReport(ctx context.Context, target Target, app domain.AppName) (domain.AppReport, error) {
 	version, err := s.version(ctx, target)
 	if err != nil {
 		return domain.AppReport{}, err
@@ -187,6 +201,11 @@ func (s *Service) SetConfig(ctx context.Context, tenantID, hostRef, appName stri
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.lockApps(ctx, target, string(app))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 
 	// NOTE: Dokku stores config vars in an env file written with
 	// github.com/joho/godotenv, which is not lossless: the emulator (godotenv

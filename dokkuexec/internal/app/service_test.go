@@ -37,6 +37,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts emulator.Options) *fixture {
 	t.Helper()
+	return newWrappedFixture(t, opts, nil)
+}
+
+// newWrappedFixture is newFixture with the SSH executor wrapped by wrap, if
+// it is not nil.
+func newWrappedFixture(t *testing.T, opts emulator.Options, wrap func(app.Executor) app.Executor) *fixture {
+	t.Helper()
 	host := sshtest.Start(t, opts)
 	executor := sshadapter.New(sshadapter.Options{
 		DialTimeout:    5 * time.Second,
@@ -46,10 +53,14 @@ func newFixture(t *testing.T, opts emulator.Options) *fixture {
 	})
 	t.Cleanup(func() { _ = executor.Close() })
 	resolver := &hostResolver{host: host.Host}
+	var runner app.Executor = executor
+	if wrap != nil {
+		runner = wrap(executor)
+	}
 	service := app.NewService(app.Options{
 		Hosts:       resolver,
 		Credentials: host.CA,
-		Executor:    executor,
+		Executor:    runner,
 		Logger:      slog.New(slog.DiscardHandler),
 	})
 	return &fixture{host: host, resolver: resolver, service: service}

@@ -76,6 +76,29 @@ func AppsReportCommand(app AppName, json bool) (Command, error) {
 	return newCommand("apps:report", string(app))
 }
 
+// AppsDestroyCommand returns `--force apps:destroy <app>`. Without --force,
+// Dokku prompts for the app's name on stdin, which is empty, so it fails.
+// The flag goes before the subcommand because Dokku takes global flags
+// there (Dokku 0.38.27 also accepts it after the app).
+func AppsDestroyCommand(app AppName) (Command, error) {
+	return newCommand("--force", "apps:destroy", string(app))
+}
+
+// AppsRenameCommand returns `apps:rename <app> <newName>`.
+func AppsRenameCommand(app, newName AppName) (Command, error) {
+	return newCommand("apps:rename", string(app), string(newName))
+}
+
+// AppsLockCommand returns `apps:lock <app>`.
+func AppsLockCommand(app AppName) (Command, error) {
+	return newCommand("apps:lock", string(app))
+}
+
+// AppsUnlockCommand returns `apps:unlock <app>`.
+func AppsUnlockCommand(app AppName) (Command, error) {
+	return newCommand("apps:unlock", string(app))
+}
+
 // ConfigGetCommand returns `config:get <app> <key>`.
 func ConfigGetCommand(app AppName, key ConfigKey) (Command, error) {
 	return newCommand("config:get", string(app), string(key))
@@ -121,6 +144,39 @@ func ConfigSetCommand(app AppName, vars []ConfigVar, noRestart bool) (Command, e
 		return Command{}, err
 	}
 	return cmd, nil
+}
+
+// ConfigUnsetCommand returns `config:unset [--no-restart] <app> KEY...` with
+// the keys sorted.
+func ConfigUnsetCommand(app AppName, keys []ConfigKey, noRestart bool) (Command, error) {
+	if len(keys) == 0 {
+		return Command{}, &InvalidArgumentError{Field: "config keys", Redact: true, Rule: "name at least one config key"}
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] == sorted[i-1] {
+			return Command{}, &InvalidArgumentError{Field: "config key", Value: string(sorted[i]), Rule: "name each key once"}
+		}
+	}
+
+	args := []string{"config:unset"}
+	if noRestart {
+		args = append(args, "--no-restart")
+	}
+	args = append(args, string(app))
+	for _, key := range sorted {
+		if _, err := ParseConfigKey(string(key)); err != nil {
+			return Command{}, err
+		}
+		args = append(args, string(key))
+	}
+	return newCommand(args[0], args[1:]...)
+}
+
+// ConfigExportJSONCommand returns `config:export --format json <app>`.
+func ConfigExportJSONCommand(app AppName) (Command, error) {
+	return newCommand("config:export", "--format", "json", string(app))
 }
 
 // newCommand checks every argument and the total length.

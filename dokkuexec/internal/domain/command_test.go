@@ -121,7 +121,11 @@ func TestCommandsSurviveTokenizing(t *testing.T) {
 	report, _ := domain.AppsReportCommand("legacy_app.v2", true)
 	get, _ := domain.ConfigGetCommand("shop", "_KEY")
 	create, _ := domain.AppsCreateCommand("my.app-2")
-	for _, cmd := range []domain.Command{domain.VersionCommand(), domain.AppsListCommand(true), domain.AppsListCommand(false), report, get, create} {
+	destroy, _ := domain.AppsDestroyCommand("legacy_app")
+	rename, _ := domain.AppsRenameCommand("legacy_app", "new.app-2")
+	unset, _ := domain.ConfigUnsetCommand("shop", []domain.ConfigKey{"_KEY", "B"}, true)
+	export, _ := domain.ConfigExportJSONCommand("shop")
+	for _, cmd := range []domain.Command{domain.VersionCommand(), domain.AppsListCommand(true), domain.AppsListCommand(false), report, get, create, destroy, rename, unset, export} {
 		argv, stderr := emulator.Tokenize(cmd.String())
 		if stderr != "" || !slices.Equal(argv, cmd.Args()) {
 			t.Errorf("Tokenize(%q) = %q, %q; want %q", cmd.String(), argv, stderr, cmd.Args())

@@ -624,6 +624,705 @@ func (x *GetConfigResponse) GetValue() string {
 	return ""
 }
 
+type DestroyAppRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// confirm must equal `app` exactly; it guards against destroying the
+	// wrong app by mistake.
+	Confirm       string `protobuf:"bytes,3,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyAppRequest) Reset() {
+	*x = DestroyAppRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyAppRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyAppRequest) ProtoMessage() {}
+
+func (x *DestroyAppRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyAppRequest.ProtoReflect.Descriptor instead.
+func (*DestroyAppRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DestroyAppRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *DestroyAppRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *DestroyAppRequest) GetConfirm() string {
+	if x != nil {
+		return x.Confirm
+	}
+	return ""
+}
+
+type DestroyAppResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// warnings carries Dokku's stderr warnings.
+	Warnings      []string `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyAppResponse) Reset() {
+	*x = DestroyAppResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyAppResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyAppResponse) ProtoMessage() {}
+
+func (x *DestroyAppResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyAppResponse.ProtoReflect.Descriptor instead.
+func (*DestroyAppResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DestroyAppResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *DestroyAppResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type RenameAppRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	// app is the current name.
+	App string `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// new_name follows the rule for new app names: lower-case letters,
+	// digits, dots and dashes, starting with a letter or digit.
+	NewName       string `protobuf:"bytes,3,opt,name=new_name,json=newName,proto3" json:"new_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameAppRequest) Reset() {
+	*x = RenameAppRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameAppRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameAppRequest) ProtoMessage() {}
+
+func (x *RenameAppRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameAppRequest.ProtoReflect.Descriptor instead.
+func (*RenameAppRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RenameAppRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *RenameAppRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *RenameAppRequest) GetNewName() string {
+	if x != nil {
+		return x.NewName
+	}
+	return ""
+}
+
+type RenameAppResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// app is the new name.
+	App string `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// warnings carries Dokku's stderr warnings, for example "No web listeners
+	// specified".
+	Warnings      []string `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameAppResponse) Reset() {
+	*x = RenameAppResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameAppResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameAppResponse) ProtoMessage() {}
+
+func (x *RenameAppResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameAppResponse.ProtoReflect.Descriptor instead.
+func (*RenameAppResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RenameAppResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *RenameAppResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type LockAppRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockAppRequest) Reset() {
+	*x = LockAppRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockAppRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockAppRequest) ProtoMessage() {}
+
+func (x *LockAppRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockAppRequest.ProtoReflect.Descriptor instead.
+func (*LockAppRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *LockAppRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *LockAppRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type LockAppResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// warnings carries Dokku's stderr warnings.
+	Warnings      []string `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockAppResponse) Reset() {
+	*x = LockAppResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockAppResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockAppResponse) ProtoMessage() {}
+
+func (x *LockAppResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockAppResponse.ProtoReflect.Descriptor instead.
+func (*LockAppResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *LockAppResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *LockAppResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type UnlockAppRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlockAppRequest) Reset() {
+	*x = UnlockAppRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlockAppRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlockAppRequest) ProtoMessage() {}
+
+func (x *UnlockAppRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlockAppRequest.ProtoReflect.Descriptor instead.
+func (*UnlockAppRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UnlockAppRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *UnlockAppRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type UnlockAppResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// changed is false when the app had no deploy lock, so nothing was
+	// removed.
+	Changed bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	// warnings carries Dokku's stderr warnings, for example "A deploy may be
+	// in progress." when a lock was removed, or "Unable to remove deploy lock"
+	// when there was none.
+	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlockAppResponse) Reset() {
+	*x = UnlockAppResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlockAppResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlockAppResponse) ProtoMessage() {}
+
+func (x *UnlockAppResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlockAppResponse.ProtoReflect.Descriptor instead.
+func (*UnlockAppResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UnlockAppResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *UnlockAppResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *UnlockAppResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type UnsetConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// keys names the config vars to remove, each once.
+	Keys []string `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	// no_restart skips the restart that Dokku does after a change.
+	NoRestart     bool `protobuf:"varint,4,opt,name=no_restart,json=noRestart,proto3" json:"no_restart,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsetConfigRequest) Reset() {
+	*x = UnsetConfigRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsetConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsetConfigRequest) ProtoMessage() {}
+
+func (x *UnsetConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsetConfigRequest.ProtoReflect.Descriptor instead.
+func (*UnsetConfigRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UnsetConfigRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *UnsetConfigRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *UnsetConfigRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *UnsetConfigRequest) GetNoRestart() bool {
+	if x != nil {
+		return x.NoRestart
+	}
+	return false
+}
+
+type UnsetConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// unset_keys lists the keys that were removed, sorted.
+	UnsetKeys []string `protobuf:"bytes,1,rep,name=unset_keys,json=unsetKeys,proto3" json:"unset_keys,omitempty"`
+	// skipped_keys lists the keys that were not set, sorted; Dokku changed
+	// nothing for them.
+	SkippedKeys   []string `protobuf:"bytes,2,rep,name=skipped_keys,json=skippedKeys,proto3" json:"skipped_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsetConfigResponse) Reset() {
+	*x = UnsetConfigResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsetConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsetConfigResponse) ProtoMessage() {}
+
+func (x *UnsetConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsetConfigResponse.ProtoReflect.Descriptor instead.
+func (*UnsetConfigResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UnsetConfigResponse) GetUnsetKeys() []string {
+	if x != nil {
+		return x.UnsetKeys
+	}
+	return nil
+}
+
+func (x *UnsetConfigResponse) GetSkippedKeys() []string {
+	if x != nil {
+		return x.SkippedKeys
+	}
+	return nil
+}
+
+type ExportConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// reveal returns the values. Without it every value is empty and
+	// `redacted` is true.
+	//
+	// NOTE: reveal needs only `apps:config` for now, the permission the RPC
+	// already requires; a dedicated reveal permission is planned.
+	Reveal        bool `protobuf:"varint,3,opt,name=reveal,proto3" json:"reveal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportConfigRequest) Reset() {
+	*x = ExportConfigRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportConfigRequest) ProtoMessage() {}
+
+func (x *ExportConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportConfigRequest.ProtoReflect.Descriptor instead.
+func (*ExportConfigRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ExportConfigRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *ExportConfigRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *ExportConfigRequest) GetReveal() bool {
+	if x != nil {
+		return x.Reveal
+	}
+	return false
+}
+
+type ExportConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// vars maps every key to its value, or to "" when `redacted` is true.
+	Vars map[string]string `protobuf:"bytes,1,rep,name=vars,proto3" json:"vars,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// redacted is true when the values were left out.
+	Redacted      bool `protobuf:"varint,2,opt,name=redacted,proto3" json:"redacted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportConfigResponse) Reset() {
+	*x = ExportConfigResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportConfigResponse) ProtoMessage() {}
+
+func (x *ExportConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportConfigResponse.ProtoReflect.Descriptor instead.
+func (*ExportConfigResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ExportConfigResponse) GetVars() map[string]string {
+	if x != nil {
+		return x.Vars
+	}
+	return nil
+}
+
+func (x *ExportConfigResponse) GetRedacted() bool {
+	if x != nil {
+		return x.Redacted
+	}
+	return false
+}
+
 var File_dokkumcp_dokkuexec_v1_dokkuexec_proto protoreflect.FileDescriptor
 
 const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
@@ -672,13 +1371,67 @@ const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
 	"\x03key\x18\x03 \x01(\tR\x03key\";\n" +
 	"\x11GetConfigResponse\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value2\xc9\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"S\n" +
+	"\x11DestroyAppRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x18\n" +
+	"\aconfirm\x18\x03 \x01(\tR\aconfirm\"B\n" +
+	"\x12DestroyAppResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"S\n" +
+	"\x10RenameAppRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x19\n" +
+	"\bnew_name\x18\x03 \x01(\tR\anewName\"A\n" +
+	"\x11RenameAppResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"6\n" +
+	"\x0eLockAppRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\"?\n" +
+	"\x0fLockAppResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"8\n" +
+	"\x10UnlockAppRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\"[\n" +
+	"\x11UnlockAppResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"m\n" +
+	"\x12UnsetConfigRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x12\n" +
+	"\x04keys\x18\x03 \x03(\tR\x04keys\x12\x1d\n" +
+	"\n" +
+	"no_restart\x18\x04 \x01(\bR\tnoRestart\"W\n" +
+	"\x13UnsetConfigResponse\x12\x1d\n" +
+	"\n" +
+	"unset_keys\x18\x01 \x03(\tR\tunsetKeys\x12!\n" +
+	"\fskipped_keys\x18\x02 \x03(\tR\vskippedKeys\"S\n" +
+	"\x13ExportConfigRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x16\n" +
+	"\x06reveal\x18\x03 \x01(\bR\x06reveal\"\xb6\x01\n" +
+	"\x14ExportConfigResponse\x12I\n" +
+	"\x04vars\x18\x01 \x03(\v25.dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntryR\x04vars\x12\x1a\n" +
+	"\bredacted\x18\x02 \x01(\bR\bredacted\x1a7\n" +
+	"\tVarsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xfd\t\n" +
 	"\x10DokkuExecService\x12j\n" +
 	"\bListApps\x12&.dokkumcp.dokkuexec.v1.ListAppsRequest\x1a'.dokkumcp.dokkuexec.v1.ListAppsResponse\"\r\xc2\xf3\x18\tapps:read\x12o\n" +
 	"\tCreateApp\x12'.dokkumcp.dokkuexec.v1.CreateAppRequest\x1a(.dokkumcp.dokkuexec.v1.CreateAppResponse\"\x0f\xc2\xf3\x18\vapps:create\x12v\n" +
 	"\fGetAppReport\x12*.dokkumcp.dokkuexec.v1.GetAppReportRequest\x1a+.dokkumcp.dokkuexec.v1.GetAppReportResponse\"\r\xc2\xf3\x18\tapps:read\x12o\n" +
 	"\tSetConfig\x12'.dokkumcp.dokkuexec.v1.SetConfigRequest\x1a(.dokkumcp.dokkuexec.v1.SetConfigResponse\"\x0f\xc2\xf3\x18\vapps:config\x12o\n" +
-	"\tGetConfig\x12'.dokkumcp.dokkuexec.v1.GetConfigRequest\x1a(.dokkumcp.dokkuexec.v1.GetConfigResponse\"\x0f\xc2\xf3\x18\vapps:configB\xd5\x01\n" +
+	"\tGetConfig\x12'.dokkumcp.dokkuexec.v1.GetConfigRequest\x1a(.dokkumcp.dokkuexec.v1.GetConfigResponse\"\x0f\xc2\xf3\x18\vapps:config\x12s\n" +
+	"\n" +
+	"DestroyApp\x12(.dokkumcp.dokkuexec.v1.DestroyAppRequest\x1a).dokkumcp.dokkuexec.v1.DestroyAppResponse\"\x10\xc2\xf3\x18\fapps:destroy\x12p\n" +
+	"\tRenameApp\x12'.dokkumcp.dokkuexec.v1.RenameAppRequest\x1a(.dokkumcp.dokkuexec.v1.RenameAppResponse\"\x10\xc2\xf3\x18\fapps:destroy\x12i\n" +
+	"\aLockApp\x12%.dokkumcp.dokkuexec.v1.LockAppRequest\x1a&.dokkumcp.dokkuexec.v1.LockAppResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12o\n" +
+	"\tUnlockApp\x12'.dokkumcp.dokkuexec.v1.UnlockAppRequest\x1a(.dokkumcp.dokkuexec.v1.UnlockAppResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12u\n" +
+	"\vUnsetConfig\x12).dokkumcp.dokkuexec.v1.UnsetConfigRequest\x1a*.dokkumcp.dokkuexec.v1.UnsetConfigResponse\"\x0f\xc2\xf3\x18\vapps:config\x12x\n" +
+	"\fExportConfig\x12*.dokkumcp.dokkuexec.v1.ExportConfigRequest\x1a+.dokkumcp.dokkuexec.v1.ExportConfigResponse\"\x0f\xc2\xf3\x18\vapps:configB\xd5\x01\n" +
 	"\x19com.dokkumcp.dokkuexec.v1B\x0eDokkuexecProtoP\x01Z2dokkumcp.dev/gen/dokkumcp/dokkuexec/v1;dokkuexecv1\xa2\x02\x03DDX\xaa\x02\x15Dokkumcp.Dokkuexec.V1\xca\x02\x15Dokkumcp\\Dokkuexec\\V1\xe2\x02!Dokkumcp\\Dokkuexec\\V1\\GPBMetadata\xea\x02\x17Dokkumcp::Dokkuexec::V1b\x06proto3"
 
 var (
@@ -693,7 +1446,7 @@ func file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP() []byte {
 	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescData
 }
 
-var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_goTypes = []any{
 	(*ListAppsRequest)(nil),       // 0: dokkumcp.dokkuexec.v1.ListAppsRequest
 	(*ListAppsResponse)(nil),      // 1: dokkumcp.dokkuexec.v1.ListAppsResponse
@@ -706,30 +1459,56 @@ var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_goTypes = []any{
 	(*SetConfigResponse)(nil),     // 8: dokkumcp.dokkuexec.v1.SetConfigResponse
 	(*GetConfigRequest)(nil),      // 9: dokkumcp.dokkuexec.v1.GetConfigRequest
 	(*GetConfigResponse)(nil),     // 10: dokkumcp.dokkuexec.v1.GetConfigResponse
-	nil,                           // 11: dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
-	nil,                           // 12: dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*DestroyAppRequest)(nil),     // 11: dokkumcp.dokkuexec.v1.DestroyAppRequest
+	(*DestroyAppResponse)(nil),    // 12: dokkumcp.dokkuexec.v1.DestroyAppResponse
+	(*RenameAppRequest)(nil),      // 13: dokkumcp.dokkuexec.v1.RenameAppRequest
+	(*RenameAppResponse)(nil),     // 14: dokkumcp.dokkuexec.v1.RenameAppResponse
+	(*LockAppRequest)(nil),        // 15: dokkumcp.dokkuexec.v1.LockAppRequest
+	(*LockAppResponse)(nil),       // 16: dokkumcp.dokkuexec.v1.LockAppResponse
+	(*UnlockAppRequest)(nil),      // 17: dokkumcp.dokkuexec.v1.UnlockAppRequest
+	(*UnlockAppResponse)(nil),     // 18: dokkumcp.dokkuexec.v1.UnlockAppResponse
+	(*UnsetConfigRequest)(nil),    // 19: dokkumcp.dokkuexec.v1.UnsetConfigRequest
+	(*UnsetConfigResponse)(nil),   // 20: dokkumcp.dokkuexec.v1.UnsetConfigResponse
+	(*ExportConfigRequest)(nil),   // 21: dokkumcp.dokkuexec.v1.ExportConfigRequest
+	(*ExportConfigResponse)(nil),  // 22: dokkumcp.dokkuexec.v1.ExportConfigResponse
+	nil,                           // 23: dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
+	nil,                           // 24: dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
+	nil,                           // 25: dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
 }
 var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_depIdxs = []int32{
-	13, // 0: dokkumcp.dokkuexec.v1.AppReport.create_time:type_name -> google.protobuf.Timestamp
-	11, // 1: dokkumcp.dokkuexec.v1.AppReport.fields:type_name -> dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
+	26, // 0: dokkumcp.dokkuexec.v1.AppReport.create_time:type_name -> google.protobuf.Timestamp
+	23, // 1: dokkumcp.dokkuexec.v1.AppReport.fields:type_name -> dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
 	5,  // 2: dokkumcp.dokkuexec.v1.GetAppReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.AppReport
-	12, // 3: dokkumcp.dokkuexec.v1.SetConfigRequest.vars:type_name -> dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
-	0,  // 4: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:input_type -> dokkumcp.dokkuexec.v1.ListAppsRequest
-	2,  // 5: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:input_type -> dokkumcp.dokkuexec.v1.CreateAppRequest
-	4,  // 6: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:input_type -> dokkumcp.dokkuexec.v1.GetAppReportRequest
-	7,  // 7: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:input_type -> dokkumcp.dokkuexec.v1.SetConfigRequest
-	9,  // 8: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:input_type -> dokkumcp.dokkuexec.v1.GetConfigRequest
-	1,  // 9: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:output_type -> dokkumcp.dokkuexec.v1.ListAppsResponse
-	3,  // 10: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:output_type -> dokkumcp.dokkuexec.v1.CreateAppResponse
-	6,  // 11: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:output_type -> dokkumcp.dokkuexec.v1.GetAppReportResponse
-	8,  // 12: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:output_type -> dokkumcp.dokkuexec.v1.SetConfigResponse
-	10, // 13: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:output_type -> dokkumcp.dokkuexec.v1.GetConfigResponse
-	9,  // [9:14] is the sub-list for method output_type
-	4,  // [4:9] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	24, // 3: dokkumcp.dokkuexec.v1.SetConfigRequest.vars:type_name -> dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
+	25, // 4: dokkumcp.dokkuexec.v1.ExportConfigResponse.vars:type_name -> dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
+	0,  // 5: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:input_type -> dokkumcp.dokkuexec.v1.ListAppsRequest
+	2,  // 6: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:input_type -> dokkumcp.dokkuexec.v1.CreateAppRequest
+	4,  // 7: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:input_type -> dokkumcp.dokkuexec.v1.GetAppReportRequest
+	7,  // 8: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:input_type -> dokkumcp.dokkuexec.v1.SetConfigRequest
+	9,  // 9: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:input_type -> dokkumcp.dokkuexec.v1.GetConfigRequest
+	11, // 10: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:input_type -> dokkumcp.dokkuexec.v1.DestroyAppRequest
+	13, // 11: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:input_type -> dokkumcp.dokkuexec.v1.RenameAppRequest
+	15, // 12: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:input_type -> dokkumcp.dokkuexec.v1.LockAppRequest
+	17, // 13: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:input_type -> dokkumcp.dokkuexec.v1.UnlockAppRequest
+	19, // 14: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:input_type -> dokkumcp.dokkuexec.v1.UnsetConfigRequest
+	21, // 15: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:input_type -> dokkumcp.dokkuexec.v1.ExportConfigRequest
+	1,  // 16: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:output_type -> dokkumcp.dokkuexec.v1.ListAppsResponse
+	3,  // 17: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:output_type -> dokkumcp.dokkuexec.v1.CreateAppResponse
+	6,  // 18: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:output_type -> dokkumcp.dokkuexec.v1.GetAppReportResponse
+	8,  // 19: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:output_type -> dokkumcp.dokkuexec.v1.SetConfigResponse
+	10, // 20: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:output_type -> dokkumcp.dokkuexec.v1.GetConfigResponse
+	12, // 21: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:output_type -> dokkumcp.dokkuexec.v1.DestroyAppResponse
+	14, // 22: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:output_type -> dokkumcp.dokkuexec.v1.RenameAppResponse
+	16, // 23: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:output_type -> dokkumcp.dokkuexec.v1.LockAppResponse
+	18, // 24: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:output_type -> dokkumcp.dokkuexec.v1.UnlockAppResponse
+	20, // 25: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:output_type -> dokkumcp.dokkuexec.v1.UnsetConfigResponse
+	22, // 26: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:output_type -> dokkumcp.dokkuexec.v1.ExportConfigResponse
+	16, // [16:27] is the sub-list for method output_type
+	5,  // [5:16] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_dokkumcp_dokkuexec_v1_dokkuexec_proto_init() }
@@ -743,7 +1522,7 @@ func file_dokkumcp_dokkuexec_v1_dokkuexec_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc), len(file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

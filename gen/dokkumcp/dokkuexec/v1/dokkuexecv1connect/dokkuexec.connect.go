@@ -48,6 +48,24 @@ const (
 	// DokkuExecServiceGetConfigProcedure is the fully-qualified name of the DokkuExecService's
 	// GetConfig RPC.
 	DokkuExecServiceGetConfigProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetConfig"
+	// DokkuExecServiceDestroyAppProcedure is the fully-qualified name of the DokkuExecService's
+	// DestroyApp RPC.
+	DokkuExecServiceDestroyAppProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/DestroyApp"
+	// DokkuExecServiceRenameAppProcedure is the fully-qualified name of the DokkuExecService's
+	// RenameApp RPC.
+	DokkuExecServiceRenameAppProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/RenameApp"
+	// DokkuExecServiceLockAppProcedure is the fully-qualified name of the DokkuExecService's LockApp
+	// RPC.
+	DokkuExecServiceLockAppProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/LockApp"
+	// DokkuExecServiceUnlockAppProcedure is the fully-qualified name of the DokkuExecService's
+	// UnlockApp RPC.
+	DokkuExecServiceUnlockAppProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/UnlockApp"
+	// DokkuExecServiceUnsetConfigProcedure is the fully-qualified name of the DokkuExecService's
+	// UnsetConfig RPC.
+	DokkuExecServiceUnsetConfigProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/UnsetConfig"
+	// DokkuExecServiceExportConfigProcedure is the fully-qualified name of the DokkuExecService's
+	// ExportConfig RPC.
+	DokkuExecServiceExportConfigProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/ExportConfig"
 )
 
 // DokkuExecServiceClient is a client for the dokkumcp.dokkuexec.v1.DokkuExecService service.
@@ -62,6 +80,25 @@ type DokkuExecServiceClient interface {
 	SetConfig(context.Context, *connect.Request[v1.SetConfigRequest]) (*connect.Response[v1.SetConfigResponse], error)
 	// GetConfig returns one config var (`config:get`).
 	GetConfig(context.Context, *connect.Request[v1.GetConfigRequest]) (*connect.Response[v1.GetConfigResponse], error)
+	// DestroyApp destroys an app with everything Dokku holds for it
+	// (`--force apps:destroy`). `confirm` must repeat the app's name.
+	DestroyApp(context.Context, *connect.Request[v1.DestroyAppRequest]) (*connect.Response[v1.DestroyAppResponse], error)
+	// RenameApp renames an app (`apps:rename`). Dokku creates the app under
+	// the new name, copies its config, domains and scale, then destroys the
+	// app under the old name. It therefore needs `apps:destroy`, like
+	// DestroyApp: with `apps:create` alone a caller could remove an app by
+	// renaming it, and everything that refers to the old name stops working.
+	RenameApp(context.Context, *connect.Request[v1.RenameAppRequest]) (*connect.Response[v1.RenameAppResponse], error)
+	// LockApp places the app's deploy lock (`apps:lock`), so deploys fail until
+	// UnlockApp removes it.
+	LockApp(context.Context, *connect.Request[v1.LockAppRequest]) (*connect.Response[v1.LockAppResponse], error)
+	// UnlockApp removes the app's deploy lock (`apps:unlock`).
+	UnlockApp(context.Context, *connect.Request[v1.UnlockAppRequest]) (*connect.Response[v1.UnlockAppResponse], error)
+	// UnsetConfig removes config vars (`config:unset`).
+	UnsetConfig(context.Context, *connect.Request[v1.UnsetConfigRequest]) (*connect.Response[v1.UnsetConfigResponse], error)
+	// ExportConfig returns all config vars of an app (`config:export --format
+	// json`), with the values redacted unless `reveal` is set.
+	ExportConfig(context.Context, *connect.Request[v1.ExportConfigRequest]) (*connect.Response[v1.ExportConfigResponse], error)
 }
 
 // NewDokkuExecServiceClient constructs a client for the dokkumcp.dokkuexec.v1.DokkuExecService
@@ -105,6 +142,42 @@ func NewDokkuExecServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(dokkuExecServiceMethods.ByName("GetConfig")),
 			connect.WithClientOptions(opts...),
 		),
+		destroyApp: connect.NewClient[v1.DestroyAppRequest, v1.DestroyAppResponse](
+			httpClient,
+			baseURL+DokkuExecServiceDestroyAppProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("DestroyApp")),
+			connect.WithClientOptions(opts...),
+		),
+		renameApp: connect.NewClient[v1.RenameAppRequest, v1.RenameAppResponse](
+			httpClient,
+			baseURL+DokkuExecServiceRenameAppProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("RenameApp")),
+			connect.WithClientOptions(opts...),
+		),
+		lockApp: connect.NewClient[v1.LockAppRequest, v1.LockAppResponse](
+			httpClient,
+			baseURL+DokkuExecServiceLockAppProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("LockApp")),
+			connect.WithClientOptions(opts...),
+		),
+		unlockApp: connect.NewClient[v1.UnlockAppRequest, v1.UnlockAppResponse](
+			httpClient,
+			baseURL+DokkuExecServiceUnlockAppProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("UnlockApp")),
+			connect.WithClientOptions(opts...),
+		),
+		unsetConfig: connect.NewClient[v1.UnsetConfigRequest, v1.UnsetConfigResponse](
+			httpClient,
+			baseURL+DokkuExecServiceUnsetConfigProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("UnsetConfig")),
+			connect.WithClientOptions(opts...),
+		),
+		exportConfig: connect.NewClient[v1.ExportConfigRequest, v1.ExportConfigResponse](
+			httpClient,
+			baseURL+DokkuExecServiceExportConfigProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("ExportConfig")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -115,6 +188,12 @@ type dokkuExecServiceClient struct {
 	getAppReport *connect.Client[v1.GetAppReportRequest, v1.GetAppReportResponse]
 	setConfig    *connect.Client[v1.SetConfigRequest, v1.SetConfigResponse]
 	getConfig    *connect.Client[v1.GetConfigRequest, v1.GetConfigResponse]
+	destroyApp   *connect.Client[v1.DestroyAppRequest, v1.DestroyAppResponse]
+	renameApp    *connect.Client[v1.RenameAppRequest, v1.RenameAppResponse]
+	lockApp      *connect.Client[v1.LockAppRequest, v1.LockAppResponse]
+	unlockApp    *connect.Client[v1.UnlockAppRequest, v1.UnlockAppResponse]
+	unsetConfig  *connect.Client[v1.UnsetConfigRequest, v1.UnsetConfigResponse]
+	exportConfig *connect.Client[v1.ExportConfigRequest, v1.ExportConfigResponse]
 }
 
 // ListApps calls dokkumcp.dokkuexec.v1.DokkuExecService.ListApps.
@@ -142,6 +221,36 @@ func (c *dokkuExecServiceClient) GetConfig(ctx context.Context, req *connect.Req
 	return c.getConfig.CallUnary(ctx, req)
 }
 
+// DestroyApp calls dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp.
+func (c *dokkuExecServiceClient) DestroyApp(ctx context.Context, req *connect.Request[v1.DestroyAppRequest]) (*connect.Response[v1.DestroyAppResponse], error) {
+	return c.destroyApp.CallUnary(ctx, req)
+}
+
+// RenameApp calls dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp.
+func (c *dokkuExecServiceClient) RenameApp(ctx context.Context, req *connect.Request[v1.RenameAppRequest]) (*connect.Response[v1.RenameAppResponse], error) {
+	return c.renameApp.CallUnary(ctx, req)
+}
+
+// LockApp calls dokkumcp.dokkuexec.v1.DokkuExecService.LockApp.
+func (c *dokkuExecServiceClient) LockApp(ctx context.Context, req *connect.Request[v1.LockAppRequest]) (*connect.Response[v1.LockAppResponse], error) {
+	return c.lockApp.CallUnary(ctx, req)
+}
+
+// UnlockApp calls dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp.
+func (c *dokkuExecServiceClient) UnlockApp(ctx context.Context, req *connect.Request[v1.UnlockAppRequest]) (*connect.Response[v1.UnlockAppResponse], error) {
+	return c.unlockApp.CallUnary(ctx, req)
+}
+
+// UnsetConfig calls dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig.
+func (c *dokkuExecServiceClient) UnsetConfig(ctx context.Context, req *connect.Request[v1.UnsetConfigRequest]) (*connect.Response[v1.UnsetConfigResponse], error) {
+	return c.unsetConfig.CallUnary(ctx, req)
+}
+
+// ExportConfig calls dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig.
+func (c *dokkuExecServiceClient) ExportConfig(ctx context.Context, req *connect.Request[v1.ExportConfigRequest]) (*connect.Response[v1.ExportConfigResponse], error) {
+	return c.exportConfig.CallUnary(ctx, req)
+}
+
 // DokkuExecServiceHandler is an implementation of the dokkumcp.dokkuexec.v1.DokkuExecService
 // service.
 type DokkuExecServiceHandler interface {
@@ -155,6 +264,25 @@ type DokkuExecServiceHandler interface {
 	SetConfig(context.Context, *connect.Request[v1.SetConfigRequest]) (*connect.Response[v1.SetConfigResponse], error)
 	// GetConfig returns one config var (`config:get`).
 	GetConfig(context.Context, *connect.Request[v1.GetConfigRequest]) (*connect.Response[v1.GetConfigResponse], error)
+	// DestroyApp destroys an app with everything Dokku holds for it
+	// (`--force apps:destroy`). `confirm` must repeat the app's name.
+	DestroyApp(context.Context, *connect.Request[v1.DestroyAppRequest]) (*connect.Response[v1.DestroyAppResponse], error)
+	// RenameApp renames an app (`apps:rename`). Dokku creates the app under
+	// the new name, copies its config, domains and scale, then destroys the
+	// app under the old name. It therefore needs `apps:destroy`, like
+	// DestroyApp: with `apps:create` alone a caller could remove an app by
+	// renaming it, and everything that refers to the old name stops working.
+	RenameApp(context.Context, *connect.Request[v1.RenameAppRequest]) (*connect.Response[v1.RenameAppResponse], error)
+	// LockApp places the app's deploy lock (`apps:lock`), so deploys fail until
+	// UnlockApp removes it.
+	LockApp(context.Context, *connect.Request[v1.LockAppRequest]) (*connect.Response[v1.LockAppResponse], error)
+	// UnlockApp removes the app's deploy lock (`apps:unlock`).
+	UnlockApp(context.Context, *connect.Request[v1.UnlockAppRequest]) (*connect.Response[v1.UnlockAppResponse], error)
+	// UnsetConfig removes config vars (`config:unset`).
+	UnsetConfig(context.Context, *connect.Request[v1.UnsetConfigRequest]) (*connect.Response[v1.UnsetConfigResponse], error)
+	// ExportConfig returns all config vars of an app (`config:export --format
+	// json`), with the values redacted unless `reveal` is set.
+	ExportConfig(context.Context, *connect.Request[v1.ExportConfigRequest]) (*connect.Response[v1.ExportConfigResponse], error)
 }
 
 // NewDokkuExecServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -194,6 +322,42 @@ func NewDokkuExecServiceHandler(svc DokkuExecServiceHandler, opts ...connect.Han
 		connect.WithSchema(dokkuExecServiceMethods.ByName("GetConfig")),
 		connect.WithHandlerOptions(opts...),
 	)
+	dokkuExecServiceDestroyAppHandler := connect.NewUnaryHandler(
+		DokkuExecServiceDestroyAppProcedure,
+		svc.DestroyApp,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("DestroyApp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceRenameAppHandler := connect.NewUnaryHandler(
+		DokkuExecServiceRenameAppProcedure,
+		svc.RenameApp,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("RenameApp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceLockAppHandler := connect.NewUnaryHandler(
+		DokkuExecServiceLockAppProcedure,
+		svc.LockApp,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("LockApp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceUnlockAppHandler := connect.NewUnaryHandler(
+		DokkuExecServiceUnlockAppProcedure,
+		svc.UnlockApp,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("UnlockApp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceUnsetConfigHandler := connect.NewUnaryHandler(
+		DokkuExecServiceUnsetConfigProcedure,
+		svc.UnsetConfig,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("UnsetConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceExportConfigHandler := connect.NewUnaryHandler(
+		DokkuExecServiceExportConfigProcedure,
+		svc.ExportConfig,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("ExportConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dokkumcp.dokkuexec.v1.DokkuExecService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DokkuExecServiceListAppsProcedure:
@@ -206,6 +370,18 @@ func NewDokkuExecServiceHandler(svc DokkuExecServiceHandler, opts ...connect.Han
 			dokkuExecServiceSetConfigHandler.ServeHTTP(w, r)
 		case DokkuExecServiceGetConfigProcedure:
 			dokkuExecServiceGetConfigHandler.ServeHTTP(w, r)
+		case DokkuExecServiceDestroyAppProcedure:
+			dokkuExecServiceDestroyAppHandler.ServeHTTP(w, r)
+		case DokkuExecServiceRenameAppProcedure:
+			dokkuExecServiceRenameAppHandler.ServeHTTP(w, r)
+		case DokkuExecServiceLockAppProcedure:
+			dokkuExecServiceLockAppHandler.ServeHTTP(w, r)
+		case DokkuExecServiceUnlockAppProcedure:
+			dokkuExecServiceUnlockAppHandler.ServeHTTP(w, r)
+		case DokkuExecServiceUnsetConfigProcedure:
+			dokkuExecServiceUnsetConfigHandler.ServeHTTP(w, r)
+		case DokkuExecServiceExportConfigProcedure:
+			dokkuExecServiceExportConfigHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -233,4 +409,28 @@ func (UnimplementedDokkuExecServiceHandler) SetConfig(context.Context, *connect.
 
 func (UnimplementedDokkuExecServiceHandler) GetConfig(context.Context, *connect.Request[v1.GetConfigRequest]) (*connect.Response[v1.GetConfigResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) DestroyApp(context.Context, *connect.Request[v1.DestroyAppRequest]) (*connect.Response[v1.DestroyAppResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) RenameApp(context.Context, *connect.Request[v1.RenameAppRequest]) (*connect.Response[v1.RenameAppResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) LockApp(context.Context, *connect.Request[v1.LockAppRequest]) (*connect.Response[v1.LockAppResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.LockApp is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) UnlockApp(context.Context, *connect.Request[v1.UnlockAppRequest]) (*connect.Response[v1.UnlockAppResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) UnsetConfig(context.Context, *connect.Request[v1.UnsetConfigRequest]) (*connect.Response[v1.UnsetConfigResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) ExportConfig(context.Context, *connect.Request[v1.ExportConfigRequest]) (*connect.Response[v1.ExportConfigResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig is not implemented"))
 }
