@@ -6,14 +6,18 @@ package http
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
-	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"slices"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"dokkumcp.dev/platform/auth"
 	"dokkumcp.dev/platform/logging"
@@ -52,6 +56,10 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			return
 		}
 
+		if len(r.Header.Values("Authorization")) > 1 {
+			g.challenge(w, "invalid_request", "send exactly one Authorization header")
+			return
+		}
 		raw, ok := auth.BearerToken(r.Header)
 		if !ok {
 			g.challenge(w, "", "missing bearer token: fetch a token from the authorization server named in the resource metadata and send it in the Authorization header")
@@ -64,11 +72,21 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			return
 		}
 
+		if version := r.Header.Get("MCP-Protocol-Version"); version != "" && !mcp.IsValidProtocolVersion(version) {
+			writeJSONRPCError(w, http.StatusBadRequest, codeInvalidRequest,
+				fmt.Sprintf("unsupported MCP-Protocol-Version %q: use one of %s", version, strings.Join(mcp.ValidProtocolVersions, ", ")))
+			return
+		}
 		if r.Method == http.MethodPost {
-			body, status, err := g.readMessage(w, r)
+			if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType != "application/json" {
+				writeJSONRPCError(w, http.StatusUnsupportedMediaType, codeInvalidRequest,
+					fmt.Sprintf("unsupported Content-Type %q: send the JSON-RPC message as application/json", r.Header.Get("Content-Type")))
+				return
+			}
+			body, status, code, err := g.readMessage(w, r)
 			if err != nil {
 				g.Logger.InfoContext(ctx, "request body rejected", "status", status, "error", err)
-				writeJSONRPCError(w, status, err.Error())
+				writeJSONRPCError(w, status, code, err.Error())
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -83,7 +101,7 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 
 // readMessage reads a POST body within the size limit and checks that it is
 // one strict JSON-RPC message, so mcp-go parses exactly what was checked.
-func (g *Guard) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+func (g *Guard) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, int, int, error) {
 	reader := r.Body
 	if g.MaxBodyBytes > 0 {
 		reader = http.MaxBytesReader(w, r.Body, g.MaxBodyBytes)
@@ -92,23 +110,32 @@ func (g *Guard) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, int
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds %d bytes", g.MaxBodyBytes)
+			return nil, http.StatusRequestEntityTooLarge, codeInvalidRequest, fmt.Errorf("request body exceeds %d bytes", g.MaxBodyBytes)
 		}
-		return nil, http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
+		return nil, http.StatusBadRequest, codeInvalidRequest, fmt.Errorf("read request body: %w", err)
+	}
+	if !json.Valid(body) {
+		return nil, http.StatusBadRequest, codeParseError, errors.New("the body is not valid JSON")
 	}
 	if err := checkStrictJSONRPC(body); err != nil {
-		return nil, http.StatusBadRequest, err
+		return nil, http.StatusBadRequest, codeInvalidRequest, err
 	}
-	return body, http.StatusOK, nil
+	return body, http.StatusOK, 0, nil
 }
 
+// JSON-RPC 2.0 error codes used before dispatch.
+const (
+	codeParseError     = -32700
+	codeInvalidRequest = -32600
+)
+
 // writeJSONRPCError answers a message rejected before dispatch with a
-// JSON-RPC "Invalid Request" error (code -32600) and an HTTP status.
-func writeJSONRPCError(w http.ResponseWriter, status int, message string) {
+// JSON-RPC error and an HTTP status.
+func writeJSONRPCError(w http.ResponseWriter, status, code int, message string) {
 	body, _ := json.Marshal(map[string]any{
 		"jsonrpc": "2.0",
 		"id":      nil,
-		"error":   map[string]any{"code": -32600, "message": message},
+		"error":   map[string]any{"code": code, "message": message},
 	})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

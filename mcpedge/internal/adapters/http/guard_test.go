@@ -106,6 +106,9 @@ func TestGuard(t *testing.T) {
 		{name: "case differs in arguments", target: "/mcp", header: map[string]string{"Authorization": "Bearer " + valid}, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"config_set","arguments":{"vars":{"PATH":"a","path":"b"}}}}`, wantStatus: 200},
 		{name: "trailing data", target: "/mcp", header: map[string]string{"Authorization": "Bearer " + valid}, body: `{"jsonrpc":"2.0","id":1,"method":"tools/list"} {}`, wantStatus: 400},
 		{name: "not json", target: "/mcp", header: map[string]string{"Authorization": "Bearer " + valid}, body: `hello`, wantStatus: 400},
+		{name: "two authorization headers", target: "/mcp", header: map[string]string{"Authorization": "Bearer " + valid, "X-Second-Authorization": "Bearer junk"}, body: `{}`, wantStatus: 401, wantError: "invalid_request"},
+		{name: "unsupported protocol version", target: "/mcp", header: map[string]string{"Authorization": "Bearer " + valid, "MCP-Protocol-Version": "1999-01-01"}, body: `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, wantStatus: 400},
+		{name: "text content type", target: "/mcp", header: map[string]string{"Authorization": "Bearer " + valid, "Content-Type": "text/plain"}, body: `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, wantStatus: 415},
 		{name: "no token", target: "/mcp", wantStatus: 401},
 		{name: "basic scheme", target: "/mcp", header: map[string]string{"Authorization": "Basic " + valid}, wantStatus: 401},
 		{name: "token in query", target: "/mcp?access_token=" + valid, header: map[string]string{"Authorization": "Bearer " + valid}, wantStatus: 401, wantError: "invalid_request"},
@@ -119,8 +122,14 @@ func TestGuard(t *testing.T) {
 			t.Parallel()
 			handler, reached := newGuarded(t, iss)
 			req := httptest.NewRequest(http.MethodPost, "http://mcp.test"+tc.target, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
 			for k, v := range tc.header {
-				req.Header.Set(k, v)
+				if k != "X-Second-Authorization" {
+					req.Header.Set(k, v)
+				}
+			}
+			if second, ok := tc.header["X-Second-Authorization"]; ok {
+				req.Header.Add("Authorization", second)
 			}
 			rec := httptest.NewRecorder()
 			handler.ServeHTTP(rec, req)
