@@ -122,6 +122,9 @@ func TestClientAuthenticationFailures(t *testing.T) {
 		{"post wrong secret", postForm(id, "wrong"), nil, false},
 		{"post unknown client", postForm("c-unknown", "wrong"), nil, false},
 		{"no credentials", form, nil, true},
+		{"basic client id with NUL", form, []string{"a\x00b", "wrong"}, true},
+		{"post client id invalid UTF-8", postForm("a\xffb", "wrong"), nil, false},
+		{"post client id too long", postForm(strings.Repeat("c", 1000), "wrong"), nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

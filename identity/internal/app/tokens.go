@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -123,6 +124,9 @@ func (t *Tokens) Token(ctx context.Context, req TokenRequest) (*TokenResponse, e
 	return t.clientCredentials(ctx, client, req)
 }
 
+// maxClientIDLength bounds a client id; real ids are at most 28 bytes.
+const maxClientIDLength = 256
+
 // authenticate checks the client's secret. Every failure gets the same
 // description, so a caller cannot tell an unknown client from a wrong
 // secret.
@@ -130,6 +134,14 @@ func (t *Tokens) authenticate(ctx context.Context, req TokenRequest) (domain.Cli
 	const description = "client authentication failed: check the client id and secret"
 	if req.AuthMethod == ClientAuthNone || req.ClientID == "" {
 		return domain.Client{}, oauthError(ErrCodeInvalidClient, "missing client credentials: send client_id and client_secret with HTTP Basic authentication or in the request body", nil)
+	}
+
+	// PostgreSQL rejects NUL and invalid UTF-8 in text, which would surface as
+	// a store failure; such an id cannot name a client, so it fails like an
+	// unknown one.
+	if !utf8.ValidString(req.ClientID) || strings.ContainsRune(req.ClientID, 0) || len(req.ClientID) > maxClientIDLength {
+		t.keyring.SecretMatches(req.ClientSecret, make([]byte, 32))
+		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("client id of %d bytes is not valid UTF-8 text", len(req.ClientID)))
 	}
 
 	client, hash, err := t.clients.ClientByID(ctx, req.ClientID)
