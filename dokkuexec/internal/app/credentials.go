@@ -35,6 +35,10 @@ func newCredentialCache(issuer CredentialIssuer, now func() time.Time, logger *s
 
 // Get returns a valid credential for the host, issuing a new one when none
 // is cached or the cached one is due for renewal.
+// handshakeMargin is how long before its expiry a cached credential stops
+// being handed out while renewal fails.
+const handshakeMargin = 5 * time.Second
+
 func (c *credentialCache) Get(ctx context.Context, tenantID string, host Host) (Credential, error) {
 	entry := c.entry(tenantID + "/" + host.ID)
 	entry.mu.Lock()
@@ -58,7 +62,11 @@ func (c *credentialCache) Get(ctx context.Context, tenantID string, host Host) (
 		return fresh, nil
 	}
 
-	if entry.cached && now.Before(entry.credential.ExpireTime) {
+	// The failed call may have taken as long as its timeout, so the cached
+	// credential is judged at the current time, with a margin for the SSH
+	// handshake that will present it.
+	now = c.now()
+	if entry.cached && now.Add(handshakeMargin).Before(entry.credential.ExpireTime) {
 		c.logger.WarnContext(ctx, "ssh credential renewal failed; using the cached credential", "host_id", host.ID, "expire_time", entry.credential.ExpireTime, "error", err)
 		return entry.credential, nil
 	}
