@@ -169,6 +169,16 @@ func (s *Server) Close() error {
 	return err
 }
 
+// DropConnections closes every open connection, like a network failure or
+// a restarted sshd, and keeps listening for new ones.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for conn := range s.conns {
+		_ = conn.Close()
+	}
+}
+
 func (s *Server) acceptLoop(listener net.Listener) {
 	defer s.wg.Done()
 	for {

@@ -177,6 +177,30 @@ func TestServerCertificateWithPrincipalRunsVersion(t *testing.T) {
 	}
 }
 
+func TestServerDropConnectionsKeepsListening(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	client := h.mustDial(t, h.plain)
+	if _, _, exit := run(t, client, "version"); exit != 0 {
+		t.Fatalf("version before the drop exited with %d, want 0", exit)
+	}
+
+	h.server.DropConnections()
+
+	closed := make(chan error, 1)
+	go func() { closed <- client.Wait() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client connection is still open 10s after DropConnections")
+	}
+
+	again := h.mustDial(t, h.plain)
+	if stdout, _, exit := run(t, again, "version"); exit != 0 || stdout == "" {
+		t.Errorf("version on a new connection = (%q, %d), want output and status 0", stdout, exit)
+	}
+}
+
 func TestServerRejectsCredentials(t *testing.T) {
 	t.Parallel()
 	h := startHost(t)

@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"golang.org/x/crypto/ssh"
 
 	dokkuexecserver "dokkumcp.dev/dokkuexec/server"
 	identityserver "dokkumcp.dev/identity/server"
@@ -51,14 +51,21 @@ type Options struct {
 	LogLevel slog.Level
 	// SpanExporter, when set, receives every service's spans.
 	SpanExporter sdktrace.SpanExporter
+	// VaultProxy, when set, is called with the Vault dev server's URL (such
+	// as http://127.0.0.1:8200) and returns the URL Secrets uses instead, so
+	// that a test can put a fault injector between Secrets and Vault.
+	VaultProxy func(vaultURL string) string
+	// CertTTL, when set, is the lifetime of the SSH certificates Secrets
+	// issues (its --cert-ttl, at least 1m); zero keeps Secrets' default.
+	CertTTL time.Duration
 }
 
 // Stack is a running platform.
 type Stack struct {
-	MCPURL      string
-	IdentityURL string
-	TenancyURL  string
-	SecretsURL  string
+	MCPURL       string
+	IdentityURL  string
+	TenancyURL   string
+	SecretsURL   string
 	DokkuExecURL string
 	// CABackend is "vault" or "builtin".
 	CABackend string
@@ -116,7 +123,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 
-	vaultArgs, err := st.startVault(ctx, opts.Vault)
+	vaultArgs, err := st.startVault(ctx, opts.Vault, opts.VaultProxy)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +178,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		fs := config.NewFlagSet("secrets")
 		cfg := secretsserver.RegisterFlags(fs)
 		args := append([]string{"--log-level=" + level, "--postgres-url=" + dbURL, "--identity-url=" + st.IdentityURL, "--master-key=" + masterKey}, vaultArgs...)
+		if opts.CertTTL != 0 {
+			args = append(args, "--cert-ttl="+opts.CertTTL.String())
+		}
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
@@ -210,8 +220,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 }
 
 // startVault starts the Vault dev server as mode asks and returns the
-// secrets service's Vault flags.
-func (st *Stack) startVault(ctx context.Context, mode string) ([]string, error) {
+// secrets service's Vault flags. A non-nil proxy rewrites the address that
+// Secrets connects to.
+func (st *Stack) startVault(ctx context.Context, mode string, proxy func(string) string) ([]string, error) {
 	switch mode {
 	case "", "auto":
 		if _, err := vaulttest.Binary(); err != nil {
@@ -232,7 +243,11 @@ func (st *Stack) startVault(ctx context.Context, mode string) ([]string, error) 
 		return nil, err
 	}
 	st.CABackend = "vault"
-	return []string{"--vault-addr=" + st.vault.Addr, "--vault-token=" + st.vault.RootToken, "--vault-bootstrap=true"}, nil
+	addr := st.vault.Addr
+	if proxy != nil {
+		addr = proxy(addr)
+	}
+	return []string{"--vault-addr=" + addr, "--vault-token=" + st.vault.RootToken, "--vault-bootstrap=true"}, nil
 }
 
 type runFunc func(ctx context.Context, l net.Listener, logger *slog.Logger, tel *telemetry.Telemetry) error
@@ -346,4 +361,3 @@ func randomSecret() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
