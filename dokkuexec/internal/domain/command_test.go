@@ -25,6 +25,7 @@ func TestNewAppNameRejects(t *testing.T) {
 		{".hidden", `invalid app name ".hidden"`},
 		{"legacy_app", `invalid app name "legacy_app"`},
 		{"-n", `invalid app name "-n"`},
+		{strings.Repeat("a", 64), `invalid app name "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...": use at most 63 characters (this name has 64)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,6 +39,19 @@ func TestNewAppNameRejects(t *testing.T) {
 				t.Errorf("message = %q, want prefix %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestAppNameLengthLimits(t *testing.T) {
+	t.Parallel()
+	if _, err := domain.NewAppName(strings.Repeat("a", 63)); err != nil {
+		t.Errorf("NewAppName of 63 characters: %v", err)
+	}
+	if _, err := domain.ParseAppName(strings.Repeat("a", 255)); err != nil {
+		t.Errorf("ParseAppName of 255 characters: %v", err)
+	}
+	if _, err := domain.ParseAppName(strings.Repeat("a", 256)); err == nil {
+		t.Error("ParseAppName accepted 256 characters")
 	}
 }
 

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"regexp"
 )
 
@@ -17,8 +18,24 @@ var (
 // survives Dokku's command tokenizing unchanged.
 type AppName string
 
+// Length limits for app names. Dokku itself has none, but it uses the name
+// as a directory (/home/dokku/<app>, and Linux limits a path component to
+// 255 bytes) and as a host name label in app vhosts (RFC 1035 limits a
+// label to 63 bytes), so new names are kept to 63.
+const (
+	MaxNewAppNameLength = 63
+	MaxAppNameLength    = 255
+)
+
 // NewAppName validates the name of an app to be created.
 func NewAppName(name string) (AppName, error) {
+	if len(name) > MaxNewAppNameLength {
+		return "", &InvalidArgumentError{
+			Field: "app name",
+			Value: truncateForMessage(name),
+			Rule:  fmt.Sprintf("use at most %d characters (this name has %d)", MaxNewAppNameLength, len(name)),
+		}
+	}
 	if !newAppNamePattern.MatchString(name) {
 		return "", &InvalidArgumentError{
 			Field: "app name",
@@ -32,6 +49,13 @@ func NewAppName(name string) (AppName, error) {
 // ParseAppName validates the name of an existing app. It accepts the
 // underscores that apps created by older Dokku releases may contain.
 func ParseAppName(name string) (AppName, error) {
+	if len(name) > MaxAppNameLength {
+		return "", &InvalidArgumentError{
+			Field: "app name",
+			Value: truncateForMessage(name),
+			Rule:  fmt.Sprintf("use at most %d characters (this name has %d)", MaxAppNameLength, len(name)),
+		}
+	}
 	if !existingAppNamePattern.MatchString(name) {
 		return "", &InvalidArgumentError{
 			Field: "app name",
@@ -40,6 +64,15 @@ func ParseAppName(name string) (AppName, error) {
 		}
 	}
 	return AppName(name), nil
+}
+
+// truncateForMessage shortens a rejected value so an error message stays
+// readable.
+func truncateForMessage(value string) string {
+	if len(value) <= 40 {
+		return value
+	}
+	return value[:40] + "..."
 }
 
 // ConfigKey is the name of an app's config var (environment variable).

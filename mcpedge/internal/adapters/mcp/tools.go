@@ -56,7 +56,7 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 			"Returns {app, warnings}; warnings such as \"No web listeners specified\" are normal for a new app. "+
 			"If the name is taken, pick another name or use the existing app."),
 		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
-		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the new app, for example \"shop\"."), mcp.Pattern(domain.NewAppNamePattern)),
+		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the new app, for example \"shop\"; at most 63 characters."), mcp.Pattern(domain.NewAppNamePattern), mcp.MaxLength(63)),
 		mcp.WithOutputSchema[app.AppCreated](),
 		mcp.WithReadOnlyHintAnnotation(false),
 		mcp.WithDestructiveHintAnnotation(false),
@@ -70,7 +70,7 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 			"Use it to inspect an app before changing it. Returns typed fields plus every raw report field. "+
 			"If the app is not found, check the name with apps_list."),
 		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
-		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the app."), mcp.Pattern(domain.AppNamePattern)),
+		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the app."), mcp.Pattern(domain.AppNamePattern), mcp.MaxLength(255)),
 		mcp.WithOutputSchema[app.AppReport](),
 		mcp.WithReadOnlyHintAnnotation(true),
 		mcp.WithDestructiveHintAnnotation(false),
@@ -84,7 +84,7 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 			"Use it when the user asks for a specific setting. Returns {key, value}. "+
 			"If the var is not set, the call fails with a message saying so; set it with config_set."),
 		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
-		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the app."), mcp.Pattern(domain.AppNamePattern)),
+		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the app."), mcp.Pattern(domain.AppNamePattern), mcp.MaxLength(255)),
 		mcp.WithString("key", mcp.Required(), mcp.Description("Name of the config var, for example \"DATABASE_URL\"."), mcp.Pattern(domain.ConfigKeyPattern)),
 		mcp.WithOutputSchema[app.ConfigValue](),
 		mcp.WithReadOnlyHintAnnotation(true),
@@ -100,7 +100,7 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 			"unless no_restart is true. Returns the keys that were set, never the values. "+
 			"Keys use letters, digits and underscores and do not start with a digit."),
 		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
-		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the app."), mcp.Pattern(domain.AppNamePattern)),
+		mcp.WithString("app", mcp.Required(), mcp.Description("Name of the app."), mcp.Pattern(domain.AppNamePattern), mcp.MaxLength(255)),
 		mcp.WithObject("vars", mcp.Required(),
 			mcp.Description("The vars to set, as {\"KEY\": \"value\"}."),
 			mcp.AdditionalProperties(map[string]any{"type": "string"}),
