@@ -5,7 +5,7 @@ PACKAGES  := $(MODULES:%=dokkumcp.dev/%/...)
 VAULT_BIN := $(or $(DOKKUMCP_VAULT_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dokkumcp/vault-1.21.0)
 NODE_E2E  := devstack/e2e/node
 
-.PHONY: run test generate lint check-generated vet go-test vault node-deps
+.PHONY: run test generate lint check-generated fmt vet go-test vault node-deps
 
 ## run: start the whole stack with a demo tenant; Ctrl-C stops it.
 run:
@@ -13,7 +13,7 @@ run:
 	./bin/dokkumcp run
 
 ## test: every check and every test, the end-to-end test included.
-test: lint check-generated vet go-test
+test: lint check-generated fmt vet go-test
 
 ## generate: regenerate gen/ from proto/.
 generate:
@@ -28,6 +28,11 @@ check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	go tool buf generate -o "$$tmp" && \
 	diff -r "$$tmp/gen/dokkumcp" gen/dokkumcp || { echo "gen/ is stale: run make generate and commit the result" >&2; exit 1; }
+
+# fmt fails when a Go file outside gen/ is not gofmt-formatted.
+fmt:
+	@files=$$(git ls-files '*.go' | grep -v '^gen/' | xargs gofmt -l); \
+	if [ -n "$$files" ]; then echo "not gofmt-formatted (run gofmt -w):" $$files >&2; exit 1; fi
 
 vet:
 	go vet $(PACKAGES)

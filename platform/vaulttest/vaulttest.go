@@ -74,11 +74,11 @@ func Start(ctx context.Context) (*Server, error) {
 		home:      home,
 		exited:    make(chan struct{}),
 	}
-	s.cmd = exec.Command(bin, "server", "-dev", "-dev-no-store-token",
-		"-dev-root-token-id="+s.RootToken, fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port))
+	s.cmd = exec.Command(bin, "server", "-dev", "-dev-no-store-token", fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port))
 	// HOME points at a private folder so the dev server touches nothing of
-	// the user's.
-	s.cmd.Env = append(os.Environ(), "HOME="+home, "VAULT_ADDR="+s.Addr)
+	// the user's. The root token travels in the environment rather than on
+	// the command line, where any local user could read it with ps.
+	s.cmd.Env = append(os.Environ(), "HOME="+home, "VAULT_ADDR="+s.Addr, "VAULT_DEV_ROOT_TOKEN_ID="+s.RootToken)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		os.RemoveAll(home)

@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,7 +33,11 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "run":
-		if err := run(os.Args[2:]); err != nil {
+		err := run(os.Args[2:])
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "dokkumcp run:", err)
 			os.Exit(1)
 		}
