@@ -191,6 +191,9 @@ func (s *Service) SetConfig(ctx context.Context, tenantID, hostRef, appName stri
 		if err != nil {
 			return nil, invalid(err)
 		}
+		if err := domain.CheckStorable(configKey, value); err != nil {
+			return nil, invalid(err)
+		}
 		configVars = append(configVars, domain.ConfigVar{Key: configKey, Value: value})
 	}
 	cmd, err := domain.ConfigSetCommand(app, configVars, noRestart)
@@ -207,11 +210,6 @@ func (s *Service) SetConfig(ctx context.Context, tenantID, hostRef, appName stri
 	}
 	defer release()
 
-	// NOTE: Dokku stores config vars in an env file written with
-	// github.com/joho/godotenv, which is not lossless: the emulator (godotenv
-	// 1.5.1) alters values that end in a double quote or a backslash and
-	// rewrites integers such as "007" as "7". Such values are sent exactly
-	// but may read back changed; they are not rejected yet.
 	result, err := s.run(ctx, target, cmd)
 	if err != nil {
 		return nil, err

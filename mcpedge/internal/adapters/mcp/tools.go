@@ -96,7 +96,9 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 	s.AddTool(mcp.NewTool(domain.ToolConfigSet,
 		mcp.WithTitleAnnotation("Set config vars"),
 		mcp.WithDescription("Sets one or more environment variables (config vars) of an app. Values may contain any text, "+
-			"including quotes, spaces, newlines and unicode; they are stored exactly. Dokku restarts a deployed app afterwards "+
+			"including quotes, spaces, newlines and unicode, and are stored exactly. Dokku cannot store a few values unchanged "+
+			"(integers with leading zeros or a plus sign, values ending in a double quote or a backslash); those are rejected "+
+			"with an error naming the key, so store them in another form such as base64. Dokku restarts a deployed app afterwards "+
 			"unless no_restart is true. Returns the keys that were set, never the values. "+
 			"Keys use letters, digits and underscores and do not start with a digit."),
 		mcp.WithString("host", mcp.Description(hostDescription), mcp.Pattern(domain.HostPattern)),
