@@ -26,10 +26,10 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	secretsv1 "dokkumcp.dev/gen/dokkumcp/secrets/v1"
+	"dokkumcp.dev/platform/authtest"
 	"dokkumcp.dev/platform/pgtest"
 	"dokkumcp.dev/platform/vaulttest"
 	"dokkumcp.dev/secrets/internal/domain"
-	"dokkumcp.dev/secrets/internal/testtoken"
 )
 
 const (
@@ -60,7 +60,7 @@ func TestOpenSSHInterop(t *testing.T) {
 		{"builtin", startBuiltin},
 		{"vault", func(t *testing.T) *stack {
 			v := vaulttest.New(t)
-			return startSecrets(t, testtoken.NewIssuer(t), pgtest.NewDatabase(t),
+			return startSecrets(t, authtest.NewIssuer(t), pgtest.NewDatabase(t),
 				"--vault-addr", v.Addr, "--vault-token", v.RootToken, "--vault-bootstrap")
 		}},
 	}

@@ -26,11 +26,11 @@ import (
 	secretsv1 "dokkumcp.dev/gen/dokkumcp/secrets/v1"
 	"dokkumcp.dev/gen/dokkumcp/secrets/v1/secretsv1connect"
 	"dokkumcp.dev/platform/auth"
+	"dokkumcp.dev/platform/authtest"
 	"dokkumcp.dev/platform/config"
 	"dokkumcp.dev/platform/logging"
 	"dokkumcp.dev/platform/pgtest"
 	"dokkumcp.dev/platform/vaulttest"
-	"dokkumcp.dev/secrets/internal/testtoken"
 	"dokkumcp.dev/secrets/server"
 )
 
@@ -56,13 +56,13 @@ func newMasterKey(t *testing.T) string {
 type stack struct {
 	url         string
 	postgresURL string
-	issuer      *testtoken.Issuer
+	issuer      *authtest.Issuer
 	stop        func()
 }
 
 // startSecrets runs Secrets with flags until the test ends or stop is
 // called. It fails the test if Run returns an error.
-func startSecrets(t *testing.T, issuer *testtoken.Issuer, postgresURL string, flags ...string) *stack {
+func startSecrets(t *testing.T, issuer *authtest.Issuer, postgresURL string, flags ...string) *stack {
 	t.Helper()
 	s, errc := runSecrets(t, issuer, postgresURL, flags...)
 	var stopped bool
@@ -85,7 +85,7 @@ type running struct {
 	cancel context.CancelFunc
 }
 
-func runSecrets(t *testing.T, issuer *testtoken.Issuer, postgresURL string, flags ...string) (running, <-chan error) {
+func runSecrets(t *testing.T, issuer *authtest.Issuer, postgresURL string, flags ...string) (running, <-chan error) {
 	t.Helper()
 	fs := config.NewFlagSet("secrets")
 	cfg := server.RegisterFlags(fs)
@@ -115,7 +115,7 @@ func runSecrets(t *testing.T, issuer *testtoken.Issuer, postgresURL string, flag
 
 func startBuiltin(t *testing.T) *stack {
 	t.Helper()
-	return startSecrets(t, testtoken.NewIssuer(t), pgtest.NewDatabase(t), "--master-key", newMasterKey(t))
+	return startSecrets(t, authtest.NewIssuer(t), pgtest.NewDatabase(t), "--master-key", newMasterKey(t))
 }
 
 type testWriter struct{ t *testing.T }
@@ -133,12 +133,12 @@ func (s *stack) client(token string) secretsv1connect.SecretsServiceClient {
 // dokkuexec returns a client with the DokkuExec service identity's
 // permissions.
 func (s *stack) dokkuexec(t *testing.T) secretsv1connect.SecretsServiceClient {
-	return s.client(s.issuer.Mint(t, testtoken.Token{Audience: server.Audience, Subject: "dokkuexec", Scope: "tenancy:read-hosts secrets:issue"}))
+	return s.client(s.issuer.Mint(t, authtest.Token{Audience: server.Audience, Subject: "dokkuexec", Scope: "tenancy:read-hosts secrets:issue"}))
 }
 
 // operator returns a client with the platform operator's permissions.
 func (s *stack) operator(t *testing.T) secretsv1connect.SecretsServiceClient {
-	return s.client(s.issuer.Mint(t, testtoken.Token{Audience: server.Audience, Subject: "operator", Scope: "platform:admin"}))
+	return s.client(s.issuer.Mint(t, authtest.Token{Audience: server.Audience, Subject: "operator", Scope: "platform:admin"}))
 }
 
 func (s *stack) issue(t *testing.T) *secretsv1.SSHCredential {
@@ -308,7 +308,7 @@ func TestIssueRecordsMetadataOnly(t *testing.T) {
 
 func TestIssueCertTTLFlag(t *testing.T) {
 	t.Parallel()
-	s := startSecrets(t, testtoken.NewIssuer(t), pgtest.NewDatabase(t), "--master-key", newMasterKey(t), "--cert-ttl", "10m")
+	s := startSecrets(t, authtest.NewIssuer(t), pgtest.NewDatabase(t), "--master-key", newMasterKey(t), "--cert-ttl", "10m")
 
 	caKey := parseAuthorizedKey(t, s.trust(t).GetCaPublicKey())
 	checkCredential(t, s.issue(t), caKey, 10*time.Minute, "builtin")
@@ -316,7 +316,7 @@ func TestIssueCertTTLFlag(t *testing.T) {
 
 func TestBuiltinCASurvivesRestart(t *testing.T) {
 	t.Parallel()
-	issuer := testtoken.NewIssuer(t)
+	issuer := authtest.NewIssuer(t)
 	postgresURL := pgtest.NewDatabase(t)
 	masterKey := newMasterKey(t)
 
@@ -344,7 +344,7 @@ func TestBuiltinCASurvivesRestart(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	t.Parallel()
-	issuer := testtoken.NewIssuer(t)
+	issuer := authtest.NewIssuer(t)
 
 	tests := []struct {
 		name    string
@@ -476,15 +476,15 @@ func TestValidationAndAuthorization(t *testing.T) {
 	}
 	callers := []struct {
 		name    string
-		token   testtoken.Token
+		token   authtest.Token
 		code    connect.Code
 		message string
 	}{
-		{"missing permission", testtoken.Token{Audience: server.Audience, Subject: "operator", Scope: "platform:admin"},
+		{"missing permission", authtest.Token{Audience: server.Audience, Subject: "operator", Scope: "platform:admin"},
 			connect.CodePermissionDenied, `permission "secrets:issue" is required`},
-		{"tenant token", testtoken.Token{Audience: server.Audience, Subject: "alice", Scope: "secrets:issue", TenantID: tenantID},
+		{"tenant token", authtest.Token{Audience: server.Audience, Subject: "alice", Scope: "secrets:issue", TenantID: tenantID},
 			connect.CodePermissionDenied, "scoped to tenant " + tenantID},
-		{"wrong audience", testtoken.Token{Audience: "urn:dokkumcp:tenancy", Subject: "dokkuexec", Scope: "secrets:issue"},
+		{"wrong audience", authtest.Token{Audience: "urn:dokkumcp:tenancy", Subject: "dokkuexec", Scope: "secrets:issue"},
 			connect.CodeUnauthenticated, "invalid access token"},
 	}
 	for _, tt := range callers {
@@ -518,7 +518,7 @@ func wantCode(t *testing.T, err error, code connect.Code, messageContains string
 func TestIssueVaultCA(t *testing.T) {
 	t.Parallel()
 	v := vaulttest.New(t)
-	s := startSecrets(t, testtoken.NewIssuer(t), pgtest.NewDatabase(t),
+	s := startSecrets(t, authtest.NewIssuer(t), pgtest.NewDatabase(t),
 		"--vault-addr", v.Addr, "--vault-token", v.RootToken, "--vault-bootstrap")
 
 	// The first call returns once Run serves, which it does after the

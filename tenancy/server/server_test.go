@@ -18,10 +18,10 @@ import (
 	tenancyv1 "dokkumcp.dev/gen/dokkumcp/tenancy/v1"
 	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
 	"dokkumcp.dev/platform/auth"
+	"dokkumcp.dev/platform/authtest"
 	"dokkumcp.dev/platform/config"
 	"dokkumcp.dev/platform/logging"
 	"dokkumcp.dev/platform/pgtest"
-	"dokkumcp.dev/tenancy/internal/testtoken"
 	"dokkumcp.dev/tenancy/server"
 )
 
@@ -31,13 +31,13 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type stack struct {
 	url         string
 	postgresURL string
-	issuer      *testtoken.Issuer
+	issuer      *authtest.Issuer
 }
 
 func startTenancy(t *testing.T) *stack {
 	t.Helper()
 	postgresURL := pgtest.NewDatabase(t)
-	issuer := testtoken.NewIssuer(t)
+	issuer := authtest.NewIssuer(t)
 
 	fs := config.NewFlagSet("tenancy")
 	cfg := server.RegisterFlags(fs)
@@ -82,13 +82,13 @@ func (s *stack) client(token string) tenancyv1connect.TenancyServiceClient {
 
 // operator returns a client with the platform operator's permissions.
 func (s *stack) operator(t *testing.T) tenancyv1connect.TenancyServiceClient {
-	return s.client(s.issuer.Mint(t, testtoken.Token{Audience: server.Audience, Subject: "operator", Scope: "platform:admin"}))
+	return s.client(s.issuer.Mint(t, authtest.Token{Audience: server.Audience, Subject: "operator", Scope: "platform:admin"}))
 }
 
 // dokkuexec returns a client with the DokkuExec service identity's
 // permissions.
 func (s *stack) dokkuexec(t *testing.T) tenancyv1connect.TenancyServiceClient {
-	return s.client(s.issuer.Mint(t, testtoken.Token{Audience: server.Audience, Subject: "dokkuexec", Scope: "tenancy:read-hosts secrets:issue"}))
+	return s.client(s.issuer.Mint(t, authtest.Token{Audience: server.Audience, Subject: "dokkuexec", Scope: "tenancy:read-hosts secrets:issue"}))
 }
 
 func hostKey(t *testing.T) (string, ssh.PublicKey) {
@@ -435,11 +435,11 @@ func TestAuthorization(t *testing.T) {
 	}{
 		{"no token", "", connect.CodeUnauthenticated, "missing bearer token"},
 		{"garbage token", "not-a-jwt", connect.CodeUnauthenticated, "invalid access token"},
-		{"wrong audience", s.issuer.Mint(t, testtoken.Token{Audience: "urn:dokkumcp:secrets", Subject: "dokkuexec", Scope: "tenancy:read-hosts"}),
+		{"wrong audience", s.issuer.Mint(t, authtest.Token{Audience: "urn:dokkumcp:secrets", Subject: "dokkuexec", Scope: "tenancy:read-hosts"}),
 			connect.CodeUnauthenticated, "invalid access token"},
-		{"missing permission", s.issuer.Mint(t, testtoken.Token{Audience: server.Audience, Subject: "mcpedge", Scope: "token:exchange"}),
+		{"missing permission", s.issuer.Mint(t, authtest.Token{Audience: server.Audience, Subject: "mcpedge", Scope: "token:exchange"}),
 			connect.CodePermissionDenied, `permission "tenancy:read-hosts" is required`},
-		{"tenant token", s.issuer.Mint(t, testtoken.Token{Audience: server.Audience, Subject: "alice", Scope: "tenancy:read-hosts", TenantID: tenant.GetId()}),
+		{"tenant token", s.issuer.Mint(t, authtest.Token{Audience: server.Audience, Subject: "alice", Scope: "tenancy:read-hosts", TenantID: tenant.GetId()}),
 			connect.CodePermissionDenied, "scoped to tenant " + tenant.GetId()},
 	}
 	for _, tt := range tests {

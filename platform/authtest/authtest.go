@@ -1,8 +1,8 @@
-// Package testtoken replaces Identity in tests. It serves a JWKS over
+// Package authtest stands in for Identity in tests. It serves a JWKS over
 // HTTP and mints EdDSA access tokens in the shape Identity issues (RFC 9068
 // header typ at+jwt, platform/auth.Claims), so a service under test verifies
 // them exactly as it verifies real ones.
-package testtoken
+package authtest
 
 import (
 	"crypto/ed25519"
