@@ -1,7 +1,7 @@
-// Command dokkumcp runs the whole platform in one process for development:
+// Command dokkumcp runs the whole platform in one process for development.
 // `dokkumcp run` starts a throwaway PostgreSQL, Vault's dev server (or the
-// built-in CA), a Dokku test host and all five services, seeds a demo
-// tenant and prints how to connect an MCP client.
+// built-in CA), a Dokku test host and all five services. It then seeds a
+// demo tenant and prints how to connect an MCP client.
 package main
 
 import (

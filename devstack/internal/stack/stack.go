@@ -88,7 +88,7 @@ type service struct {
 	listener net.Listener
 }
 
-// Start brings up the platform and returns once every service answers.
+// Start brings up the platform and returns once every service is healthy.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	logs := opts.Logs
 	if logs == nil {
@@ -219,7 +219,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	return st, nil
 }
 
-// startVault starts the Vault dev server as mode asks and returns the
+// startVault starts the Vault dev server as mode requests and returns the
 // secrets service's Vault flags. A non-nil proxy rewrites the address that
 // Secrets connects to.
 func (st *Stack) startVault(ctx context.Context, mode string, proxy func(string) string) ([]string, error) {
