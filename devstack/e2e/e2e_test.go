@@ -148,7 +148,7 @@ func TestEndToEnd(t *testing.T) {
 	tokenURL := st.IdentityURL + "/oauth2/token"
 	tokenA := fetchToken(t, tokenURL, tenantA.ClientID, tenantA.ClientSecret, st.MCPURL)
 	tokenB := fetchToken(t, tokenURL, tenantB.ClientID, tenantB.ClientSecret, st.MCPURL)
-	secrets := []string{tokenA, tokenB, tenantA.ClientSecret, tenantB.ClientSecret, hostileValue, "value-of-tenant-b"}
+	secrets := []string{tokenA, tokenB, tenantA.ClientSecret, tenantB.ClientSecret, hostileValue, "value-of-tenant-b", "secret-b"}
 
 	t.Run("mcp-go client", func(t *testing.T) {
 		c := newMCPClient(t, st.MCPURL, tokenA)
@@ -162,7 +162,8 @@ func TestEndToEnd(t *testing.T) {
 			names = append(names, tool.Name)
 		}
 		slices.Sort(names)
-		want := []string{"apps_create", "apps_list", "apps_report", "config_get", "config_set"}
+		want := []string{"apps_create", "apps_destroy", "apps_list", "apps_lock", "apps_rename", "apps_report",
+			"apps_unlock", "config_export", "config_get", "config_set", "config_unset"}
 		if !slices.Equal(names, want) {
 			t.Fatalf("tools = %v, want %v", names, want)
 		}
@@ -193,6 +194,64 @@ func TestEndToEnd(t *testing.T) {
 		call(t, c, "apps_report", map[string]any{"app": "web"}, &report)
 		if report.App != "web" || report.Dir != "/home/dokku/web" || report.Locked {
 			t.Fatalf("apps_report = %+v, want app web in /home/dokku/web, unlocked", report)
+		}
+	})
+
+	t.Run("lifecycle tools", func(t *testing.T) {
+		c := newMCPClient(t, st.MCPURL, tokenA)
+		var created struct{ App string }
+		call(t, c, "apps_create", map[string]any{"app": "doomed"}, &created)
+		var set struct{ Keys []string }
+		call(t, c, "config_set", map[string]any{"app": "doomed", "vars": map[string]any{"A": "1", "B": "secret-b"}, "no_restart": true}, &set)
+
+		var export struct {
+			Vars     map[string]string
+			Redacted bool
+		}
+		call(t, c, "config_export", map[string]any{"app": "doomed"}, &export)
+		if !export.Redacted || export.Vars["B"] != "" {
+			t.Errorf("config_export without reveal = %+v, want redacted values", export)
+		}
+		call(t, c, "config_export", map[string]any{"app": "doomed", "reveal": true}, &export)
+		if export.Redacted || export.Vars["B"] != "secret-b" {
+			t.Errorf("config_export with reveal = %+v, want the values", export)
+		}
+
+		var unset struct {
+			UnsetKeys   []string `json:"unset_keys"`
+			SkippedKeys []string `json:"skipped_keys"`
+		}
+		call(t, c, "config_unset", map[string]any{"app": "doomed", "keys": []string{"A", "MISSING"}, "confirm": "doomed", "no_restart": true}, &unset)
+		if !slices.Equal(unset.UnsetKeys, []string{"A"}) || !slices.Equal(unset.SkippedKeys, []string{"MISSING"}) {
+			t.Errorf("config_unset = %+v, want A unset and MISSING skipped", unset)
+		}
+
+		var changed struct {
+			App     string
+			Changed bool
+		}
+		call(t, c, "apps_lock", map[string]any{"app": "doomed"}, &changed)
+		call(t, c, "apps_unlock", map[string]any{"app": "doomed"}, &changed)
+		if !changed.Changed {
+			t.Error("apps_unlock of a locked app reported no change")
+		}
+		call(t, c, "apps_unlock", map[string]any{"app": "doomed"}, &changed)
+		if changed.Changed {
+			t.Error("apps_unlock of an unlocked app reported a change")
+		}
+
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "apps_destroy"
+		req.Params.Arguments = map[string]any{"app": "doomed", "confirm": "web"}
+		result, err := c.CallTool(ctx, req)
+		if err != nil || !result.IsError || !strings.Contains(toolText(result), "confirm") {
+			t.Fatalf("apps_destroy with the wrong confirm = %v %+v, want an error about confirm", err, result)
+		}
+		call(t, c, "apps_destroy", map[string]any{"app": "doomed", "confirm": "doomed"}, &changed)
+		var list struct{ Apps []string }
+		call(t, c, "apps_list", map[string]any{}, &list)
+		if slices.Contains(list.Apps, "doomed") {
+			t.Errorf("apps_list after apps_destroy = %v", list.Apps)
 		}
 	})
 
@@ -228,8 +287,8 @@ func TestEndToEnd(t *testing.T) {
 		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 			t.Fatalf("decode node output %q: %v", stdout.String(), err)
 		}
-		if len(out.Tools) != 5 {
-			t.Errorf("node client saw tools %v, want 5", out.Tools)
+		if len(out.Tools) != 11 {
+			t.Errorf("node client saw tools %v, want 11", out.Tools)
 		}
 		if out.Created != "api" {
 			t.Errorf("node client created %q, want api", out.Created)

@@ -33,6 +33,13 @@ const (
 	ToolAppsReport = "apps_report"
 	ToolConfigGet  = "config_get"
 	ToolConfigSet  = "config_set"
+
+	ToolAppsDestroy  = "apps_destroy"
+	ToolAppsRename   = "apps_rename"
+	ToolAppsLock     = "apps_lock"
+	ToolAppsUnlock   = "apps_unlock"
+	ToolConfigUnset  = "config_unset"
+	ToolConfigExport = "config_export"
 )
 
 // toolMethods maps each tool to the DokkuExec RPC it becomes. The permission
@@ -44,6 +51,13 @@ var toolMethods = map[string]protoreflect.Name{
 	ToolAppsReport: "GetAppReport",
 	ToolConfigGet:  "GetConfig",
 	ToolConfigSet:  "SetConfig",
+
+	ToolAppsDestroy:  "DestroyApp",
+	ToolAppsRename:   "RenameApp",
+	ToolAppsLock:     "LockApp",
+	ToolAppsUnlock:   "UnlockApp",
+	ToolConfigUnset:  "UnsetConfig",
+	ToolConfigExport: "ExportConfig",
 }
 
 // ToolNames returns every tool name, sorted.

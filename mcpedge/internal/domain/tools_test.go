@@ -14,6 +14,13 @@ func TestPermissionComesFromContract(t *testing.T) {
 		domain.ToolAppsCreate: "apps:create",
 		domain.ToolConfigGet:  "apps:config",
 		domain.ToolConfigSet:  "apps:config",
+
+		domain.ToolAppsDestroy:  "apps:destroy",
+		domain.ToolAppsRename:   "apps:destroy",
+		domain.ToolAppsLock:     "apps:deploy",
+		domain.ToolAppsUnlock:   "apps:deploy",
+		domain.ToolConfigUnset:  "apps:config",
+		domain.ToolConfigExport: "apps:config",
 	}
 	for _, tool := range domain.ToolNames() {
 		if got := domain.Permission(tool); got != want[tool] {

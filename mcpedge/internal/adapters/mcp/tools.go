@@ -115,6 +115,7 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 		mcp.WithOpenWorldHintAnnotation(false),
 	), handle(h, domain.ToolConfigSet, tools.SetConfig))
 
+	addLifecycleTools(s, tools, h)
 	return s
 }
 
