@@ -5,6 +5,7 @@
 package e2e_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -430,6 +431,73 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("legacy SSE transport", func(t *testing.T) {
+		base := strings.TrimSuffix(st.MCPURL, "/mcp")
+		c, err := client.NewSSEMCPClient(base+"/sse", transport.WithHeaders(map[string]string{"Authorization": "Bearer " + tokenA}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Start(ctx); err != nil {
+			t.Fatalf("open SSE stream: %v", err)
+		}
+		init := mcp.InitializeRequest{}
+		init.Params.ProtocolVersion = "2024-11-05"
+		init.Params.ClientInfo = mcp.Implementation{Name: "dokkumcp-e2e-sse", Version: "1.0.0"}
+		if _, err := c.Initialize(ctx, init); err != nil {
+			t.Fatalf("initialize over SSE: %v", err)
+		}
+		var list struct{ Apps []string }
+		call(t, c, "apps_list", map[string]any{}, &list)
+		if !slices.Contains(list.Apps, "web") {
+			t.Errorf("apps_list over SSE = %v, want web among them", list.Apps)
+		}
+	})
+
+	t.Run("legacy SSE session is bound to its principal", func(t *testing.T) {
+		base := strings.TrimSuffix(st.MCPURL, "/mcp")
+		streamCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(streamCtx, http.MethodGet, base+"/sse", nil)
+		req.Header.Set("Authorization", "Bearer "+tokenA)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		endpoint := readEndpointEvent(t, resp)
+
+		post := func(token string) int {
+			body := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
+			req, _ := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if status := post(tokenB); status != http.StatusNotFound {
+			t.Errorf("another tenant posting to the session got %d, want 404", status)
+		}
+		if status := post(tokenA); status != http.StatusAccepted && status != http.StatusOK {
+			t.Errorf("the session's owner posting got %d, want 202", status)
+		}
+
+		noHeader, _ := http.NewRequest(http.MethodGet, base+"/sse?access_token="+url.QueryEscape(tokenA), nil)
+		resp2, err := http.DefaultClient.Do(noHeader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp2.Body.Close()
+		if resp2.StatusCode != http.StatusUnauthorized {
+			t.Errorf("query token on /sse got %d, want 401 while --sse-query-tokens is off", resp2.StatusCode)
+		}
+	})
+
 	t.Run("protected resource metadata", func(t *testing.T) {
 		base := strings.TrimSuffix(st.MCPURL, "/mcp")
 		for _, path := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {
@@ -470,6 +538,28 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("a log line contains key material (%q)", marker)
 		}
 	}
+}
+
+// readEndpointEvent reads an SSE stream until its endpoint event and
+// returns the message URL it announces.
+func readEndpointEvent(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /sse status = %d, want 200", resp.StatusCode)
+	}
+	scanner := bufio.NewScanner(resp.Body)
+	event := ""
+	for scanner.Scan() {
+		line := scanner.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: ") && event == "endpoint":
+			return strings.TrimPrefix(line, "data: ")
+		}
+	}
+	t.Fatalf("the SSE stream ended without an endpoint event: %v", scanner.Err())
+	return ""
 }
 
 // leakForms returns the ways a secret could appear in JSON logs: as is and

@@ -45,6 +45,9 @@ type Config struct {
 	AllowedOrigins string
 	MaxBodyBytes   int64
 	CallTimeout    time.Duration
+	// SSEQueryTokens accepts access tokens in the query string on the
+	// legacy SSE endpoints, for clients that cannot send headers.
+	SSEQueryTokens bool
 }
 
 // RegisterFlags adds mcpedge's flags.
@@ -58,6 +61,8 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated browser origins allowed to call /mcp; requests with any other Origin header get 403")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest accepted request body in bytes")
 	fs.DurationVar(&c.CallTimeout, "call-timeout", 2*time.Minute, "longest time one tool call may take")
+	fs.BoolVar(&c.SSEQueryTokens, "sse-query-tokens", false, "accept ?access_token= on the legacy /sse and /message endpoints for clients that cannot send headers; "+
+		"a risk, because URLs end up in proxy and browser logs (the parameter is removed before mcpedge logs anything)")
 	return c
 }
 
@@ -177,7 +182,14 @@ func NewHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 		Logger:         logger,
 	}
 
+	sse, err := newLegacySSE(cfg, mcp, guard, publicURL.Host)
+	if err != nil {
+		return nil, err
+	}
+
 	mux := server.NewMux(server.Options{Metrics: tel.MetricsHandler(), HealthServices: []string{"dokkumcp.mcpedge"}})
+	mux.Handle("GET /sse", sse.stream)
+	mux.Handle("POST /message", sse.message)
 	metadataHandler := mcpserver.NewProtectedResourceMetadataHandler(metadata)
 	mux.Handle("GET "+metadataPath, metadataHandler)
 	mux.Handle("GET "+mcpserver.WellKnownProtectedResourcePath, metadataHandler)

@@ -35,7 +35,12 @@ type Guard struct {
 	MaxBodyBytes int64
 	// Scopes is the scope list advertised in the challenge.
 	Scopes string
-	Logger *slog.Logger
+	// AllowQueryToken accepts the token in an access_token query parameter
+	// for clients that cannot send headers. It is for the legacy SSE
+	// endpoints only, off unless an operator enables it, and the parameter
+	// is removed from the request before anything else sees the URL.
+	AllowQueryToken bool
+	Logger          *slog.Logger
 }
 
 // Wrap returns next guarded.
@@ -51,9 +56,16 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 
 		// RFC 6750 section 2.3 lets a resource accept tokens in the query; the
 		// MCP authorization spec forbids it because URLs end up in logs.
-		if r.URL.Query().Has("access_token") {
-			g.challenge(w, "invalid_request", "access tokens are not accepted in the query string; send them in the Authorization header as \"Bearer <token>\"")
-			return
+		if query := r.URL.Query(); query.Has("access_token") {
+			if !g.AllowQueryToken || r.Header.Get("Authorization") != "" {
+				g.challenge(w, "invalid_request", "access tokens are not accepted in the query string; send them in the Authorization header as \"Bearer <token>\"")
+				return
+			}
+			r = r.Clone(ctx)
+			r.Header.Set("Authorization", "Bearer "+query.Get("access_token"))
+			query.Del("access_token")
+			r.URL.RawQuery = query.Encode()
+			r.RequestURI = r.URL.RequestURI()
 		}
 
 		if len(r.Header.Values("Authorization")) > 1 {

@@ -159,3 +159,38 @@ func TestGuard(t *testing.T) {
 		})
 	}
 }
+
+func TestGuardQueryTokenWhenAllowed(t *testing.T) {
+	t.Parallel()
+	iss := newIssuer(t)
+	valid := iss.token(t, resource)
+	var seenQuery string
+	guard := &httpguard.Guard{
+		Verifier:        auth.NewVerifier(auth.VerifierConfig{Issuer: iss.url, Audience: resource, JWKSURL: iss.url}),
+		MetadataURL:     "http://mcp.test/.well-known/oauth-protected-resource/mcp",
+		AllowQueryToken: true,
+		Logger:          slog.New(slog.DiscardHandler),
+	}
+	handler := guard.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seenQuery = r.URL.RawQuery + " " + r.RequestURI
+	}))
+
+	req := httptest.NewRequest(http.MethodGet, "http://mcp.test/sse?access_token="+valid+"&x=1", nil)
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d, want 200", rec.Code)
+	}
+	if strings.Contains(seenQuery, valid) || !strings.Contains(seenQuery, "x=1") {
+		t.Errorf("handler saw %q; want the token removed and other parameters kept", seenQuery)
+	}
+
+	// A header and a query token together are ambiguous and rejected.
+	req = httptest.NewRequest(http.MethodGet, "http://mcp.test/sse?access_token="+valid, nil)
+	req.Header.Set("Authorization", "Bearer "+valid)
+	rec = httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("header and query token: status = %d, want 401", rec.Code)
+	}
+}

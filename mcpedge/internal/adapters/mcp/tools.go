@@ -32,6 +32,7 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 		mcpserver.WithStrictInputSchemaDefault(),
 		mcpserver.WithOutputSchemaValidation(),
 		mcpserver.WithRecovery(),
+		mcpserver.WithHooks(&mcpserver.Hooks{}),
 		mcpserver.WithToolFilter(filterByPermission),
 		mcpserver.WithInstructions("Manage the apps on your Dokku hosts. Start with apps_list to see what exists; "+
 			"every tool acts only on your own tenant's hosts."),
