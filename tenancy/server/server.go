@@ -35,7 +35,9 @@ const Audience = "urn:dokkumcp:tenancy"
 // Config holds Tenancy's settings.
 type Config struct {
 	Common *config.Common
-	// PostgresURL is the database that holds the tenancy schema.
+	// PostgresURL is the database that holds the tenancy schema. Its role
+	// runs the migrations and owns the tables; the service's queries run
+	// as the role dokkumcp_tenancy_app, which the migrations create.
 	PostgresURL string
 	// IdentityURL is Identity's base URL, which is also the token issuer.
 	IdentityURL string
@@ -99,14 +101,14 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("create OpenTelemetry interceptor: %w", err)
 	}
 
-	pool, err := pg.Connect(ctx, cfg.PostgresURL)
+	if err := migrate(ctx, cfg.PostgresURL); err != nil {
+		return err
+	}
+	pool, err := postgres.Open(ctx, cfg.PostgresURL)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pg.Migrate(ctx, pool, Service, migrations.FS); err != nil {
-		return err
-	}
 
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   cfg.IdentityURL,
@@ -138,4 +140,16 @@ func Run(ctx context.Context, opts Options) error {
 	mux.Handle(path, handler)
 	serveOpts.Handler = mux
 	return platformserver.Serve(ctx, listener, serveOpts)
+}
+
+// migrate applies the tenancy schema's migrations as the role in url, which
+// owns the tables. The service itself then runs as postgres.AppRole, which
+// does not own them, so that row-level security applies to its queries.
+func migrate(ctx context.Context, url string) error {
+	pool, err := pg.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return pg.Migrate(ctx, pool, Service, migrations.FS)
 }

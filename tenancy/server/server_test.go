@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/ssh"
 
 	tenancyv1 "dokkumcp.dev/gen/dokkumcp/tenancy/v1"
@@ -88,7 +87,7 @@ func (s *stack) operator(t *testing.T) tenancyv1connect.TenancyServiceClient {
 // dokkuexec returns a client with the DokkuExec service identity's
 // permissions.
 func (s *stack) dokkuexec(t *testing.T) tenancyv1connect.TenancyServiceClient {
-	return s.client(s.issuer.Mint(t, authtest.Token{Audience: server.Audience, Subject: "dokkuexec", Scope: "tenancy:read-hosts secrets:issue"}))
+	return s.client(s.issuer.Mint(t, authtest.Token{Audience: server.Audience, Subject: "dokkuexec", Scope: "tenancy:read-hosts tenancy:read-limits tenancy:reserve-apps audit:append secrets:issue"}))
 }
 
 func hostKey(t *testing.T) (string, ssh.PublicKey) {
@@ -401,17 +400,11 @@ func TestHostGetSuspendedTenant(t *testing.T) {
 	tenant := createTenant(t, operator, "acme")
 	registerHost(t, operator, tenant.GetId(), "prod")
 
-	// No RPC suspends a tenant yet, so the test sets the state directly.
-	conn, err := pgx.Connect(ctx, s.postgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "UPDATE tenancy.tenants SET status = 'suspended' WHERE id = $1", tenant.GetId()); err != nil {
+	if _, err := operator.SuspendTenant(ctx, connect.NewRequest(&tenancyv1.SuspendTenantRequest{TenantId: tenant.GetId()})); err != nil {
 		t.Fatal(err)
 	}
 
-	_, err = s.dokkuexec(t).GetHost(ctx, connect.NewRequest(&tenancyv1.GetHostRequest{TenantId: tenant.GetId(), Host: "prod"}))
+	_, err := s.dokkuexec(t).GetHost(ctx, connect.NewRequest(&tenancyv1.GetHostRequest{TenantId: tenant.GetId(), Host: "prod"}))
 	wantCode(t, err, connect.CodeFailedPrecondition, "is suspended")
 }
 

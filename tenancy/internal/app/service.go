@@ -1,5 +1,6 @@
-// Package app holds Tenancy's use cases: creating tenants, registering
-// hosts and resolving the host a service should connect to.
+// Package app holds Tenancy's use cases: creating tenants and changing
+// their plans, registering hosts and resolving the host a service should
+// connect to, app quotas, and the audit ledger.
 package app
 
 import (
@@ -17,27 +18,64 @@ import (
 var (
 	// ErrNotFound: no row matches.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: a unique key (tenant slug, host name within a tenant) is
-	// taken.
+	// ErrConflict: a unique key (tenant slug, host name within a tenant,
+	// pending reservation of an app) is taken.
 	ErrConflict = errors.New("conflict")
+	// ErrHostNotFound: the tenant has no host with the id.
+	ErrHostNotFound = errors.New("host not found")
+	// ErrAppExists: the app is already recorded on the host.
+	ErrAppExists = errors.New("app exists")
 )
 
-// Store persists tenants and hosts. Every host lookup is scoped to one
-// tenant, so two tenants may use the same host name.
+// AdmitFunc decides, while the store holds the tenant's row lock, whether
+// a tenant with these limits and count resources may add one more. It
+// returns a domain error to reject the addition.
+type AdmitFunc func(limits *domain.Limits, count int) error
+
+// Store persists tenants, hosts, apps and audit events. Every host lookup
+// is scoped to one tenant, so two tenants may use the same host name.
 type Store interface {
 	// CreateTenant returns ErrConflict when the slug is taken.
 	CreateTenant(ctx context.Context, t *domain.Tenant) error
 	// Tenant returns ErrNotFound when no tenant has the id.
 	Tenant(ctx context.Context, id string) (*domain.Tenant, error)
-	// CreateHost returns ErrConflict when the tenant already has a host
-	// with that name.
-	CreateHost(ctx context.Context, h *domain.Host) error
+	// SetTenantStatus and ChangePlan return ErrNotFound when no tenant
+	// has the id. ChangePlan replaces the tenant's overrides.
+	SetTenantStatus(ctx context.Context, id string, status domain.TenantStatus) error
+	ChangePlan(ctx context.Context, id string, plan domain.Plan, overrides domain.Overrides) error
+	// Limits returns ErrNotFound when no tenant has the id.
+	Limits(ctx context.Context, tenantID string) (*domain.Limits, error)
+	// CreateHost locks the tenant, calls admit with its host count and
+	// stores the host. It returns ErrNotFound for an unknown tenant and
+	// ErrConflict when the tenant already has a host with that name.
+	CreateHost(ctx context.Context, h *domain.Host, admit AdmitFunc) error
 	// HostByID and HostByName return ErrNotFound when the tenant has no
 	// such host.
 	HostByID(ctx context.Context, tenantID, hostID string) (*domain.Host, error)
 	HostByName(ctx context.Context, tenantID, name string) (*domain.Host, error)
 	// Hosts returns the tenant's hosts ordered by name.
 	Hosts(ctx context.Context, tenantID string) ([]domain.Host, error)
+
+	// ReserveApp locks the tenant, drops its expired reservations, calls
+	// admit with its apps plus pending reservations and stores r. It
+	// returns ErrNotFound, ErrHostNotFound, ErrAppExists, or ErrConflict
+	// when the app already has a pending reservation.
+	ReserveApp(ctx context.Context, r *domain.AppReservation, admit AdmitFunc) error
+	// CommitAppReservation turns a reservation that has not expired at now
+	// into an app; ReleaseAppReservation deletes one. Both return
+	// ErrNotFound when the tenant has no such reservation.
+	CommitAppReservation(ctx context.Context, tenantID, id string, now time.Time) error
+	ReleaseAppReservation(ctx context.Context, tenantID, id string) error
+	// RemoveApp reports whether the app was recorded.
+	RemoveApp(ctx context.Context, tenantID, hostID, app string) (bool, error)
+
+	// AppendAuditEvent chains e to the tenant's last event (setting Seq,
+	// PrevHash and Hash) and commits it. It returns ErrNotFound for an
+	// unknown tenant.
+	AppendAuditEvent(ctx context.Context, e *domain.AuditEvent) error
+	// ScanAuditEvents calls fn for the tenant's events matching filter
+	// with seq > afterSeq, in seq order, at most limit of them (0: all).
+	ScanAuditEvents(ctx context.Context, tenantID string, filter domain.AuditFilter, afterSeq int64, limit int, fn func(*domain.AuditEvent) error) error
 }
 
 // Service runs Tenancy's use cases.
@@ -112,9 +150,16 @@ func (s *Service) RegisterHost(ctx context.Context, r domain.HostRegistration) (
 		return nil, domain.FailedPrecondition("tenant %s is deleted: hosts can be registered only for active or suspended tenants", tenant.ID)
 	}
 
-	err = s.store.CreateHost(ctx, host)
+	err = s.store.CreateHost(ctx, host, func(limits *domain.Limits, hosts int) error { return limits.AdmitHost(hosts) })
+	if errors.Is(err, ErrNotFound) {
+		return nil, domain.NotFound("tenant %s not found: check the id, or create the tenant with CreateTenant", r.TenantID)
+	}
 	if errors.Is(err, ErrConflict) {
 		return nil, domain.AlreadyExists("host %q already exists for tenant %s: choose another name, or use the registered host", host.Name, host.TenantID)
+	}
+	var domainErr *domain.Error
+	if errors.As(err, &domainErr) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store host %s of tenant %s: %w", host.ID, host.TenantID, err)

@@ -18,6 +18,8 @@ const (
 	// KindFailedPrecondition marks a request that cannot succeed in the
 	// current state, such as an ambiguous host selection.
 	KindFailedPrecondition
+	// KindResourceExhausted marks a request that would exceed a plan limit.
+	KindResourceExhausted
 )
 
 // Error is a rule violation whose message is safe to show to the caller:
@@ -47,4 +49,10 @@ func AlreadyExists(format string, args ...any) error {
 // message.
 func FailedPrecondition(format string, args ...any) error {
 	return &Error{Kind: KindFailedPrecondition, Message: fmt.Sprintf(format, args...)}
+}
+
+// ResourceExhausted returns a KindResourceExhausted error with a formatted
+// message.
+func ResourceExhausted(format string, args ...any) error {
+	return &Error{Kind: KindResourceExhausted, Message: fmt.Sprintf(format, args...)}
 }

@@ -16,6 +16,8 @@ const idRandomLength = 10
 var (
 	tenantIDPattern = regexp.MustCompile(`^t-[a-z2-7]{10}$`)
 	hostIDPattern   = regexp.MustCompile(`^h-[a-z2-7]{10}$`)
+	// reservationIDPattern matches app reservation ids.
+	reservationIDPattern = regexp.MustCompile(`^r-[a-z2-7]{10}$`)
 )
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -31,6 +33,9 @@ func NewTenantID() string { return newID("t-") }
 
 // NewHostID returns a fresh random host id.
 func NewHostID() string { return newID("h-") }
+
+// NewReservationID returns a fresh random app reservation id.
+func NewReservationID() string { return newID("r-") }
 
 // IsHostID reports whether s has the form of a host id.
 func IsHostID(s string) bool { return hostIDPattern.MatchString(s) }

@@ -90,3 +90,12 @@ func validateDisplayName(name string) error {
 	}
 	return nil
 }
+
+// RequireStatusChangeable checks that a tenant may be suspended or
+// resumed: active and suspended tenants may, deleted tenants stay deleted.
+func (t *Tenant) RequireStatusChangeable() error {
+	if t.Status == TenantDeleted {
+		return FailedPrecondition("tenant %s is deleted: its status can no longer change", t.ID)
+	}
+	return nil
+}

@@ -807,6 +807,1676 @@ func (x *GetHostResponse) GetHost() *Host {
 	return nil
 }
 
+// LimitOverrides replace single limits of a tenant's plan. An unset field
+// keeps the plan's value.
+type LimitOverrides struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	MaxApps            *int32                 `protobuf:"varint,1,opt,name=max_apps,json=maxApps,proto3,oneof" json:"max_apps,omitempty"`
+	MaxHosts           *int32                 `protobuf:"varint,2,opt,name=max_hosts,json=maxHosts,proto3,oneof" json:"max_hosts,omitempty"`
+	ToolCallsPerMinute *int32                 `protobuf:"varint,3,opt,name=tool_calls_per_minute,json=toolCallsPerMinute,proto3,oneof" json:"tool_calls_per_minute,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *LimitOverrides) Reset() {
+	*x = LimitOverrides{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitOverrides) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitOverrides) ProtoMessage() {}
+
+func (x *LimitOverrides) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitOverrides.ProtoReflect.Descriptor instead.
+func (*LimitOverrides) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LimitOverrides) GetMaxApps() int32 {
+	if x != nil && x.MaxApps != nil {
+		return *x.MaxApps
+	}
+	return 0
+}
+
+func (x *LimitOverrides) GetMaxHosts() int32 {
+	if x != nil && x.MaxHosts != nil {
+		return *x.MaxHosts
+	}
+	return 0
+}
+
+func (x *LimitOverrides) GetToolCallsPerMinute() int32 {
+	if x != nil && x.ToolCallsPerMinute != nil {
+		return *x.ToolCallsPerMinute
+	}
+	return 0
+}
+
+type ChangePlanRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Plan     Plan                   `protobuf:"varint,2,opt,name=plan,proto3,enum=dokkumcp.tenancy.v1.Plan" json:"plan,omitempty"`
+	// overrides replace the tenant's previous overrides; unset clears them.
+	Overrides     *LimitOverrides `protobuf:"bytes,3,opt,name=overrides,proto3" json:"overrides,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePlanRequest) Reset() {
+	*x = ChangePlanRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePlanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePlanRequest) ProtoMessage() {}
+
+func (x *ChangePlanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePlanRequest.ProtoReflect.Descriptor instead.
+func (*ChangePlanRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ChangePlanRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ChangePlanRequest) GetPlan() Plan {
+	if x != nil {
+		return x.Plan
+	}
+	return Plan_PLAN_UNSPECIFIED
+}
+
+func (x *ChangePlanRequest) GetOverrides() *LimitOverrides {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
+}
+
+type ChangePlanResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        *Tenant                `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Limits        *TenantLimits          `protobuf:"bytes,2,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePlanResponse) Reset() {
+	*x = ChangePlanResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePlanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePlanResponse) ProtoMessage() {}
+
+func (x *ChangePlanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePlanResponse.ProtoReflect.Descriptor instead.
+func (*ChangePlanResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ChangePlanResponse) GetTenant() *Tenant {
+	if x != nil {
+		return x.Tenant
+	}
+	return nil
+}
+
+func (x *ChangePlanResponse) GetLimits() *TenantLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+type SuspendTenantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendTenantRequest) Reset() {
+	*x = SuspendTenantRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendTenantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendTenantRequest) ProtoMessage() {}
+
+func (x *SuspendTenantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendTenantRequest.ProtoReflect.Descriptor instead.
+func (*SuspendTenantRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SuspendTenantRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+type SuspendTenantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        *Tenant                `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendTenantResponse) Reset() {
+	*x = SuspendTenantResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendTenantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendTenantResponse) ProtoMessage() {}
+
+func (x *SuspendTenantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendTenantResponse.ProtoReflect.Descriptor instead.
+func (*SuspendTenantResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SuspendTenantResponse) GetTenant() *Tenant {
+	if x != nil {
+		return x.Tenant
+	}
+	return nil
+}
+
+type ResumeTenantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeTenantRequest) Reset() {
+	*x = ResumeTenantRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeTenantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeTenantRequest) ProtoMessage() {}
+
+func (x *ResumeTenantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeTenantRequest.ProtoReflect.Descriptor instead.
+func (*ResumeTenantRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ResumeTenantRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+type ResumeTenantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        *Tenant                `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeTenantResponse) Reset() {
+	*x = ResumeTenantResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeTenantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeTenantResponse) ProtoMessage() {}
+
+func (x *ResumeTenantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeTenantResponse.ProtoReflect.Descriptor instead.
+func (*ResumeTenantResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ResumeTenantResponse) GetTenant() *Tenant {
+	if x != nil {
+		return x.Tenant
+	}
+	return nil
+}
+
+type GetTenantLimitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTenantLimitsRequest) Reset() {
+	*x = GetTenantLimitsRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTenantLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTenantLimitsRequest) ProtoMessage() {}
+
+func (x *GetTenantLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTenantLimitsRequest.ProtoReflect.Descriptor instead.
+func (*GetTenantLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetTenantLimitsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+// TenantLimits are the limits in force for a tenant. An unset max field
+// means unlimited.
+type TenantLimits struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	TenantId           string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Plan               Plan                   `protobuf:"varint,2,opt,name=plan,proto3,enum=dokkumcp.tenancy.v1.Plan" json:"plan,omitempty"`
+	Status             TenantStatus           `protobuf:"varint,3,opt,name=status,proto3,enum=dokkumcp.tenancy.v1.TenantStatus" json:"status,omitempty"`
+	MaxApps            *int32                 `protobuf:"varint,4,opt,name=max_apps,json=maxApps,proto3,oneof" json:"max_apps,omitempty"`
+	MaxHosts           *int32                 `protobuf:"varint,5,opt,name=max_hosts,json=maxHosts,proto3,oneof" json:"max_hosts,omitempty"`
+	ToolCallsPerMinute *int32                 `protobuf:"varint,6,opt,name=tool_calls_per_minute,json=toolCallsPerMinute,proto3,oneof" json:"tool_calls_per_minute,omitempty"`
+	// read_only tenants may read their apps but not change them.
+	ReadOnly bool `protobuf:"varint,7,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	// dedicated_hosts marks plans whose hosts serve one tenant only.
+	DedicatedHosts bool `protobuf:"varint,8,opt,name=dedicated_hosts,json=dedicatedHosts,proto3" json:"dedicated_hosts,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TenantLimits) Reset() {
+	*x = TenantLimits{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantLimits) ProtoMessage() {}
+
+func (x *TenantLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantLimits.ProtoReflect.Descriptor instead.
+func (*TenantLimits) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TenantLimits) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *TenantLimits) GetPlan() Plan {
+	if x != nil {
+		return x.Plan
+	}
+	return Plan_PLAN_UNSPECIFIED
+}
+
+func (x *TenantLimits) GetStatus() TenantStatus {
+	if x != nil {
+		return x.Status
+	}
+	return TenantStatus_TENANT_STATUS_UNSPECIFIED
+}
+
+func (x *TenantLimits) GetMaxApps() int32 {
+	if x != nil && x.MaxApps != nil {
+		return *x.MaxApps
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetMaxHosts() int32 {
+	if x != nil && x.MaxHosts != nil {
+		return *x.MaxHosts
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetToolCallsPerMinute() int32 {
+	if x != nil && x.ToolCallsPerMinute != nil {
+		return *x.ToolCallsPerMinute
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+func (x *TenantLimits) GetDedicatedHosts() bool {
+	if x != nil {
+		return x.DedicatedHosts
+	}
+	return false
+}
+
+type GetTenantLimitsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limits        *TenantLimits          `protobuf:"bytes,1,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTenantLimitsResponse) Reset() {
+	*x = GetTenantLimitsResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTenantLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTenantLimitsResponse) ProtoMessage() {}
+
+func (x *GetTenantLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTenantLimitsResponse.ProtoReflect.Descriptor instead.
+func (*GetTenantLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetTenantLimitsResponse) GetLimits() *TenantLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+type ReserveAppRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// host is the host's id.
+	HostId string `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	// app is the Dokku app name.
+	App           string `protobuf:"bytes,3,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReserveAppRequest) Reset() {
+	*x = ReserveAppRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReserveAppRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReserveAppRequest) ProtoMessage() {}
+
+func (x *ReserveAppRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReserveAppRequest.ProtoReflect.Descriptor instead.
+func (*ReserveAppRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ReserveAppRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ReserveAppRequest) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *ReserveAppRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type ReserveAppResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReservationId string                 `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReserveAppResponse) Reset() {
+	*x = ReserveAppResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReserveAppResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReserveAppResponse) ProtoMessage() {}
+
+func (x *ReserveAppResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReserveAppResponse.ProtoReflect.Descriptor instead.
+func (*ReserveAppResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ReserveAppResponse) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+func (x *ReserveAppResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+type CommitAppReservationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	ReservationId string                 `protobuf:"bytes,2,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitAppReservationRequest) Reset() {
+	*x = CommitAppReservationRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitAppReservationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitAppReservationRequest) ProtoMessage() {}
+
+func (x *CommitAppReservationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitAppReservationRequest.ProtoReflect.Descriptor instead.
+func (*CommitAppReservationRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CommitAppReservationRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *CommitAppReservationRequest) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+type CommitAppReservationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitAppReservationResponse) Reset() {
+	*x = CommitAppReservationResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitAppReservationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitAppReservationResponse) ProtoMessage() {}
+
+func (x *CommitAppReservationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitAppReservationResponse.ProtoReflect.Descriptor instead.
+func (*CommitAppReservationResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{23}
+}
+
+type ReleaseAppReservationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	ReservationId string                 `protobuf:"bytes,2,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseAppReservationRequest) Reset() {
+	*x = ReleaseAppReservationRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseAppReservationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseAppReservationRequest) ProtoMessage() {}
+
+func (x *ReleaseAppReservationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseAppReservationRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseAppReservationRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReleaseAppReservationRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ReleaseAppReservationRequest) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+type ReleaseAppReservationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseAppReservationResponse) Reset() {
+	*x = ReleaseAppReservationResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseAppReservationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseAppReservationResponse) ProtoMessage() {}
+
+func (x *ReleaseAppReservationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseAppReservationResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseAppReservationResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{25}
+}
+
+type RecordAppRemovedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	HostId        string                 `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	App           string                 `protobuf:"bytes,3,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordAppRemovedRequest) Reset() {
+	*x = RecordAppRemovedRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordAppRemovedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordAppRemovedRequest) ProtoMessage() {}
+
+func (x *RecordAppRemovedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordAppRemovedRequest.ProtoReflect.Descriptor instead.
+func (*RecordAppRemovedRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RecordAppRemovedRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *RecordAppRemovedRequest) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *RecordAppRemovedRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type RecordAppRemovedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordAppRemovedResponse) Reset() {
+	*x = RecordAppRemovedResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordAppRemovedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordAppRemovedResponse) ProtoMessage() {}
+
+func (x *RecordAppRemovedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordAppRemovedResponse.ProtoReflect.Descriptor instead.
+func (*RecordAppRemovedResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{27}
+}
+
+// AuditEvent is one entry of a tenant's audit ledger. hash is SHA-256 over
+// the canonical encoding of the other fields, documented in docs/audit.md.
+type AuditEvent struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// seq numbers a tenant's events 1, 2, 3... without gaps.
+	Seq      int64                  `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Time     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	Subject  string                 `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	ClientId string                 `protobuf:"bytes,5,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Actor    string                 `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	// operation is the RPC or tool name, for example dokkuexec.apps.create.
+	Operation string `protobuf:"bytes,7,opt,name=operation,proto3" json:"operation,omitempty"`
+	// target is the object acted on, for example an app or host name.
+	Target string `protobuf:"bytes,8,opt,name=target,proto3" json:"target,omitempty"`
+	// arguments_json is the request arguments as a JSON object, with secrets
+	// already redacted by the caller.
+	ArgumentsJson string `protobuf:"bytes,9,opt,name=arguments_json,json=argumentsJson,proto3" json:"arguments_json,omitempty"`
+	// result is "ok" or the error code, for example permission_denied.
+	Result    string `protobuf:"bytes,10,opt,name=result,proto3" json:"result,omitempty"`
+	LatencyMs int64  `protobuf:"varint,11,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	TraceId   string `protobuf:"bytes,12,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// prev_hash and hash are lower-case hex; the first event's prev_hash is
+	// 64 zeros.
+	PrevHash      string `protobuf:"bytes,13,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
+	Hash          string `protobuf:"bytes,14,opt,name=hash,proto3" json:"hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEvent) Reset() {
+	*x = AuditEvent{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEvent) ProtoMessage() {}
+
+func (x *AuditEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
+func (*AuditEvent) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AuditEvent) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *AuditEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetArgumentsJson() string {
+	if x != nil {
+		return x.ArgumentsJson
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetLatencyMs() int64 {
+	if x != nil {
+		return x.LatencyMs
+	}
+	return 0
+}
+
+func (x *AuditEvent) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetPrevHash() string {
+	if x != nil {
+		return x.PrevHash
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+type AppendAuditEventRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// time is when the operation ran; unset means now.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Subject       string                 `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	ClientId      string                 `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Operation     string                 `protobuf:"bytes,6,opt,name=operation,proto3" json:"operation,omitempty"`
+	Target        string                 `protobuf:"bytes,7,opt,name=target,proto3" json:"target,omitempty"`
+	ArgumentsJson string                 `protobuf:"bytes,8,opt,name=arguments_json,json=argumentsJson,proto3" json:"arguments_json,omitempty"`
+	Result        string                 `protobuf:"bytes,9,opt,name=result,proto3" json:"result,omitempty"`
+	LatencyMs     int64                  `protobuf:"varint,10,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	TraceId       string                 `protobuf:"bytes,11,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendAuditEventRequest) Reset() {
+	*x = AppendAuditEventRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendAuditEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendAuditEventRequest) ProtoMessage() {}
+
+func (x *AppendAuditEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendAuditEventRequest.ProtoReflect.Descriptor instead.
+func (*AppendAuditEventRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AppendAuditEventRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *AppendAuditEventRequest) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AppendAuditEventRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AppendAuditEventRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *AppendAuditEventRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AppendAuditEventRequest) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *AppendAuditEventRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *AppendAuditEventRequest) GetArgumentsJson() string {
+	if x != nil {
+		return x.ArgumentsJson
+	}
+	return ""
+}
+
+func (x *AppendAuditEventRequest) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *AppendAuditEventRequest) GetLatencyMs() int64 {
+	if x != nil {
+		return x.LatencyMs
+	}
+	return 0
+}
+
+func (x *AppendAuditEventRequest) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+type AppendAuditEventResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *AuditEvent            `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendAuditEventResponse) Reset() {
+	*x = AppendAuditEventResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendAuditEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendAuditEventResponse) ProtoMessage() {}
+
+func (x *AppendAuditEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendAuditEventResponse.ProtoReflect.Descriptor instead.
+func (*AppendAuditEventResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AppendAuditEventResponse) GetEvent() *AuditEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// AuditFilter selects events; empty fields match every event.
+type AuditFilter struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// end_time is exclusive.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// principal matches the event's subject or actor.
+	Principal     string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	Operation     string `protobuf:"bytes,4,opt,name=operation,proto3" json:"operation,omitempty"`
+	Result        string `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditFilter) Reset() {
+	*x = AuditFilter{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditFilter) ProtoMessage() {}
+
+func (x *AuditFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditFilter.ProtoReflect.Descriptor instead.
+func (*AuditFilter) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *AuditFilter) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *AuditFilter) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *AuditFilter) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *AuditFilter) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *AuditFilter) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+type ListAuditEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenant_id is required for service tokens and must be empty or the
+	// token's tenant for tenant tokens.
+	TenantId string       `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Filter   *AuditFilter `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	// page_size defaults to 100 and is at most 1000.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsRequest) Reset() {
+	*x = ListAuditEventsRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListAuditEventsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetFilter() *AuditFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *ListAuditEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAuditEventsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// next_page_token is empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsResponse) Reset() {
+	*x = ListAuditEventsResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsResponse) ProtoMessage() {}
+
+func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ExportAuditEventsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Filter        *AuditFilter           `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportAuditEventsRequest) Reset() {
+	*x = ExportAuditEventsRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportAuditEventsRequest) ProtoMessage() {}
+
+func (x *ExportAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ExportAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ExportAuditEventsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ExportAuditEventsRequest) GetFilter() *AuditFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+type ExportAuditEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// lines holds whole JSON lines, each one AuditEvent in protojson form
+	// followed by a newline.
+	Lines         []byte `protobuf:"bytes,1,opt,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportAuditEventsResponse) Reset() {
+	*x = ExportAuditEventsResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportAuditEventsResponse) ProtoMessage() {}
+
+func (x *ExportAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ExportAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ExportAuditEventsResponse) GetLines() []byte {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+type VerifyAuditChainRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyAuditChainRequest) Reset() {
+	*x = VerifyAuditChainRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAuditChainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAuditChainRequest) ProtoMessage() {}
+
+func (x *VerifyAuditChainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAuditChainRequest.ProtoReflect.Descriptor instead.
+func (*VerifyAuditChainRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *VerifyAuditChainRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+type VerifyAuditChainResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ok            bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	EventsChecked int64                  `protobuf:"varint,2,opt,name=events_checked,json=eventsChecked,proto3" json:"events_checked,omitempty"`
+	// broken_seq is the first seq that breaks the chain, 0 when ok.
+	BrokenSeq     int64  `protobuf:"varint,3,opt,name=broken_seq,json=brokenSeq,proto3" json:"broken_seq,omitempty"`
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyAuditChainResponse) Reset() {
+	*x = VerifyAuditChainResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAuditChainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAuditChainResponse) ProtoMessage() {}
+
+func (x *VerifyAuditChainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAuditChainResponse.ProtoReflect.Descriptor instead.
+func (*VerifyAuditChainResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *VerifyAuditChainResponse) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *VerifyAuditChainResponse) GetEventsChecked() int64 {
+	if x != nil {
+		return x.EventsChecked
+	}
+	return 0
+}
+
+func (x *VerifyAuditChainResponse) GetBrokenSeq() int64 {
+	if x != nil {
+		return x.BrokenSeq
+	}
+	return 0
+}
+
+func (x *VerifyAuditChainResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_dokkumcp_tenancy_v1_tenancy_proto protoreflect.FileDescriptor
 
 const file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc = "" +
@@ -857,7 +2527,131 @@ const file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\"@\n" +
 	"\x0fGetHostResponse\x12-\n" +
-	"\x04host\x18\x01 \x01(\v2\x19.dokkumcp.tenancy.v1.HostR\x04host*N\n" +
+	"\x04host\x18\x01 \x01(\v2\x19.dokkumcp.tenancy.v1.HostR\x04host\"\xbf\x01\n" +
+	"\x0eLimitOverrides\x12\x1e\n" +
+	"\bmax_apps\x18\x01 \x01(\x05H\x00R\amaxApps\x88\x01\x01\x12 \n" +
+	"\tmax_hosts\x18\x02 \x01(\x05H\x01R\bmaxHosts\x88\x01\x01\x126\n" +
+	"\x15tool_calls_per_minute\x18\x03 \x01(\x05H\x02R\x12toolCallsPerMinute\x88\x01\x01B\v\n" +
+	"\t_max_appsB\f\n" +
+	"\n" +
+	"_max_hostsB\x18\n" +
+	"\x16_tool_calls_per_minute\"\xa2\x01\n" +
+	"\x11ChangePlanRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12-\n" +
+	"\x04plan\x18\x02 \x01(\x0e2\x19.dokkumcp.tenancy.v1.PlanR\x04plan\x12A\n" +
+	"\toverrides\x18\x03 \x01(\v2#.dokkumcp.tenancy.v1.LimitOverridesR\toverrides\"\x84\x01\n" +
+	"\x12ChangePlanResponse\x123\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x1b.dokkumcp.tenancy.v1.TenantR\x06tenant\x129\n" +
+	"\x06limits\x18\x02 \x01(\v2!.dokkumcp.tenancy.v1.TenantLimitsR\x06limits\"3\n" +
+	"\x14SuspendTenantRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"L\n" +
+	"\x15SuspendTenantResponse\x123\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x1b.dokkumcp.tenancy.v1.TenantR\x06tenant\"2\n" +
+	"\x13ResumeTenantRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"K\n" +
+	"\x14ResumeTenantResponse\x123\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x1b.dokkumcp.tenancy.v1.TenantR\x06tenant\"5\n" +
+	"\x16GetTenantLimitsRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"\x8a\x03\n" +
+	"\fTenantLimits\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12-\n" +
+	"\x04plan\x18\x02 \x01(\x0e2\x19.dokkumcp.tenancy.v1.PlanR\x04plan\x129\n" +
+	"\x06status\x18\x03 \x01(\x0e2!.dokkumcp.tenancy.v1.TenantStatusR\x06status\x12\x1e\n" +
+	"\bmax_apps\x18\x04 \x01(\x05H\x00R\amaxApps\x88\x01\x01\x12 \n" +
+	"\tmax_hosts\x18\x05 \x01(\x05H\x01R\bmaxHosts\x88\x01\x01\x126\n" +
+	"\x15tool_calls_per_minute\x18\x06 \x01(\x05H\x02R\x12toolCallsPerMinute\x88\x01\x01\x12\x1b\n" +
+	"\tread_only\x18\a \x01(\bR\breadOnly\x12'\n" +
+	"\x0fdedicated_hosts\x18\b \x01(\bR\x0ededicatedHostsB\v\n" +
+	"\t_max_appsB\f\n" +
+	"\n" +
+	"_max_hostsB\x18\n" +
+	"\x16_tool_calls_per_minute\"T\n" +
+	"\x17GetTenantLimitsResponse\x129\n" +
+	"\x06limits\x18\x01 \x01(\v2!.dokkumcp.tenancy.v1.TenantLimitsR\x06limits\"[\n" +
+	"\x11ReserveAppRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12\x10\n" +
+	"\x03app\x18\x03 \x01(\tR\x03app\"x\n" +
+	"\x12ReserveAppResponse\x12%\n" +
+	"\x0ereservation_id\x18\x01 \x01(\tR\rreservationId\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"a\n" +
+	"\x1bCommitAppReservationRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12%\n" +
+	"\x0ereservation_id\x18\x02 \x01(\tR\rreservationId\"\x1e\n" +
+	"\x1cCommitAppReservationResponse\"b\n" +
+	"\x1cReleaseAppReservationRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12%\n" +
+	"\x0ereservation_id\x18\x02 \x01(\tR\rreservationId\"\x1f\n" +
+	"\x1dReleaseAppReservationResponse\"a\n" +
+	"\x17RecordAppRemovedRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12\x10\n" +
+	"\x03app\x18\x03 \x01(\tR\x03app\"\x1a\n" +
+	"\x18RecordAppRemovedResponse\"\x98\x03\n" +
+	"\n" +
+	"AuditEvent\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x12\x1b\n" +
+	"\tclient_id\x18\x05 \x01(\tR\bclientId\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x1c\n" +
+	"\toperation\x18\a \x01(\tR\toperation\x12\x16\n" +
+	"\x06target\x18\b \x01(\tR\x06target\x12%\n" +
+	"\x0earguments_json\x18\t \x01(\tR\rargumentsJson\x12\x16\n" +
+	"\x06result\x18\n" +
+	" \x01(\tR\x06result\x12\x1d\n" +
+	"\n" +
+	"latency_ms\x18\v \x01(\x03R\tlatencyMs\x12\x19\n" +
+	"\btrace_id\x18\f \x01(\tR\atraceId\x12\x1b\n" +
+	"\tprev_hash\x18\r \x01(\tR\bprevHash\x12\x12\n" +
+	"\x04hash\x18\x0e \x01(\tR\x04hash\"\xe2\x02\n" +
+	"\x17AppendAuditEventRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x1b\n" +
+	"\tclient_id\x18\x04 \x01(\tR\bclientId\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x1c\n" +
+	"\toperation\x18\x06 \x01(\tR\toperation\x12\x16\n" +
+	"\x06target\x18\a \x01(\tR\x06target\x12%\n" +
+	"\x0earguments_json\x18\b \x01(\tR\rargumentsJson\x12\x16\n" +
+	"\x06result\x18\t \x01(\tR\x06result\x12\x1d\n" +
+	"\n" +
+	"latency_ms\x18\n" +
+	" \x01(\x03R\tlatencyMs\x12\x19\n" +
+	"\btrace_id\x18\v \x01(\tR\atraceId\"Q\n" +
+	"\x18AppendAuditEventResponse\x125\n" +
+	"\x05event\x18\x01 \x01(\v2\x1f.dokkumcp.tenancy.v1.AuditEventR\x05event\"\xd3\x01\n" +
+	"\vAuditFilter\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x1c\n" +
+	"\toperation\x18\x04 \x01(\tR\toperation\x12\x16\n" +
+	"\x06result\x18\x05 \x01(\tR\x06result\"\xab\x01\n" +
+	"\x16ListAuditEventsRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x128\n" +
+	"\x06filter\x18\x02 \x01(\v2 .dokkumcp.tenancy.v1.AuditFilterR\x06filter\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"z\n" +
+	"\x17ListAuditEventsResponse\x127\n" +
+	"\x06events\x18\x01 \x03(\v2\x1f.dokkumcp.tenancy.v1.AuditEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"q\n" +
+	"\x18ExportAuditEventsRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x128\n" +
+	"\x06filter\x18\x02 \x01(\v2 .dokkumcp.tenancy.v1.AuditFilterR\x06filter\"1\n" +
+	"\x19ExportAuditEventsResponse\x12\x14\n" +
+	"\x05lines\x18\x01 \x01(\fR\x05lines\"6\n" +
+	"\x17VerifyAuditChainRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"\x88\x01\n" +
+	"\x18VerifyAuditChainResponse\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12%\n" +
+	"\x0eevents_checked\x18\x02 \x01(\x03R\reventsChecked\x12\x1d\n" +
+	"\n" +
+	"broken_seq\x18\x03 \x01(\x03R\tbrokenSeq\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason*N\n" +
 	"\x04Plan\x12\x14\n" +
 	"\x10PLAN_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tPLAN_FREE\x10\x01\x12\f\n" +
@@ -871,12 +2665,29 @@ const file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc = "" +
 	"\x0eCredentialMode\x12\x1f\n" +
 	"\x1bCREDENTIAL_MODE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bCREDENTIAL_MODE_CERTIFICATE\x10\x01\x12\x1f\n" +
-	"\x1bCREDENTIAL_MODE_MANAGED_KEY\x10\x022\xe0\x03\n" +
+	"\x1bCREDENTIAL_MODE_MANAGED_KEY\x10\x022\x92\x10\n" +
 	"\x0eTenancyService\x12w\n" +
 	"\fCreateTenant\x12(.dokkumcp.tenancy.v1.CreateTenantRequest\x1a).dokkumcp.tenancy.v1.CreateTenantResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12n\n" +
 	"\tGetTenant\x12%.dokkumcp.tenancy.v1.GetTenantRequest\x1a&.dokkumcp.tenancy.v1.GetTenantResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12w\n" +
 	"\fRegisterHost\x12(.dokkumcp.tenancy.v1.RegisterHostRequest\x1a).dokkumcp.tenancy.v1.RegisterHostResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12l\n" +
-	"\aGetHost\x12#.dokkumcp.tenancy.v1.GetHostRequest\x1a$.dokkumcp.tenancy.v1.GetHostResponse\"\x16\xc2\xf3\x18\x12tenancy:read-hostsB\xc5\x01\n" +
+	"\aGetHost\x12#.dokkumcp.tenancy.v1.GetHostRequest\x1a$.dokkumcp.tenancy.v1.GetHostResponse\"\x16\xc2\xf3\x18\x12tenancy:read-hosts\x12q\n" +
+	"\n" +
+	"ChangePlan\x12&.dokkumcp.tenancy.v1.ChangePlanRequest\x1a'.dokkumcp.tenancy.v1.ChangePlanResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12z\n" +
+	"\rSuspendTenant\x12).dokkumcp.tenancy.v1.SuspendTenantRequest\x1a*.dokkumcp.tenancy.v1.SuspendTenantResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12w\n" +
+	"\fResumeTenant\x12(.dokkumcp.tenancy.v1.ResumeTenantRequest\x1a).dokkumcp.tenancy.v1.ResumeTenantResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12\x85\x01\n" +
+	"\x0fGetTenantLimits\x12+.dokkumcp.tenancy.v1.GetTenantLimitsRequest\x1a,.dokkumcp.tenancy.v1.GetTenantLimitsResponse\"\x17\xc2\xf3\x18\x13tenancy:read-limits\x12w\n" +
+	"\n" +
+	"ReserveApp\x12&.dokkumcp.tenancy.v1.ReserveAppRequest\x1a'.dokkumcp.tenancy.v1.ReserveAppResponse\"\x18\xc2\xf3\x18\x14tenancy:reserve-apps\x12\x95\x01\n" +
+	"\x14CommitAppReservation\x120.dokkumcp.tenancy.v1.CommitAppReservationRequest\x1a1.dokkumcp.tenancy.v1.CommitAppReservationResponse\"\x18\xc2\xf3\x18\x14tenancy:reserve-apps\x12\x98\x01\n" +
+	"\x15ReleaseAppReservation\x121.dokkumcp.tenancy.v1.ReleaseAppReservationRequest\x1a2.dokkumcp.tenancy.v1.ReleaseAppReservationResponse\"\x18\xc2\xf3\x18\x14tenancy:reserve-apps\x12\x89\x01\n" +
+	"\x10RecordAppRemoved\x12,.dokkumcp.tenancy.v1.RecordAppRemovedRequest\x1a-.dokkumcp.tenancy.v1.RecordAppRemovedResponse\"\x18\xc2\xf3\x18\x14tenancy:reserve-apps\x12\x81\x01\n" +
+	"\x10AppendAuditEvent\x12,.dokkumcp.tenancy.v1.AppendAuditEventRequest\x1a-.dokkumcp.tenancy.v1.AppendAuditEventResponse\"\x10\xc2\xf3\x18\faudit:append\x12|\n" +
+	"\x0fListAuditEvents\x12+.dokkumcp.tenancy.v1.ListAuditEventsRequest\x1a,.dokkumcp.tenancy.v1.ListAuditEventsResponse\"\x0e\xc2\xf3\x18\n" +
+	"audit:read\x12\x84\x01\n" +
+	"\x11ExportAuditEvents\x12-.dokkumcp.tenancy.v1.ExportAuditEventsRequest\x1a..dokkumcp.tenancy.v1.ExportAuditEventsResponse\"\x0e\xc2\xf3\x18\n" +
+	"audit:read0\x01\x12\x7f\n" +
+	"\x10VerifyAuditChain\x12,.dokkumcp.tenancy.v1.VerifyAuditChainRequest\x1a-.dokkumcp.tenancy.v1.VerifyAuditChainResponse\"\x0e\xc2\xf3\x18\n" +
+	"audit:readB\xc5\x01\n" +
 	"\x17com.dokkumcp.tenancy.v1B\fTenancyProtoP\x01Z.dokkumcp.dev/gen/dokkumcp/tenancy/v1;tenancyv1\xa2\x02\x03DTX\xaa\x02\x13Dokkumcp.Tenancy.V1\xca\x02\x13Dokkumcp\\Tenancy\\V1\xe2\x02\x1fDokkumcp\\Tenancy\\V1\\GPBMetadata\xea\x02\x15Dokkumcp::Tenancy::V1b\x06proto3"
 
 var (
@@ -892,48 +2703,118 @@ func file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP() []byte {
 }
 
 var file_dokkumcp_tenancy_v1_tenancy_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_dokkumcp_tenancy_v1_tenancy_proto_goTypes = []any{
-	(Plan)(0),                     // 0: dokkumcp.tenancy.v1.Plan
-	(TenantStatus)(0),             // 1: dokkumcp.tenancy.v1.TenantStatus
-	(CredentialMode)(0),           // 2: dokkumcp.tenancy.v1.CredentialMode
-	(*Tenant)(nil),                // 3: dokkumcp.tenancy.v1.Tenant
-	(*Host)(nil),                  // 4: dokkumcp.tenancy.v1.Host
-	(*CreateTenantRequest)(nil),   // 5: dokkumcp.tenancy.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),  // 6: dokkumcp.tenancy.v1.CreateTenantResponse
-	(*GetTenantRequest)(nil),      // 7: dokkumcp.tenancy.v1.GetTenantRequest
-	(*GetTenantResponse)(nil),     // 8: dokkumcp.tenancy.v1.GetTenantResponse
-	(*RegisterHostRequest)(nil),   // 9: dokkumcp.tenancy.v1.RegisterHostRequest
-	(*RegisterHostResponse)(nil),  // 10: dokkumcp.tenancy.v1.RegisterHostResponse
-	(*GetHostRequest)(nil),        // 11: dokkumcp.tenancy.v1.GetHostRequest
-	(*GetHostResponse)(nil),       // 12: dokkumcp.tenancy.v1.GetHostResponse
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(Plan)(0),                             // 0: dokkumcp.tenancy.v1.Plan
+	(TenantStatus)(0),                     // 1: dokkumcp.tenancy.v1.TenantStatus
+	(CredentialMode)(0),                   // 2: dokkumcp.tenancy.v1.CredentialMode
+	(*Tenant)(nil),                        // 3: dokkumcp.tenancy.v1.Tenant
+	(*Host)(nil),                          // 4: dokkumcp.tenancy.v1.Host
+	(*CreateTenantRequest)(nil),           // 5: dokkumcp.tenancy.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),          // 6: dokkumcp.tenancy.v1.CreateTenantResponse
+	(*GetTenantRequest)(nil),              // 7: dokkumcp.tenancy.v1.GetTenantRequest
+	(*GetTenantResponse)(nil),             // 8: dokkumcp.tenancy.v1.GetTenantResponse
+	(*RegisterHostRequest)(nil),           // 9: dokkumcp.tenancy.v1.RegisterHostRequest
+	(*RegisterHostResponse)(nil),          // 10: dokkumcp.tenancy.v1.RegisterHostResponse
+	(*GetHostRequest)(nil),                // 11: dokkumcp.tenancy.v1.GetHostRequest
+	(*GetHostResponse)(nil),               // 12: dokkumcp.tenancy.v1.GetHostResponse
+	(*LimitOverrides)(nil),                // 13: dokkumcp.tenancy.v1.LimitOverrides
+	(*ChangePlanRequest)(nil),             // 14: dokkumcp.tenancy.v1.ChangePlanRequest
+	(*ChangePlanResponse)(nil),            // 15: dokkumcp.tenancy.v1.ChangePlanResponse
+	(*SuspendTenantRequest)(nil),          // 16: dokkumcp.tenancy.v1.SuspendTenantRequest
+	(*SuspendTenantResponse)(nil),         // 17: dokkumcp.tenancy.v1.SuspendTenantResponse
+	(*ResumeTenantRequest)(nil),           // 18: dokkumcp.tenancy.v1.ResumeTenantRequest
+	(*ResumeTenantResponse)(nil),          // 19: dokkumcp.tenancy.v1.ResumeTenantResponse
+	(*GetTenantLimitsRequest)(nil),        // 20: dokkumcp.tenancy.v1.GetTenantLimitsRequest
+	(*TenantLimits)(nil),                  // 21: dokkumcp.tenancy.v1.TenantLimits
+	(*GetTenantLimitsResponse)(nil),       // 22: dokkumcp.tenancy.v1.GetTenantLimitsResponse
+	(*ReserveAppRequest)(nil),             // 23: dokkumcp.tenancy.v1.ReserveAppRequest
+	(*ReserveAppResponse)(nil),            // 24: dokkumcp.tenancy.v1.ReserveAppResponse
+	(*CommitAppReservationRequest)(nil),   // 25: dokkumcp.tenancy.v1.CommitAppReservationRequest
+	(*CommitAppReservationResponse)(nil),  // 26: dokkumcp.tenancy.v1.CommitAppReservationResponse
+	(*ReleaseAppReservationRequest)(nil),  // 27: dokkumcp.tenancy.v1.ReleaseAppReservationRequest
+	(*ReleaseAppReservationResponse)(nil), // 28: dokkumcp.tenancy.v1.ReleaseAppReservationResponse
+	(*RecordAppRemovedRequest)(nil),       // 29: dokkumcp.tenancy.v1.RecordAppRemovedRequest
+	(*RecordAppRemovedResponse)(nil),      // 30: dokkumcp.tenancy.v1.RecordAppRemovedResponse
+	(*AuditEvent)(nil),                    // 31: dokkumcp.tenancy.v1.AuditEvent
+	(*AppendAuditEventRequest)(nil),       // 32: dokkumcp.tenancy.v1.AppendAuditEventRequest
+	(*AppendAuditEventResponse)(nil),      // 33: dokkumcp.tenancy.v1.AppendAuditEventResponse
+	(*AuditFilter)(nil),                   // 34: dokkumcp.tenancy.v1.AuditFilter
+	(*ListAuditEventsRequest)(nil),        // 35: dokkumcp.tenancy.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),       // 36: dokkumcp.tenancy.v1.ListAuditEventsResponse
+	(*ExportAuditEventsRequest)(nil),      // 37: dokkumcp.tenancy.v1.ExportAuditEventsRequest
+	(*ExportAuditEventsResponse)(nil),     // 38: dokkumcp.tenancy.v1.ExportAuditEventsResponse
+	(*VerifyAuditChainRequest)(nil),       // 39: dokkumcp.tenancy.v1.VerifyAuditChainRequest
+	(*VerifyAuditChainResponse)(nil),      // 40: dokkumcp.tenancy.v1.VerifyAuditChainResponse
+	(*timestamppb.Timestamp)(nil),         // 41: google.protobuf.Timestamp
 }
 var file_dokkumcp_tenancy_v1_tenancy_proto_depIdxs = []int32{
 	0,  // 0: dokkumcp.tenancy.v1.Tenant.plan:type_name -> dokkumcp.tenancy.v1.Plan
 	1,  // 1: dokkumcp.tenancy.v1.Tenant.status:type_name -> dokkumcp.tenancy.v1.TenantStatus
-	13, // 2: dokkumcp.tenancy.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	41, // 2: dokkumcp.tenancy.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 3: dokkumcp.tenancy.v1.Host.credential_mode:type_name -> dokkumcp.tenancy.v1.CredentialMode
-	13, // 4: dokkumcp.tenancy.v1.Host.create_time:type_name -> google.protobuf.Timestamp
+	41, // 4: dokkumcp.tenancy.v1.Host.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: dokkumcp.tenancy.v1.CreateTenantRequest.plan:type_name -> dokkumcp.tenancy.v1.Plan
 	3,  // 6: dokkumcp.tenancy.v1.CreateTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
 	3,  // 7: dokkumcp.tenancy.v1.GetTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
 	2,  // 8: dokkumcp.tenancy.v1.RegisterHostRequest.credential_mode:type_name -> dokkumcp.tenancy.v1.CredentialMode
 	4,  // 9: dokkumcp.tenancy.v1.RegisterHostResponse.host:type_name -> dokkumcp.tenancy.v1.Host
 	4,  // 10: dokkumcp.tenancy.v1.GetHostResponse.host:type_name -> dokkumcp.tenancy.v1.Host
-	5,  // 11: dokkumcp.tenancy.v1.TenancyService.CreateTenant:input_type -> dokkumcp.tenancy.v1.CreateTenantRequest
-	7,  // 12: dokkumcp.tenancy.v1.TenancyService.GetTenant:input_type -> dokkumcp.tenancy.v1.GetTenantRequest
-	9,  // 13: dokkumcp.tenancy.v1.TenancyService.RegisterHost:input_type -> dokkumcp.tenancy.v1.RegisterHostRequest
-	11, // 14: dokkumcp.tenancy.v1.TenancyService.GetHost:input_type -> dokkumcp.tenancy.v1.GetHostRequest
-	6,  // 15: dokkumcp.tenancy.v1.TenancyService.CreateTenant:output_type -> dokkumcp.tenancy.v1.CreateTenantResponse
-	8,  // 16: dokkumcp.tenancy.v1.TenancyService.GetTenant:output_type -> dokkumcp.tenancy.v1.GetTenantResponse
-	10, // 17: dokkumcp.tenancy.v1.TenancyService.RegisterHost:output_type -> dokkumcp.tenancy.v1.RegisterHostResponse
-	12, // 18: dokkumcp.tenancy.v1.TenancyService.GetHost:output_type -> dokkumcp.tenancy.v1.GetHostResponse
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	0,  // 11: dokkumcp.tenancy.v1.ChangePlanRequest.plan:type_name -> dokkumcp.tenancy.v1.Plan
+	13, // 12: dokkumcp.tenancy.v1.ChangePlanRequest.overrides:type_name -> dokkumcp.tenancy.v1.LimitOverrides
+	3,  // 13: dokkumcp.tenancy.v1.ChangePlanResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
+	21, // 14: dokkumcp.tenancy.v1.ChangePlanResponse.limits:type_name -> dokkumcp.tenancy.v1.TenantLimits
+	3,  // 15: dokkumcp.tenancy.v1.SuspendTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
+	3,  // 16: dokkumcp.tenancy.v1.ResumeTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
+	0,  // 17: dokkumcp.tenancy.v1.TenantLimits.plan:type_name -> dokkumcp.tenancy.v1.Plan
+	1,  // 18: dokkumcp.tenancy.v1.TenantLimits.status:type_name -> dokkumcp.tenancy.v1.TenantStatus
+	21, // 19: dokkumcp.tenancy.v1.GetTenantLimitsResponse.limits:type_name -> dokkumcp.tenancy.v1.TenantLimits
+	41, // 20: dokkumcp.tenancy.v1.ReserveAppResponse.expire_time:type_name -> google.protobuf.Timestamp
+	41, // 21: dokkumcp.tenancy.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	41, // 22: dokkumcp.tenancy.v1.AppendAuditEventRequest.time:type_name -> google.protobuf.Timestamp
+	31, // 23: dokkumcp.tenancy.v1.AppendAuditEventResponse.event:type_name -> dokkumcp.tenancy.v1.AuditEvent
+	41, // 24: dokkumcp.tenancy.v1.AuditFilter.start_time:type_name -> google.protobuf.Timestamp
+	41, // 25: dokkumcp.tenancy.v1.AuditFilter.end_time:type_name -> google.protobuf.Timestamp
+	34, // 26: dokkumcp.tenancy.v1.ListAuditEventsRequest.filter:type_name -> dokkumcp.tenancy.v1.AuditFilter
+	31, // 27: dokkumcp.tenancy.v1.ListAuditEventsResponse.events:type_name -> dokkumcp.tenancy.v1.AuditEvent
+	34, // 28: dokkumcp.tenancy.v1.ExportAuditEventsRequest.filter:type_name -> dokkumcp.tenancy.v1.AuditFilter
+	5,  // 29: dokkumcp.tenancy.v1.TenancyService.CreateTenant:input_type -> dokkumcp.tenancy.v1.CreateTenantRequest
+	7,  // 30: dokkumcp.tenancy.v1.TenancyService.GetTenant:input_type -> dokkumcp.tenancy.v1.GetTenantRequest
+	9,  // 31: dokkumcp.tenancy.v1.TenancyService.RegisterHost:input_type -> dokkumcp.tenancy.v1.RegisterHostRequest
+	11, // 32: dokkumcp.tenancy.v1.TenancyService.GetHost:input_type -> dokkumcp.tenancy.v1.GetHostRequest
+	14, // 33: dokkumcp.tenancy.v1.TenancyService.ChangePlan:input_type -> dokkumcp.tenancy.v1.ChangePlanRequest
+	16, // 34: dokkumcp.tenancy.v1.TenancyService.SuspendTenant:input_type -> dokkumcp.tenancy.v1.SuspendTenantRequest
+	18, // 35: dokkumcp.tenancy.v1.TenancyService.ResumeTenant:input_type -> dokkumcp.tenancy.v1.ResumeTenantRequest
+	20, // 36: dokkumcp.tenancy.v1.TenancyService.GetTenantLimits:input_type -> dokkumcp.tenancy.v1.GetTenantLimitsRequest
+	23, // 37: dokkumcp.tenancy.v1.TenancyService.ReserveApp:input_type -> dokkumcp.tenancy.v1.ReserveAppRequest
+	25, // 38: dokkumcp.tenancy.v1.TenancyService.CommitAppReservation:input_type -> dokkumcp.tenancy.v1.CommitAppReservationRequest
+	27, // 39: dokkumcp.tenancy.v1.TenancyService.ReleaseAppReservation:input_type -> dokkumcp.tenancy.v1.ReleaseAppReservationRequest
+	29, // 40: dokkumcp.tenancy.v1.TenancyService.RecordAppRemoved:input_type -> dokkumcp.tenancy.v1.RecordAppRemovedRequest
+	32, // 41: dokkumcp.tenancy.v1.TenancyService.AppendAuditEvent:input_type -> dokkumcp.tenancy.v1.AppendAuditEventRequest
+	35, // 42: dokkumcp.tenancy.v1.TenancyService.ListAuditEvents:input_type -> dokkumcp.tenancy.v1.ListAuditEventsRequest
+	37, // 43: dokkumcp.tenancy.v1.TenancyService.ExportAuditEvents:input_type -> dokkumcp.tenancy.v1.ExportAuditEventsRequest
+	39, // 44: dokkumcp.tenancy.v1.TenancyService.VerifyAuditChain:input_type -> dokkumcp.tenancy.v1.VerifyAuditChainRequest
+	6,  // 45: dokkumcp.tenancy.v1.TenancyService.CreateTenant:output_type -> dokkumcp.tenancy.v1.CreateTenantResponse
+	8,  // 46: dokkumcp.tenancy.v1.TenancyService.GetTenant:output_type -> dokkumcp.tenancy.v1.GetTenantResponse
+	10, // 47: dokkumcp.tenancy.v1.TenancyService.RegisterHost:output_type -> dokkumcp.tenancy.v1.RegisterHostResponse
+	12, // 48: dokkumcp.tenancy.v1.TenancyService.GetHost:output_type -> dokkumcp.tenancy.v1.GetHostResponse
+	15, // 49: dokkumcp.tenancy.v1.TenancyService.ChangePlan:output_type -> dokkumcp.tenancy.v1.ChangePlanResponse
+	17, // 50: dokkumcp.tenancy.v1.TenancyService.SuspendTenant:output_type -> dokkumcp.tenancy.v1.SuspendTenantResponse
+	19, // 51: dokkumcp.tenancy.v1.TenancyService.ResumeTenant:output_type -> dokkumcp.tenancy.v1.ResumeTenantResponse
+	22, // 52: dokkumcp.tenancy.v1.TenancyService.GetTenantLimits:output_type -> dokkumcp.tenancy.v1.GetTenantLimitsResponse
+	24, // 53: dokkumcp.tenancy.v1.TenancyService.ReserveApp:output_type -> dokkumcp.tenancy.v1.ReserveAppResponse
+	26, // 54: dokkumcp.tenancy.v1.TenancyService.CommitAppReservation:output_type -> dokkumcp.tenancy.v1.CommitAppReservationResponse
+	28, // 55: dokkumcp.tenancy.v1.TenancyService.ReleaseAppReservation:output_type -> dokkumcp.tenancy.v1.ReleaseAppReservationResponse
+	30, // 56: dokkumcp.tenancy.v1.TenancyService.RecordAppRemoved:output_type -> dokkumcp.tenancy.v1.RecordAppRemovedResponse
+	33, // 57: dokkumcp.tenancy.v1.TenancyService.AppendAuditEvent:output_type -> dokkumcp.tenancy.v1.AppendAuditEventResponse
+	36, // 58: dokkumcp.tenancy.v1.TenancyService.ListAuditEvents:output_type -> dokkumcp.tenancy.v1.ListAuditEventsResponse
+	38, // 59: dokkumcp.tenancy.v1.TenancyService.ExportAuditEvents:output_type -> dokkumcp.tenancy.v1.ExportAuditEventsResponse
+	40, // 60: dokkumcp.tenancy.v1.TenancyService.VerifyAuditChain:output_type -> dokkumcp.tenancy.v1.VerifyAuditChainResponse
+	45, // [45:61] is the sub-list for method output_type
+	29, // [29:45] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_dokkumcp_tenancy_v1_tenancy_proto_init() }
@@ -941,13 +2822,15 @@ func file_dokkumcp_tenancy_v1_tenancy_proto_init() {
 	if File_dokkumcp_tenancy_v1_tenancy_proto != nil {
 		return
 	}
+	file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[10].OneofWrappers = []any{}
+	file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc), len(file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   10,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

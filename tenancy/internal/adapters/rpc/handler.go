@@ -96,9 +96,10 @@ func (h *Handler) GetHost(ctx context.Context, req *connect.Request[tenancyv1.Ge
 }
 
 // requireServiceIdentity rejects callers whose token is scoped to a tenant.
-// Every TenancyService request names the tenant it applies to, which only
+// TenancyService requests name the tenant they apply to, which only
 // platform service identities (tokens without tenant_id) may do: a tenant's
-// own tenant comes from its token, never from a request field.
+// own tenant comes from its token, never from a request field. The audit
+// reads are the exception, and resolve the tenant with auditTenant.
 func requireServiceIdentity(ctx context.Context) error {
 	principal, ok := auth.PrincipalFrom(ctx)
 	if !ok {
@@ -136,6 +137,8 @@ func codeOf(kind domain.Kind) connect.Code {
 		return connect.CodeAlreadyExists
 	case domain.KindFailedPrecondition:
 		return connect.CodeFailedPrecondition
+	case domain.KindResourceExhausted:
+		return connect.CodeResourceExhausted
 	default:
 		return connect.CodeInternal
 	}

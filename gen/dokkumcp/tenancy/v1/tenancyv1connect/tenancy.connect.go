@@ -44,6 +44,42 @@ const (
 	TenancyServiceRegisterHostProcedure = "/dokkumcp.tenancy.v1.TenancyService/RegisterHost"
 	// TenancyServiceGetHostProcedure is the fully-qualified name of the TenancyService's GetHost RPC.
 	TenancyServiceGetHostProcedure = "/dokkumcp.tenancy.v1.TenancyService/GetHost"
+	// TenancyServiceChangePlanProcedure is the fully-qualified name of the TenancyService's ChangePlan
+	// RPC.
+	TenancyServiceChangePlanProcedure = "/dokkumcp.tenancy.v1.TenancyService/ChangePlan"
+	// TenancyServiceSuspendTenantProcedure is the fully-qualified name of the TenancyService's
+	// SuspendTenant RPC.
+	TenancyServiceSuspendTenantProcedure = "/dokkumcp.tenancy.v1.TenancyService/SuspendTenant"
+	// TenancyServiceResumeTenantProcedure is the fully-qualified name of the TenancyService's
+	// ResumeTenant RPC.
+	TenancyServiceResumeTenantProcedure = "/dokkumcp.tenancy.v1.TenancyService/ResumeTenant"
+	// TenancyServiceGetTenantLimitsProcedure is the fully-qualified name of the TenancyService's
+	// GetTenantLimits RPC.
+	TenancyServiceGetTenantLimitsProcedure = "/dokkumcp.tenancy.v1.TenancyService/GetTenantLimits"
+	// TenancyServiceReserveAppProcedure is the fully-qualified name of the TenancyService's ReserveApp
+	// RPC.
+	TenancyServiceReserveAppProcedure = "/dokkumcp.tenancy.v1.TenancyService/ReserveApp"
+	// TenancyServiceCommitAppReservationProcedure is the fully-qualified name of the TenancyService's
+	// CommitAppReservation RPC.
+	TenancyServiceCommitAppReservationProcedure = "/dokkumcp.tenancy.v1.TenancyService/CommitAppReservation"
+	// TenancyServiceReleaseAppReservationProcedure is the fully-qualified name of the TenancyService's
+	// ReleaseAppReservation RPC.
+	TenancyServiceReleaseAppReservationProcedure = "/dokkumcp.tenancy.v1.TenancyService/ReleaseAppReservation"
+	// TenancyServiceRecordAppRemovedProcedure is the fully-qualified name of the TenancyService's
+	// RecordAppRemoved RPC.
+	TenancyServiceRecordAppRemovedProcedure = "/dokkumcp.tenancy.v1.TenancyService/RecordAppRemoved"
+	// TenancyServiceAppendAuditEventProcedure is the fully-qualified name of the TenancyService's
+	// AppendAuditEvent RPC.
+	TenancyServiceAppendAuditEventProcedure = "/dokkumcp.tenancy.v1.TenancyService/AppendAuditEvent"
+	// TenancyServiceListAuditEventsProcedure is the fully-qualified name of the TenancyService's
+	// ListAuditEvents RPC.
+	TenancyServiceListAuditEventsProcedure = "/dokkumcp.tenancy.v1.TenancyService/ListAuditEvents"
+	// TenancyServiceExportAuditEventsProcedure is the fully-qualified name of the TenancyService's
+	// ExportAuditEvents RPC.
+	TenancyServiceExportAuditEventsProcedure = "/dokkumcp.tenancy.v1.TenancyService/ExportAuditEvents"
+	// TenancyServiceVerifyAuditChainProcedure is the fully-qualified name of the TenancyService's
+	// VerifyAuditChain RPC.
+	TenancyServiceVerifyAuditChainProcedure = "/dokkumcp.tenancy.v1.TenancyService/VerifyAuditChain"
 )
 
 // TenancyServiceClient is a client for the dokkumcp.tenancy.v1.TenancyService service.
@@ -57,6 +93,38 @@ type TenancyServiceClient interface {
 	// GetHost resolves a tenant's host for the services that connect to it.
 	// Only service identities hold tenancy:read-hosts.
 	GetHost(context.Context, *connect.Request[v1.GetHostRequest]) (*connect.Response[v1.GetHostResponse], error)
+	// ChangePlan moves a tenant to another plan, with optional per-tenant
+	// limit overrides, effective for the next request.
+	ChangePlan(context.Context, *connect.Request[v1.ChangePlanRequest]) (*connect.Response[v1.ChangePlanResponse], error)
+	// SuspendTenant stops every use of the tenant's hosts until ResumeTenant.
+	SuspendTenant(context.Context, *connect.Request[v1.SuspendTenantRequest]) (*connect.Response[v1.SuspendTenantResponse], error)
+	// ResumeTenant makes a suspended tenant active again.
+	ResumeTenant(context.Context, *connect.Request[v1.ResumeTenantRequest]) (*connect.Response[v1.ResumeTenantResponse], error)
+	// GetTenantLimits returns the limits that apply to a tenant now: its
+	// plan's limits with the tenant's overrides applied. Only service
+	// identities (mcpedge, dokkuexec) hold tenancy:read-limits.
+	GetTenantLimits(context.Context, *connect.Request[v1.GetTenantLimitsRequest]) (*connect.Response[v1.GetTenantLimitsResponse], error)
+	// ReserveApp reserves one app slot of the tenant's max_apps before
+	// DokkuExec creates the app. A reservation that is neither committed nor
+	// released expires after 5 minutes and stops counting.
+	ReserveApp(context.Context, *connect.Request[v1.ReserveAppRequest]) (*connect.Response[v1.ReserveAppResponse], error)
+	// CommitAppReservation records the reserved app as created.
+	CommitAppReservation(context.Context, *connect.Request[v1.CommitAppReservationRequest]) (*connect.Response[v1.CommitAppReservationResponse], error)
+	// ReleaseAppReservation frees a reservation whose app was not created.
+	ReleaseAppReservation(context.Context, *connect.Request[v1.ReleaseAppReservationRequest]) (*connect.Response[v1.ReleaseAppReservationResponse], error)
+	// RecordAppRemoved forgets a destroyed app, which frees its slot.
+	RecordAppRemoved(context.Context, *connect.Request[v1.RecordAppRemovedRequest]) (*connect.Response[v1.RecordAppRemovedResponse], error)
+	// AppendAuditEvent appends one event to the tenant's hash-chained audit
+	// ledger. It returns after the event is committed.
+	AppendAuditEvent(context.Context, *connect.Request[v1.AppendAuditEventRequest]) (*connect.Response[v1.AppendAuditEventResponse], error)
+	// ListAuditEvents returns a tenant's audit events in seq order. Tenant
+	// tokens read their own tenant; service tokens name it in tenant_id.
+	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
+	// ExportAuditEvents streams a tenant's audit events as JSON lines.
+	ExportAuditEvents(context.Context, *connect.Request[v1.ExportAuditEventsRequest]) (*connect.ServerStreamForClient[v1.ExportAuditEventsResponse], error)
+	// VerifyAuditChain recomputes a tenant's hash chain and returns the first
+	// event that breaks it.
+	VerifyAuditChain(context.Context, *connect.Request[v1.VerifyAuditChainRequest]) (*connect.Response[v1.VerifyAuditChainResponse], error)
 }
 
 // NewTenancyServiceClient constructs a client for the dokkumcp.tenancy.v1.TenancyService service.
@@ -94,15 +162,99 @@ func NewTenancyServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(tenancyServiceMethods.ByName("GetHost")),
 			connect.WithClientOptions(opts...),
 		),
+		changePlan: connect.NewClient[v1.ChangePlanRequest, v1.ChangePlanResponse](
+			httpClient,
+			baseURL+TenancyServiceChangePlanProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("ChangePlan")),
+			connect.WithClientOptions(opts...),
+		),
+		suspendTenant: connect.NewClient[v1.SuspendTenantRequest, v1.SuspendTenantResponse](
+			httpClient,
+			baseURL+TenancyServiceSuspendTenantProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("SuspendTenant")),
+			connect.WithClientOptions(opts...),
+		),
+		resumeTenant: connect.NewClient[v1.ResumeTenantRequest, v1.ResumeTenantResponse](
+			httpClient,
+			baseURL+TenancyServiceResumeTenantProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("ResumeTenant")),
+			connect.WithClientOptions(opts...),
+		),
+		getTenantLimits: connect.NewClient[v1.GetTenantLimitsRequest, v1.GetTenantLimitsResponse](
+			httpClient,
+			baseURL+TenancyServiceGetTenantLimitsProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("GetTenantLimits")),
+			connect.WithClientOptions(opts...),
+		),
+		reserveApp: connect.NewClient[v1.ReserveAppRequest, v1.ReserveAppResponse](
+			httpClient,
+			baseURL+TenancyServiceReserveAppProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("ReserveApp")),
+			connect.WithClientOptions(opts...),
+		),
+		commitAppReservation: connect.NewClient[v1.CommitAppReservationRequest, v1.CommitAppReservationResponse](
+			httpClient,
+			baseURL+TenancyServiceCommitAppReservationProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("CommitAppReservation")),
+			connect.WithClientOptions(opts...),
+		),
+		releaseAppReservation: connect.NewClient[v1.ReleaseAppReservationRequest, v1.ReleaseAppReservationResponse](
+			httpClient,
+			baseURL+TenancyServiceReleaseAppReservationProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("ReleaseAppReservation")),
+			connect.WithClientOptions(opts...),
+		),
+		recordAppRemoved: connect.NewClient[v1.RecordAppRemovedRequest, v1.RecordAppRemovedResponse](
+			httpClient,
+			baseURL+TenancyServiceRecordAppRemovedProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("RecordAppRemoved")),
+			connect.WithClientOptions(opts...),
+		),
+		appendAuditEvent: connect.NewClient[v1.AppendAuditEventRequest, v1.AppendAuditEventResponse](
+			httpClient,
+			baseURL+TenancyServiceAppendAuditEventProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("AppendAuditEvent")),
+			connect.WithClientOptions(opts...),
+		),
+		listAuditEvents: connect.NewClient[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse](
+			httpClient,
+			baseURL+TenancyServiceListAuditEventsProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("ListAuditEvents")),
+			connect.WithClientOptions(opts...),
+		),
+		exportAuditEvents: connect.NewClient[v1.ExportAuditEventsRequest, v1.ExportAuditEventsResponse](
+			httpClient,
+			baseURL+TenancyServiceExportAuditEventsProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("ExportAuditEvents")),
+			connect.WithClientOptions(opts...),
+		),
+		verifyAuditChain: connect.NewClient[v1.VerifyAuditChainRequest, v1.VerifyAuditChainResponse](
+			httpClient,
+			baseURL+TenancyServiceVerifyAuditChainProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("VerifyAuditChain")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // tenancyServiceClient implements TenancyServiceClient.
 type tenancyServiceClient struct {
-	createTenant *connect.Client[v1.CreateTenantRequest, v1.CreateTenantResponse]
-	getTenant    *connect.Client[v1.GetTenantRequest, v1.GetTenantResponse]
-	registerHost *connect.Client[v1.RegisterHostRequest, v1.RegisterHostResponse]
-	getHost      *connect.Client[v1.GetHostRequest, v1.GetHostResponse]
+	createTenant          *connect.Client[v1.CreateTenantRequest, v1.CreateTenantResponse]
+	getTenant             *connect.Client[v1.GetTenantRequest, v1.GetTenantResponse]
+	registerHost          *connect.Client[v1.RegisterHostRequest, v1.RegisterHostResponse]
+	getHost               *connect.Client[v1.GetHostRequest, v1.GetHostResponse]
+	changePlan            *connect.Client[v1.ChangePlanRequest, v1.ChangePlanResponse]
+	suspendTenant         *connect.Client[v1.SuspendTenantRequest, v1.SuspendTenantResponse]
+	resumeTenant          *connect.Client[v1.ResumeTenantRequest, v1.ResumeTenantResponse]
+	getTenantLimits       *connect.Client[v1.GetTenantLimitsRequest, v1.GetTenantLimitsResponse]
+	reserveApp            *connect.Client[v1.ReserveAppRequest, v1.ReserveAppResponse]
+	commitAppReservation  *connect.Client[v1.CommitAppReservationRequest, v1.CommitAppReservationResponse]
+	releaseAppReservation *connect.Client[v1.ReleaseAppReservationRequest, v1.ReleaseAppReservationResponse]
+	recordAppRemoved      *connect.Client[v1.RecordAppRemovedRequest, v1.RecordAppRemovedResponse]
+	appendAuditEvent      *connect.Client[v1.AppendAuditEventRequest, v1.AppendAuditEventResponse]
+	listAuditEvents       *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
+	exportAuditEvents     *connect.Client[v1.ExportAuditEventsRequest, v1.ExportAuditEventsResponse]
+	verifyAuditChain      *connect.Client[v1.VerifyAuditChainRequest, v1.VerifyAuditChainResponse]
 }
 
 // CreateTenant calls dokkumcp.tenancy.v1.TenancyService.CreateTenant.
@@ -125,6 +277,66 @@ func (c *tenancyServiceClient) GetHost(ctx context.Context, req *connect.Request
 	return c.getHost.CallUnary(ctx, req)
 }
 
+// ChangePlan calls dokkumcp.tenancy.v1.TenancyService.ChangePlan.
+func (c *tenancyServiceClient) ChangePlan(ctx context.Context, req *connect.Request[v1.ChangePlanRequest]) (*connect.Response[v1.ChangePlanResponse], error) {
+	return c.changePlan.CallUnary(ctx, req)
+}
+
+// SuspendTenant calls dokkumcp.tenancy.v1.TenancyService.SuspendTenant.
+func (c *tenancyServiceClient) SuspendTenant(ctx context.Context, req *connect.Request[v1.SuspendTenantRequest]) (*connect.Response[v1.SuspendTenantResponse], error) {
+	return c.suspendTenant.CallUnary(ctx, req)
+}
+
+// ResumeTenant calls dokkumcp.tenancy.v1.TenancyService.ResumeTenant.
+func (c *tenancyServiceClient) ResumeTenant(ctx context.Context, req *connect.Request[v1.ResumeTenantRequest]) (*connect.Response[v1.ResumeTenantResponse], error) {
+	return c.resumeTenant.CallUnary(ctx, req)
+}
+
+// GetTenantLimits calls dokkumcp.tenancy.v1.TenancyService.GetTenantLimits.
+func (c *tenancyServiceClient) GetTenantLimits(ctx context.Context, req *connect.Request[v1.GetTenantLimitsRequest]) (*connect.Response[v1.GetTenantLimitsResponse], error) {
+	return c.getTenantLimits.CallUnary(ctx, req)
+}
+
+// ReserveApp calls dokkumcp.tenancy.v1.TenancyService.ReserveApp.
+func (c *tenancyServiceClient) ReserveApp(ctx context.Context, req *connect.Request[v1.ReserveAppRequest]) (*connect.Response[v1.ReserveAppResponse], error) {
+	return c.reserveApp.CallUnary(ctx, req)
+}
+
+// CommitAppReservation calls dokkumcp.tenancy.v1.TenancyService.CommitAppReservation.
+func (c *tenancyServiceClient) CommitAppReservation(ctx context.Context, req *connect.Request[v1.CommitAppReservationRequest]) (*connect.Response[v1.CommitAppReservationResponse], error) {
+	return c.commitAppReservation.CallUnary(ctx, req)
+}
+
+// ReleaseAppReservation calls dokkumcp.tenancy.v1.TenancyService.ReleaseAppReservation.
+func (c *tenancyServiceClient) ReleaseAppReservation(ctx context.Context, req *connect.Request[v1.ReleaseAppReservationRequest]) (*connect.Response[v1.ReleaseAppReservationResponse], error) {
+	return c.releaseAppReservation.CallUnary(ctx, req)
+}
+
+// RecordAppRemoved calls dokkumcp.tenancy.v1.TenancyService.RecordAppRemoved.
+func (c *tenancyServiceClient) RecordAppRemoved(ctx context.Context, req *connect.Request[v1.RecordAppRemovedRequest]) (*connect.Response[v1.RecordAppRemovedResponse], error) {
+	return c.recordAppRemoved.CallUnary(ctx, req)
+}
+
+// AppendAuditEvent calls dokkumcp.tenancy.v1.TenancyService.AppendAuditEvent.
+func (c *tenancyServiceClient) AppendAuditEvent(ctx context.Context, req *connect.Request[v1.AppendAuditEventRequest]) (*connect.Response[v1.AppendAuditEventResponse], error) {
+	return c.appendAuditEvent.CallUnary(ctx, req)
+}
+
+// ListAuditEvents calls dokkumcp.tenancy.v1.TenancyService.ListAuditEvents.
+func (c *tenancyServiceClient) ListAuditEvents(ctx context.Context, req *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return c.listAuditEvents.CallUnary(ctx, req)
+}
+
+// ExportAuditEvents calls dokkumcp.tenancy.v1.TenancyService.ExportAuditEvents.
+func (c *tenancyServiceClient) ExportAuditEvents(ctx context.Context, req *connect.Request[v1.ExportAuditEventsRequest]) (*connect.ServerStreamForClient[v1.ExportAuditEventsResponse], error) {
+	return c.exportAuditEvents.CallServerStream(ctx, req)
+}
+
+// VerifyAuditChain calls dokkumcp.tenancy.v1.TenancyService.VerifyAuditChain.
+func (c *tenancyServiceClient) VerifyAuditChain(ctx context.Context, req *connect.Request[v1.VerifyAuditChainRequest]) (*connect.Response[v1.VerifyAuditChainResponse], error) {
+	return c.verifyAuditChain.CallUnary(ctx, req)
+}
+
 // TenancyServiceHandler is an implementation of the dokkumcp.tenancy.v1.TenancyService service.
 type TenancyServiceHandler interface {
 	// CreateTenant registers a tenant on a plan.
@@ -136,6 +348,38 @@ type TenancyServiceHandler interface {
 	// GetHost resolves a tenant's host for the services that connect to it.
 	// Only service identities hold tenancy:read-hosts.
 	GetHost(context.Context, *connect.Request[v1.GetHostRequest]) (*connect.Response[v1.GetHostResponse], error)
+	// ChangePlan moves a tenant to another plan, with optional per-tenant
+	// limit overrides, effective for the next request.
+	ChangePlan(context.Context, *connect.Request[v1.ChangePlanRequest]) (*connect.Response[v1.ChangePlanResponse], error)
+	// SuspendTenant stops every use of the tenant's hosts until ResumeTenant.
+	SuspendTenant(context.Context, *connect.Request[v1.SuspendTenantRequest]) (*connect.Response[v1.SuspendTenantResponse], error)
+	// ResumeTenant makes a suspended tenant active again.
+	ResumeTenant(context.Context, *connect.Request[v1.ResumeTenantRequest]) (*connect.Response[v1.ResumeTenantResponse], error)
+	// GetTenantLimits returns the limits that apply to a tenant now: its
+	// plan's limits with the tenant's overrides applied. Only service
+	// identities (mcpedge, dokkuexec) hold tenancy:read-limits.
+	GetTenantLimits(context.Context, *connect.Request[v1.GetTenantLimitsRequest]) (*connect.Response[v1.GetTenantLimitsResponse], error)
+	// ReserveApp reserves one app slot of the tenant's max_apps before
+	// DokkuExec creates the app. A reservation that is neither committed nor
+	// released expires after 5 minutes and stops counting.
+	ReserveApp(context.Context, *connect.Request[v1.ReserveAppRequest]) (*connect.Response[v1.ReserveAppResponse], error)
+	// CommitAppReservation records the reserved app as created.
+	CommitAppReservation(context.Context, *connect.Request[v1.CommitAppReservationRequest]) (*connect.Response[v1.CommitAppReservationResponse], error)
+	// ReleaseAppReservation frees a reservation whose app was not created.
+	ReleaseAppReservation(context.Context, *connect.Request[v1.ReleaseAppReservationRequest]) (*connect.Response[v1.ReleaseAppReservationResponse], error)
+	// RecordAppRemoved forgets a destroyed app, which frees its slot.
+	RecordAppRemoved(context.Context, *connect.Request[v1.RecordAppRemovedRequest]) (*connect.Response[v1.RecordAppRemovedResponse], error)
+	// AppendAuditEvent appends one event to the tenant's hash-chained audit
+	// ledger. It returns after the event is committed.
+	AppendAuditEvent(context.Context, *connect.Request[v1.AppendAuditEventRequest]) (*connect.Response[v1.AppendAuditEventResponse], error)
+	// ListAuditEvents returns a tenant's audit events in seq order. Tenant
+	// tokens read their own tenant; service tokens name it in tenant_id.
+	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
+	// ExportAuditEvents streams a tenant's audit events as JSON lines.
+	ExportAuditEvents(context.Context, *connect.Request[v1.ExportAuditEventsRequest], *connect.ServerStream[v1.ExportAuditEventsResponse]) error
+	// VerifyAuditChain recomputes a tenant's hash chain and returns the first
+	// event that breaks it.
+	VerifyAuditChain(context.Context, *connect.Request[v1.VerifyAuditChainRequest]) (*connect.Response[v1.VerifyAuditChainResponse], error)
 }
 
 // NewTenancyServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -169,6 +413,78 @@ func NewTenancyServiceHandler(svc TenancyServiceHandler, opts ...connect.Handler
 		connect.WithSchema(tenancyServiceMethods.ByName("GetHost")),
 		connect.WithHandlerOptions(opts...),
 	)
+	tenancyServiceChangePlanHandler := connect.NewUnaryHandler(
+		TenancyServiceChangePlanProcedure,
+		svc.ChangePlan,
+		connect.WithSchema(tenancyServiceMethods.ByName("ChangePlan")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceSuspendTenantHandler := connect.NewUnaryHandler(
+		TenancyServiceSuspendTenantProcedure,
+		svc.SuspendTenant,
+		connect.WithSchema(tenancyServiceMethods.ByName("SuspendTenant")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceResumeTenantHandler := connect.NewUnaryHandler(
+		TenancyServiceResumeTenantProcedure,
+		svc.ResumeTenant,
+		connect.WithSchema(tenancyServiceMethods.ByName("ResumeTenant")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceGetTenantLimitsHandler := connect.NewUnaryHandler(
+		TenancyServiceGetTenantLimitsProcedure,
+		svc.GetTenantLimits,
+		connect.WithSchema(tenancyServiceMethods.ByName("GetTenantLimits")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceReserveAppHandler := connect.NewUnaryHandler(
+		TenancyServiceReserveAppProcedure,
+		svc.ReserveApp,
+		connect.WithSchema(tenancyServiceMethods.ByName("ReserveApp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceCommitAppReservationHandler := connect.NewUnaryHandler(
+		TenancyServiceCommitAppReservationProcedure,
+		svc.CommitAppReservation,
+		connect.WithSchema(tenancyServiceMethods.ByName("CommitAppReservation")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceReleaseAppReservationHandler := connect.NewUnaryHandler(
+		TenancyServiceReleaseAppReservationProcedure,
+		svc.ReleaseAppReservation,
+		connect.WithSchema(tenancyServiceMethods.ByName("ReleaseAppReservation")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceRecordAppRemovedHandler := connect.NewUnaryHandler(
+		TenancyServiceRecordAppRemovedProcedure,
+		svc.RecordAppRemoved,
+		connect.WithSchema(tenancyServiceMethods.ByName("RecordAppRemoved")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceAppendAuditEventHandler := connect.NewUnaryHandler(
+		TenancyServiceAppendAuditEventProcedure,
+		svc.AppendAuditEvent,
+		connect.WithSchema(tenancyServiceMethods.ByName("AppendAuditEvent")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceListAuditEventsHandler := connect.NewUnaryHandler(
+		TenancyServiceListAuditEventsProcedure,
+		svc.ListAuditEvents,
+		connect.WithSchema(tenancyServiceMethods.ByName("ListAuditEvents")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceExportAuditEventsHandler := connect.NewServerStreamHandler(
+		TenancyServiceExportAuditEventsProcedure,
+		svc.ExportAuditEvents,
+		connect.WithSchema(tenancyServiceMethods.ByName("ExportAuditEvents")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceVerifyAuditChainHandler := connect.NewUnaryHandler(
+		TenancyServiceVerifyAuditChainProcedure,
+		svc.VerifyAuditChain,
+		connect.WithSchema(tenancyServiceMethods.ByName("VerifyAuditChain")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dokkumcp.tenancy.v1.TenancyService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case TenancyServiceCreateTenantProcedure:
@@ -179,6 +495,30 @@ func NewTenancyServiceHandler(svc TenancyServiceHandler, opts ...connect.Handler
 			tenancyServiceRegisterHostHandler.ServeHTTP(w, r)
 		case TenancyServiceGetHostProcedure:
 			tenancyServiceGetHostHandler.ServeHTTP(w, r)
+		case TenancyServiceChangePlanProcedure:
+			tenancyServiceChangePlanHandler.ServeHTTP(w, r)
+		case TenancyServiceSuspendTenantProcedure:
+			tenancyServiceSuspendTenantHandler.ServeHTTP(w, r)
+		case TenancyServiceResumeTenantProcedure:
+			tenancyServiceResumeTenantHandler.ServeHTTP(w, r)
+		case TenancyServiceGetTenantLimitsProcedure:
+			tenancyServiceGetTenantLimitsHandler.ServeHTTP(w, r)
+		case TenancyServiceReserveAppProcedure:
+			tenancyServiceReserveAppHandler.ServeHTTP(w, r)
+		case TenancyServiceCommitAppReservationProcedure:
+			tenancyServiceCommitAppReservationHandler.ServeHTTP(w, r)
+		case TenancyServiceReleaseAppReservationProcedure:
+			tenancyServiceReleaseAppReservationHandler.ServeHTTP(w, r)
+		case TenancyServiceRecordAppRemovedProcedure:
+			tenancyServiceRecordAppRemovedHandler.ServeHTTP(w, r)
+		case TenancyServiceAppendAuditEventProcedure:
+			tenancyServiceAppendAuditEventHandler.ServeHTTP(w, r)
+		case TenancyServiceListAuditEventsProcedure:
+			tenancyServiceListAuditEventsHandler.ServeHTTP(w, r)
+		case TenancyServiceExportAuditEventsProcedure:
+			tenancyServiceExportAuditEventsHandler.ServeHTTP(w, r)
+		case TenancyServiceVerifyAuditChainProcedure:
+			tenancyServiceVerifyAuditChainHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -202,4 +542,52 @@ func (UnimplementedTenancyServiceHandler) RegisterHost(context.Context, *connect
 
 func (UnimplementedTenancyServiceHandler) GetHost(context.Context, *connect.Request[v1.GetHostRequest]) (*connect.Response[v1.GetHostResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.GetHost is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) ChangePlan(context.Context, *connect.Request[v1.ChangePlanRequest]) (*connect.Response[v1.ChangePlanResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.ChangePlan is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) SuspendTenant(context.Context, *connect.Request[v1.SuspendTenantRequest]) (*connect.Response[v1.SuspendTenantResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.SuspendTenant is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) ResumeTenant(context.Context, *connect.Request[v1.ResumeTenantRequest]) (*connect.Response[v1.ResumeTenantResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.ResumeTenant is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) GetTenantLimits(context.Context, *connect.Request[v1.GetTenantLimitsRequest]) (*connect.Response[v1.GetTenantLimitsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.GetTenantLimits is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) ReserveApp(context.Context, *connect.Request[v1.ReserveAppRequest]) (*connect.Response[v1.ReserveAppResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.ReserveApp is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) CommitAppReservation(context.Context, *connect.Request[v1.CommitAppReservationRequest]) (*connect.Response[v1.CommitAppReservationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.CommitAppReservation is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) ReleaseAppReservation(context.Context, *connect.Request[v1.ReleaseAppReservationRequest]) (*connect.Response[v1.ReleaseAppReservationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.ReleaseAppReservation is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) RecordAppRemoved(context.Context, *connect.Request[v1.RecordAppRemovedRequest]) (*connect.Response[v1.RecordAppRemovedResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.RecordAppRemoved is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) AppendAuditEvent(context.Context, *connect.Request[v1.AppendAuditEventRequest]) (*connect.Response[v1.AppendAuditEventResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.AppendAuditEvent is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.ListAuditEvents is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) ExportAuditEvents(context.Context, *connect.Request[v1.ExportAuditEventsRequest], *connect.ServerStream[v1.ExportAuditEventsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.ExportAuditEvents is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) VerifyAuditChain(context.Context, *connect.Request[v1.VerifyAuditChainRequest]) (*connect.Response[v1.VerifyAuditChainResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.VerifyAuditChain is not implemented"))
 }
