@@ -4,8 +4,9 @@ MODULES   := platform identity tenancy secrets dokkuexec mcpedge devstack testho
 PACKAGES  := $(MODULES:%=dokkumcp.dev/%/...)
 VAULT_BIN := $(or $(DOKKUMCP_VAULT_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dokkumcp/vault-1.21.0)
 NODE_E2E  := devstack/e2e/node
+NODE_CONFORMANCE := mcpedge/conformance
 
-.PHONY: run test generate lint check-generated fmt vet go-test vault node-deps
+.PHONY: run test generate lint check-generated fmt vet go-test vault node-deps chart-test
 
 ## run: start the whole stack with a demo tenant; Ctrl-C stops it.
 run:
@@ -13,7 +14,7 @@ run:
 	./bin/dokkumcp run
 
 ## test: every check and every test, the end-to-end test included.
-test: lint check-generated fmt vet go-test
+test: lint check-generated fmt vet go-test chart-test
 
 ## generate: regenerate gen/ from proto/.
 generate:
@@ -40,6 +41,11 @@ vet:
 go-test:
 	go test -race -count=1 -timeout 30m $(PACKAGES)
 
+## chart-test: render the Helm chart for each values file and check the objects and NetworkPolicies offline.
+# tools/helm is not in go.work: Helm's requirements would join the workspace's build list.
+chart-test:
+	cd tools/helm && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...
+
 ## vault: build the Vault server used by tests into the cache outside the repository.
 # The cached binary's name carries the Vault version, so a binary that
 # exists is current; a fresh clone's file times must not force a rebuild.
@@ -49,6 +55,8 @@ vault:
 		cd tools/vault && GOWORK=off go build -o "$(VAULT_BIN).tmp" github.com/hashicorp/vault && \
 		mv "$(VAULT_BIN).tmp" "$(VAULT_BIN)"; fi
 
-## node-deps: install the TypeScript SDK used by the end-to-end test, from the lockfile.
+## node-deps: install the TypeScript SDK used by the end-to-end test and the
+## MCP conformance suite run against mcpedge, from their lockfiles.
 node-deps:
 	cd $(NODE_E2E) && npm ci --no-audit --no-fund
+	cd $(NODE_CONFORMANCE) && npm ci --no-audit --no-fund

@@ -159,20 +159,7 @@ func NewHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 	metadataPath := mcpserver.ProtectedResourceMetadataPath(cfg.Resource())
 	publicURL, _ := url.Parse(cfg.PublicURL)
 
-	streamable := mcpserver.NewStreamableHTTPServer(mcp,
-		mcpserver.WithStateLess(true),
-		mcpserver.WithDisableStreaming(true),
-		mcpserver.WithMaxRequestBodyBytes(cfg.MaxBodyBytes),
-		mcpserver.WithAllowedHosts(publicURL.Host),
-		mcpserver.WithStreamableHTTPLogger(logger),
-		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-			// Carry the guard's principal and ids into the tool handlers.
-			if p, ok := auth.PrincipalFrom(r.Context()); ok {
-				ctx = auth.WithPrincipal(ctx, p)
-			}
-			return logging.WithRequestID(ctx, logging.RequestID(r.Context()))
-		}),
-	)
+	streamable := mcpadapter.NewStreamableHTTPServer(mcp, publicURL.Host, cfg.MaxBodyBytes, logger)
 	guard := &httpguard.Guard{
 		Verifier:       verifier,
 		MetadataURL:    strings.TrimRight(cfg.PublicURL, "/") + metadataPath,

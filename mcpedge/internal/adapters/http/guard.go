@@ -40,7 +40,12 @@ type Guard struct {
 	// endpoints only, off unless an operator enables it, and the parameter
 	// is removed from the request before anything else sees the URL.
 	AllowQueryToken bool
-	Logger          *slog.Logger
+	// TestPrincipal, when set, replaces bearer-token verification: every
+	// request that passes the other checks carries this principal. It exists
+	// for test listeners whose clients send no token, such as the one the MCP
+	// conformance suite runs against; server.NewHandler never sets it.
+	TestPrincipal *auth.Principal
+	Logger        *slog.Logger
 }
 
 // Wrap returns next guarded.
@@ -68,20 +73,12 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			r.RequestURI = r.URL.RequestURI()
 		}
 
-		if len(r.Header.Values("Authorization")) > 1 {
-			g.challenge(w, "invalid_request", "send exactly one Authorization header")
-			return
-		}
-		raw, ok := auth.BearerToken(r.Header)
-		if !ok {
-			g.challenge(w, "", "missing bearer token: fetch a token from the authorization server named in the resource metadata and send it in the Authorization header")
-			return
-		}
-		principal, err := g.Verifier.Verify(ctx, raw)
-		if err != nil {
-			g.Logger.InfoContext(ctx, "access token rejected", "error", err)
-			g.challenge(w, "invalid_token", "the access token is invalid, expired, or not issued for this MCP server; fetch a new one with resource set to this server's URL")
-			return
+		principal := g.TestPrincipal
+		if principal == nil {
+			var ok bool
+			if principal, ok = g.authenticate(w, r.WithContext(ctx)); !ok {
+				return
+			}
 		}
 
 		if version := r.Header.Get("MCP-Protocol-Version"); version != "" && !mcp.IsValidProtocolVersion(version) {
@@ -109,6 +106,28 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// authenticate verifies the request's bearer token and returns its
+// principal. When the token is missing or invalid it writes the challenge and
+// returns false.
+func (g *Guard) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		g.challenge(w, "invalid_request", "send exactly one Authorization header")
+		return nil, false
+	}
+	raw, ok := auth.BearerToken(r.Header)
+	if !ok {
+		g.challenge(w, "", "missing bearer token: fetch a token from the authorization server named in the resource metadata and send it in the Authorization header")
+		return nil, false
+	}
+	principal, err := g.Verifier.Verify(r.Context(), raw)
+	if err != nil {
+		g.Logger.InfoContext(r.Context(), "access token rejected", "error", err)
+		g.challenge(w, "invalid_token", "the access token is invalid, expired, or not issued for this MCP server; fetch a new one with resource set to this server's URL")
+		return nil, false
+	}
+	return principal, true
 }
 
 // readMessage reads a POST body within the size limit and checks that it is

@@ -194,3 +194,47 @@ func TestGuardQueryTokenWhenAllowed(t *testing.T) {
 		t.Errorf("header and query token: status = %d, want 401", rec.Code)
 	}
 }
+
+func TestGuardTestPrincipal(t *testing.T) {
+	t.Parallel()
+	guard := &httpguard.Guard{
+		TestPrincipal:  &auth.Principal{Subject: "c-test", TenantID: "t-test"},
+		AllowedOrigins: []string{"https://app.example"},
+		MaxBodyBytes:   1024,
+		Logger:         slog.New(slog.DiscardHandler),
+	}
+	var tenant string
+	handler := guard.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if principal, ok := auth.PrincipalFrom(r.Context()); ok {
+			tenant = principal.TenantID
+		}
+	}))
+
+	cases := []struct {
+		name       string
+		origin     string
+		body       string
+		wantStatus int
+	}{
+		{name: "no token", body: `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, wantStatus: 200},
+		{name: "disallowed origin", origin: "https://evil.example", body: `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, wantStatus: 403},
+		{name: "batch", body: `[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]`, wantStatus: 400},
+		{name: "body over limit", body: strings.Repeat("x", 2048), wantStatus: 413},
+	}
+	for _, tc := range cases {
+		tenant = ""
+		req := httptest.NewRequest(http.MethodPost, "http://mcp.test/mcp", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code != tc.wantStatus {
+			t.Errorf("%s: status = %d, want %d (body %q)", tc.name, rec.Code, tc.wantStatus, rec.Body.String())
+		}
+		if want := map[bool]string{true: "t-test", false: ""}[tc.wantStatus == 200]; tenant != want {
+			t.Errorf("%s: handler saw tenant %q, want %q", tc.name, tenant, want)
+		}
+	}
+}

@@ -1,0 +1,35 @@
+package mcp
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"dokkumcp.dev/platform/auth"
+	"dokkumcp.dev/platform/logging"
+)
+
+// NewStreamableHTTPServer returns the Streamable HTTP transport that serves s
+// at /mcp: stateless, without the standalone GET stream, accepting only
+// requests whose Host is host. It carries the principal and request id that
+// the guard put on the HTTP request into the handlers' context. The
+// conformance listener uses it too, so the suite runs against this exact
+// configuration.
+func NewStreamableHTTPServer(s *mcpserver.MCPServer, host string, maxBodyBytes int64, logger *slog.Logger) *mcpserver.StreamableHTTPServer {
+	return mcpserver.NewStreamableHTTPServer(s,
+		mcpserver.WithStateLess(true),
+		mcpserver.WithDisableStreaming(true),
+		mcpserver.WithMaxRequestBodyBytes(maxBodyBytes),
+		mcpserver.WithAllowedHosts(host),
+		mcpserver.WithStreamableHTTPLogger(logger),
+		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			// Carry the guard's principal and ids into the tool handlers.
+			if p, ok := auth.PrincipalFrom(r.Context()); ok {
+				ctx = auth.WithPrincipal(ctx, p)
+			}
+			return logging.WithRequestID(ctx, logging.RequestID(r.Context()))
+		}),
+	)
+}
