@@ -207,9 +207,11 @@ func TestMetadataAndJWKS(t *testing.T) {
 		t.Errorf("metadata Content-Type = %q", resp.Header.Get("Content-Type"))
 	}
 	wantStrings := map[string]string{
-		"issuer":         srv.URL,
-		"token_endpoint": srv.URL + "/oauth2/token",
-		"jwks_uri":       srv.URL + "/oauth2/jwks",
+		"issuer":                 srv.URL,
+		"token_endpoint":         srv.URL + "/oauth2/token",
+		"jwks_uri":               srv.URL + "/oauth2/jwks",
+		"revocation_endpoint":    srv.URL + "/oauth2/revoke",
+		"introspection_endpoint": srv.URL + "/oauth2/introspect",
 	}
 	for field, want := range wantStrings {
 		if metadata[field] != want {
@@ -217,9 +219,11 @@ func TestMetadataAndJWKS(t *testing.T) {
 		}
 	}
 	wantLists := map[string][]string{
-		"grant_types_supported":                 {"client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"},
-		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
-		"response_types_supported":              {},
+		"grant_types_supported":                         {"client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"},
+		"token_endpoint_auth_methods_supported":         {"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"revocation_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"introspection_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"response_types_supported":                      {},
 	}
 	for field, want := range wantLists {
 		if got := stringList(metadata[field]); !slices.Equal(got, want) || metadata[field] == nil {
@@ -227,7 +231,7 @@ func TestMetadataAndJWKS(t *testing.T) {
 		}
 	}
 	scopes := stringList(metadata["scopes_supported"])
-	for _, scope := range []string{"apps:read", "tenant:admin", "token:exchange", "platform:admin", "secrets:issue"} {
+	for _, scope := range []string{"apps:read", "tenant:admin", "token:exchange", "platform:admin", "secrets:issue", "token:introspect"} {
 		if !slices.Contains(scopes, scope) {
 			t.Errorf("scopes_supported lacks %s", scope)
 		}

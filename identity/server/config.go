@@ -33,6 +33,26 @@ type Config struct {
 	TenantResources StringList
 	// TokenTTL is the lifetime of access tokens, at most 15 minutes.
 	TokenTTL time.Duration
+	// KeyRotationInterval is the age of the newest signing key at which the
+	// next one is created; 0 turns scheduled rotation off.
+	KeyRotationInterval time.Duration
+	// KeyPublishDelay is how long a new signing key is in the JWKS before it
+	// signs. It must be at least the verifiers' JWKS cache age
+	// (platform/auth VerifierConfig.MaxAge, 5 minutes by default) plus
+	// KeyReloadInterval.
+	KeyPublishDelay time.Duration
+	// KeyReloadInterval is how often each replica rereads the signing keys
+	// from PostgreSQL and runs key and revocation maintenance.
+	KeyReloadInterval time.Duration
+	// TokenClientRate and TokenClientBurst limit the token, revocation and
+	// introspection requests of each authenticated client, per second and
+	// at once. A rate of 0 turns the limit off.
+	TokenClientRate  float64
+	TokenClientBurst int
+	// TokenAddressRate and TokenAddressBurst limit those requests from each
+	// source address, authenticated or not.
+	TokenAddressRate  float64
+	TokenAddressBurst int
 }
 
 // RegisterFlags adds Identity's flags to fs.
@@ -47,6 +67,13 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.Var(&cfg.ServiceClients, "service-clients", "comma-separated name=secret platform clients to store at start; names: dokkuexec, mcpedge, operator")
 	fs.Var(&cfg.TenantResources, "tenant-resources", "comma-separated audiences tenant clients may request, such as urn:dokkumcp:dokkuexec and the MCP endpoint URL")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", app.MaxTokenTTL, "lifetime of access tokens, at most 15m")
+	fs.DurationVar(&cfg.KeyRotationInterval, "key-rotation-interval", 24*time.Hour, "age of the newest signing key at which the next one is created; 0 turns scheduled rotation off")
+	fs.DurationVar(&cfg.KeyPublishDelay, "key-publish-delay", 5*time.Minute, "time a new signing key is published in the JWKS before it signs; at least the verifiers' JWKS cache age (5m by default) plus --key-reload-interval")
+	fs.DurationVar(&cfg.KeyReloadInterval, "key-reload-interval", 10*time.Second, "how often each replica rereads the signing keys from PostgreSQL")
+	fs.Float64Var(&cfg.TokenClientRate, "token-client-rate", 20, "token, revocation and introspection requests per second each authenticated client may make on each replica; 0 turns the limit off")
+	fs.IntVar(&cfg.TokenClientBurst, "token-client-burst", 40, "requests a client may make at once above --token-client-rate")
+	fs.Float64Var(&cfg.TokenAddressRate, "token-address-rate", 50, "token, revocation and introspection requests per second each source address may make on each replica; 0 turns the limit off")
+	fs.IntVar(&cfg.TokenAddressBurst, "token-address-burst", 100, "requests a source address may make at once above --token-address-rate")
 	return cfg
 }
 
@@ -96,6 +123,29 @@ func (cfg *Config) check() (settings, error) {
 
 	if cfg.TokenTTL <= 0 || cfg.TokenTTL > app.MaxTokenTTL {
 		return s, fmt.Errorf("invalid --token-ttl (%s) %s: use a duration above 0 and at most %s", config.EnvName("token-ttl"), cfg.TokenTTL, app.MaxTokenTTL)
+	}
+
+	if cfg.KeyReloadInterval <= 0 {
+		return s, fmt.Errorf("invalid --key-reload-interval (%s) %s: use a duration above 0, such as 10s", config.EnvName("key-reload-interval"), cfg.KeyReloadInterval)
+	}
+	if cfg.KeyPublishDelay < cfg.KeyReloadInterval {
+		return s, fmt.Errorf("invalid --key-publish-delay (%s) %s: use at least --key-reload-interval (%s) plus the verifiers' JWKS cache age, such as 5m", config.EnvName("key-publish-delay"), cfg.KeyPublishDelay, cfg.KeyReloadInterval)
+	}
+	for _, limit := range []struct {
+		name  string
+		rate  float64
+		burst int
+	}{
+		{"token-client", cfg.TokenClientRate, cfg.TokenClientBurst},
+		{"token-address", cfg.TokenAddressRate, cfg.TokenAddressBurst},
+	} {
+		if limit.rate < 0 || limit.rate > 0 && limit.burst < 1 {
+			return s, fmt.Errorf("invalid --%s-rate (%s) %g with --%s-burst (%s) %d: use a rate of 0 to turn the limit off, or a positive rate with a burst of at least 1",
+				limit.name, config.EnvName(limit.name+"-rate"), limit.rate, limit.name, config.EnvName(limit.name+"-burst"), limit.burst)
+		}
+	}
+	if cfg.KeyRotationInterval < 0 || cfg.KeyRotationInterval > 0 && cfg.KeyRotationInterval < cfg.KeyPublishDelay {
+		return s, fmt.Errorf("invalid --key-rotation-interval (%s) %s: use 0 to turn scheduled rotation off, or at least --key-publish-delay (%s)", config.EnvName("key-rotation-interval"), cfg.KeyRotationInterval, cfg.KeyPublishDelay)
 	}
 	return s, nil
 }

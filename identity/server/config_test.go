@@ -36,6 +36,12 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 		{"duplicate service client", []string{"--master-key", goodKey, "--service-clients", "operator=" + longSecret + ",operator=" + longSecret}, "configured twice"},
 		{"issuer with trailing slash", []string{"--master-key", goodKey, "--issuer", "http://127.0.0.1:8081/"}, "invalid --issuer"},
 		{"relative tenant resource", []string{"--master-key", goodKey, "--tenant-resources", "mcp"}, "invalid --tenant-resources"},
+		{"zero key reload interval", []string{"--master-key", goodKey, "--key-reload-interval", "0s"}, "invalid --key-reload-interval"},
+		{"publish delay below reload interval", []string{"--master-key", goodKey, "--key-publish-delay", "5s"}, "invalid --key-publish-delay"},
+		{"rotation interval below publish delay", []string{"--master-key", goodKey, "--key-rotation-interval", "1m"}, "invalid --key-rotation-interval"},
+		{"negative rotation interval", []string{"--master-key", goodKey, "--key-rotation-interval", "-1h"}, "invalid --key-rotation-interval"},
+		{"negative client rate", []string{"--master-key", goodKey, "--token-client-rate", "-1"}, "invalid --token-client-rate"},
+		{"address rate without burst", []string{"--master-key", goodKey, "--token-address-burst", "0"}, "invalid --token-address-rate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

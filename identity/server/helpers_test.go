@@ -70,6 +70,8 @@ type serverSetup struct {
 	masterKey       []byte
 	secrets         map[string]string
 	tenantResources []string
+	// configure, if set, edits the config before the server starts.
+	configure func(*server.Config)
 }
 
 // startServer runs Identity on 127.0.0.1 with a new database, unless setup
@@ -110,6 +112,9 @@ func startServer(t *testing.T, setup serverSetup) *testServer {
 	cfg.PostgresURL = setup.postgresURL
 	cfg.MasterKey = base64.StdEncoding.EncodeToString(setup.masterKey)
 	cfg.TenantResources = setup.tenantResources
+	if setup.configure != nil {
+		setup.configure(cfg)
+	}
 	var entries []string
 	for name, secret := range setup.secrets {
 		entries = append(entries, name+"="+secret)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -110,20 +111,39 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	store := postgres.New(pool)
-	keys, err := app.LoadSigningKeys(ctx, store, keyring, logger)
+	keys, err := app.LoadSigningKeys(ctx, store, keyring, app.KeySchedule{
+		RotationInterval: cfg.KeyRotationInterval,
+		PublishDelay:     cfg.KeyPublishDelay,
+		// A replaced key may have signed until another replica reread the
+		// keys, and its last token is accepted until it expires plus the
+		// largest leeway a verifier allows.
+		Retention:      cfg.TokenTTL + auth.MaxLeeway + cfg.KeyReloadInterval,
+		ReloadInterval: cfg.KeyReloadInterval,
+	}, logger)
 	if err != nil {
 		return err
 	}
-	clients := app.NewClients(store, keyring, policy, logger)
+	clients := app.NewClients(store, store, keyring, policy, logger)
 	if err := clients.EnsurePlatformClients(ctx, s.serviceClients); err != nil {
 		return err
 	}
-	tokens := app.NewTokens(s.issuer, cfg.TokenTTL, store, keyring, keys, policy, logger)
+	tokens := app.NewTokens(s.issuer, cfg.TokenTTL, store, store, keyring, keys, policy, logger)
+	tokens.LimitClients(app.NewRateLimiter(cfg.TokenClientRate, cfg.TokenClientBurst))
+	addressLimit := app.NewRateLimiter(cfg.TokenAddressRate, cfg.TokenAddressBurst)
 
-	handler, err := newHandler(s.issuer, tokens, clients, keys, tel, logger)
+	handler, err := newHandler(s.issuer, tokens, clients, keys, addressLimit, tel, logger)
 	if err != nil {
 		return err
 	}
+
+	maintenanceCtx, stopMaintenance := context.WithCancel(ctx)
+	var maintenance sync.WaitGroup
+	maintenance.Go(func() { runMaintenance(maintenanceCtx, cfg.KeyReloadInterval, keys, tokens, logger) })
+	defer func() {
+		stopMaintenance()
+		maintenance.Wait()
+	}()
+
 	return platformserver.Serve(ctx, listener, platformserver.Options{
 		Service:         serviceName,
 		Handler:         handler,
@@ -134,23 +154,32 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 // newHandler mounts the OAuth endpoints and the Connect service on one mux
 // with health and /metrics.
-func newHandler(issuer string, tokens *app.Tokens, clients *app.Clients, keys *app.SigningKeys, tel *telemetry.Telemetry, logger *slog.Logger) (http.Handler, error) {
+func newHandler(issuer string, tokens *app.Tokens, clients *app.Clients, keys *app.SigningKeys, addressLimit *app.RateLimiter, tel *telemetry.Telemetry, logger *slog.Logger) (http.Handler, error) {
 	mux := platformserver.NewMux(platformserver.Options{
 		Service:        serviceName,
 		HealthServices: []string{identityv1connect.IdentityServiceName},
 		Metrics:        tel.MetricsHandler(),
 	})
 
-	mux.Handle("POST "+identityhttp.TokenPath, identityhttp.NewTokenHandler(tokens, logger))
-	mux.Handle("GET "+identityhttp.JWKSPath, identityhttp.JWKSHandler(keys.JWKS()))
+	authMethods := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+	limited := func(h http.Handler) http.Handler { return identityhttp.AddressRateLimit(addressLimit, logger, h) }
+	mux.Handle("POST "+identityhttp.TokenPath, limited(identityhttp.NewTokenHandler(tokens, logger)))
+	mux.Handle("GET "+identityhttp.JWKSPath, identityhttp.JWKSHandler(keys.JWKS))
+	mux.Handle("POST "+identityhttp.RevokePath, limited(identityhttp.RevokeHandler(tokens, logger)))
+	mux.Handle("POST "+identityhttp.IntrospectPath, limited(identityhttp.IntrospectHandler(tokens, logger)))
+	mux.Handle("GET "+identityhttp.RevocationsPath, identityhttp.RevocationsHandler(tokens, logger))
 	mux.Handle("GET "+identityhttp.MetadataPath, identityhttp.MetadataHandler(identityhttp.Metadata{
-		Issuer:                            issuer,
-		TokenEndpoint:                     issuer + identityhttp.TokenPath,
-		JWKSURI:                           issuer + identityhttp.JWKSPath,
-		ScopesSupported:                   domain.AllPermissions(),
-		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{app.GrantTypeClientCredentials, app.GrantTypeTokenExchange},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		Issuer:                                    issuer,
+		TokenEndpoint:                             issuer + identityhttp.TokenPath,
+		JWKSURI:                                   issuer + identityhttp.JWKSPath,
+		RevocationEndpoint:                        issuer + identityhttp.RevokePath,
+		IntrospectionEndpoint:                     issuer + identityhttp.IntrospectPath,
+		ScopesSupported:                           domain.AllPermissions(),
+		ResponseTypesSupported:                    []string{},
+		GrantTypesSupported:                       []string{app.GrantTypeClientCredentials, app.GrantTypeTokenExchange},
+		TokenEndpointAuthMethodsSupported:         authMethods,
+		RevocationEndpointAuthMethodsSupported:    authMethods,
+		IntrospectionEndpointAuthMethodsSupported: authMethods,
 	}))
 
 	otelInterceptor, err := tel.Interceptor()
@@ -163,10 +192,31 @@ func newHandler(issuer string, tokens *app.Tokens, clients *app.Clients, keys *a
 		Issuer:   issuer,
 		Audience: domain.AudienceIdentity,
 		JWKSURL:  issuer + identityhttp.JWKSPath,
+		Logger:   logger,
 	})
 	mux.Handle(identityv1connect.NewIdentityServiceHandler(
-		rpc.NewHandler(clients, logger),
+		rpc.NewHandler(clients, keys, logger),
 		connect.WithInterceptors(otelInterceptor, auth.NewServerInterceptor(verifier, logger)),
 	))
 	return mux, nil
+}
+
+// runMaintenance rotates and retires signing keys and deletes expired
+// revocations every interval until ctx ends.
+func runMaintenance(ctx context.Context, interval time.Duration, keys *app.SigningKeys, tokens *app.Tokens, logger *slog.Logger) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if err := keys.Maintain(ctx); err != nil && ctx.Err() == nil {
+			logger.ErrorContext(ctx, "signing key maintenance failed; retrying at the next interval", "error", err)
+		}
+		if err := tokens.PruneRevocations(ctx); err != nil && ctx.Err() == nil {
+			logger.ErrorContext(ctx, "revocation pruning failed; retrying at the next interval", "error", err)
+		}
+	}
 }

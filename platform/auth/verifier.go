@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -36,8 +37,20 @@ type VerifierConfig struct {
 	// bounds the fetches a flood of unknown kids can cause. Default 10 s.
 	RefreshInterval time.Duration
 	// MaxAge is how long a fetched key set is trusted before the next
-	// verification refetches it. Default 5 minutes.
+	// verification refetches it. Default 5 minutes. Identity's
+	// --key-publish-delay must be at least MaxAge, so that a new signing key
+	// is in every verifier's cached set before it signs.
 	MaxAge time.Duration
+	// RevocationURL is Identity's revocation list. Default: the JWKS URL with
+	// /oauth2/jwks replaced by /oauth2/revocations; without that suffix, and
+	// without RevocationURL, revocations are not checked.
+	RevocationURL string
+	// RevocationRefresh is the shortest time between two revocation list
+	// fetches, so a revoked token is rejected within about this long.
+	// Default DefaultRevocationRefresh (30 s).
+	RevocationRefresh time.Duration
+	// Logger, if set, records failed revocation list fetches.
+	Logger *slog.Logger
 }
 
 // Verifier checks Identity's access tokens locally against a cached JWKS.
@@ -49,6 +62,11 @@ type Verifier struct {
 	keys      map[string]ed25519.PublicKey
 	fetchedAt time.Time
 	fetching  chan struct{}
+
+	revocationMu         sync.Mutex
+	revocations          *revocations
+	revocationsFetchedAt time.Time
+	revocationsFetching  bool
 }
 
 // NewVerifier returns a verifier; it fetches the key set lazily.
@@ -65,6 +83,12 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	}
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = 5 * time.Minute
+	}
+	if cfg.RevocationURL == "" {
+		cfg.RevocationURL = revocationURL(cfg.JWKSURL)
+	}
+	if cfg.RevocationRefresh <= 0 {
+		cfg.RevocationRefresh = DefaultRevocationRefresh
 	}
 	return &Verifier{
 		cfg: cfg,
@@ -95,7 +119,8 @@ type Actor struct {
 }
 
 // Verify checks the token's signature, typ, algorithm, issuer, audience and
-// times, and returns the principal it names.
+// times, then the revocation list (a revoked jti, or a disabled client or
+// actor), and returns the principal it names.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	var claims Claims
 	token, err := v.parser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
@@ -117,6 +142,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	}
 	if claims.Subject == "" || claims.ID == "" {
 		return nil, fmt.Errorf("%w: sub and jti are required", ErrInvalidToken)
+	}
+	if reason := v.checkRevocations(ctx, &claims); reason != "" {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidToken, reason)
 	}
 
 	p := &Principal{

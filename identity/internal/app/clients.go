@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"dokkumcp.dev/identity/internal/domain"
 )
@@ -21,6 +22,12 @@ type ClientStore interface {
 	ClientByID(ctx context.Context, id string) (domain.Client, []byte, error)
 	// ListClients returns a tenant's clients, oldest first.
 	ListClients(ctx context.Context, tenantID string) ([]domain.Client, error)
+	// UseClientAssertion records the jti of a client's assertion until
+	// expireTime; it returns false when the client used that jti before.
+	UseClientAssertion(ctx context.Context, clientID, jti string, expireTime time.Time) (bool, error)
+	// DeleteExpiredAssertions deletes assertion ids that expired before
+	// before and returns how many it deleted.
+	DeleteExpiredAssertions(ctx context.Context, before time.Time) (int64, error)
 }
 
 // PlatformClient is a service identity or the operator, configured at start
@@ -36,15 +43,16 @@ const MinPlatformSecretLength = 32
 
 // Clients manages OAuth clients.
 type Clients struct {
-	store   ClientStore
-	keyring *Keyring
-	policy  *domain.Policy
-	logger  *slog.Logger
+	store       ClientStore
+	revocations RevocationStore
+	keyring     *Keyring
+	policy      *domain.Policy
+	logger      *slog.Logger
 }
 
 // NewClients returns the client use cases.
-func NewClients(store ClientStore, keyring *Keyring, policy *domain.Policy, logger *slog.Logger) *Clients {
-	return &Clients{store: store, keyring: keyring, policy: policy, logger: logger}
+func NewClients(store ClientStore, revocations RevocationStore, keyring *Keyring, policy *domain.Policy, logger *slog.Logger) *Clients {
+	return &Clients{store: store, revocations: revocations, keyring: keyring, policy: policy, logger: logger}
 }
 
 // ValidatePlatformClients checks the configured platform clients before any
@@ -89,10 +97,28 @@ func (c *Clients) EnsurePlatformClients(ctx context.Context, clients []PlatformC
 	return nil
 }
 
+// NewClientRequest are the fields of a tenant client to create.
+type NewClientRequest struct {
+	TenantID  string
+	Name      string
+	Role      domain.Role
+	Resources []string
+	// PublicKeyJWK and PublicKey give the client's Ed25519 public key for
+	// private_key_jwt; both empty gives the client a secret instead.
+	PublicKeyJWK string
+	PublicKey    string
+}
+
 // CreateClient registers a tenant client and returns it with its secret,
-// which is not stored and cannot be shown again.
-func (c *Clients) CreateClient(ctx context.Context, tenantID, name string, role domain.Role, resources []string) (domain.Client, string, error) {
-	client, err := domain.NewTenantClient(c.policy, tenantID, name, role, resources)
+// which is not stored and cannot be shown again. A client registered with
+// a public key gets no secret: its stored hash is of a random value that is
+// discarded, and authentication with a secret is rejected for it anyway.
+func (c *Clients) CreateClient(ctx context.Context, req NewClientRequest) (domain.Client, string, error) {
+	client, err := domain.NewTenantClient(c.policy, req.TenantID, req.Name, req.Role, req.Resources)
+	if err != nil {
+		return domain.Client{}, "", invalidArgument(err)
+	}
+	client.PublicKey, err = domain.ParseClientPublicKey(req.PublicKeyJWK, req.PublicKey)
 	if err != nil {
 		return domain.Client{}, "", invalidArgument(err)
 	}
@@ -101,10 +127,13 @@ func (c *Clients) CreateClient(ctx context.Context, tenantID, name string, role 
 	secret := NewClientSecret()
 	client, err = c.store.CreateClient(ctx, client, c.keyring.HashSecret(secret))
 	if err != nil {
-		return domain.Client{}, "", fmt.Errorf("store client for tenant %s: %w", tenantID, err)
+		return domain.Client{}, "", fmt.Errorf("store client for tenant %s: %w", req.TenantID, err)
+	}
+	if client.PublicKey != nil {
+		secret = ""
 	}
 
-	c.logger.InfoContext(ctx, "client created", "client_id", client.ID, "tenant_id", client.TenantID, "role", string(client.Role))
+	c.logger.InfoContext(ctx, "client created", "client_id", client.ID, "tenant_id", client.TenantID, "role", string(client.Role), "private_key_jwt", client.PublicKey != nil)
 	return client, secret, nil
 }
 

@@ -1,11 +1,13 @@
-// Package app holds Identity's use cases: issuing access tokens, exchanging
-// them, and managing clients and signing keys. The stores it needs are the
+// Package app holds Identity's use cases: issuing, exchanging, revoking and
+// introspecting access tokens, and managing clients and signing keys. The stores it needs are the
 // interfaces declared beside each use case.
 package app
 
 import (
 	"errors"
 	"fmt"
+	"math"
+	"time"
 )
 
 // OAuth error codes of RFC 6749 section 5.2, RFC 8707 section 2 and RFC 8693
@@ -27,6 +29,9 @@ type OAuthError struct {
 	Code        string
 	Description string
 	Err         error
+	// RetryAfter, when set, marks a rate-limited request: the endpoint
+	// responds 429 with a Retry-After header.
+	RetryAfter time.Duration
 }
 
 func (e *OAuthError) Error() string {
@@ -57,4 +62,25 @@ func (e *InvalidArgumentError) Unwrap() error { return e.Err }
 
 func invalidArgument(err error) error {
 	return &InvalidArgumentError{Err: err}
+}
+
+// NotFoundError is an error for a named value that does not exist; its text
+// is safe to return to the caller.
+type NotFoundError struct {
+	Err error
+}
+
+func (e *NotFoundError) Error() string { return e.Err.Error() }
+
+func (e *NotFoundError) Unwrap() error { return e.Err }
+
+// RateLimitedError returns the error for a request over its rate limit.
+// RFC 6749 defines no error code for it, so it is an invalid_request.
+func RateLimitedError(retryAfter time.Duration) *OAuthError {
+	seconds := int(math.Ceil(retryAfter.Seconds()))
+	return &OAuthError{
+		Code:        ErrCodeInvalidRequest,
+		Description: fmt.Sprintf("rate limit exceeded; retry after %d s", seconds),
+		RetryAfter:  time.Duration(seconds) * time.Second,
+	}
 }

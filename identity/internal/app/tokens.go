@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,15 +40,27 @@ const (
 	ClientAuthNone ClientAuthMethod = iota
 	ClientAuthBasic
 	ClientAuthPost
+	// ClientAuthPrivateKeyJWT is a JWT signed with the client's key (RFC
+	// 7523 section 2.2, OpenID Connect Core section 9).
+	ClientAuthPrivateKeyJWT
 )
+
+// ClientCredentials are the credentials a client sent to authenticate.
+type ClientCredentials struct {
+	// ClientID is empty for private_key_jwt when the request named no
+	// client_id; the assertion's subject names the client then.
+	ClientID     string
+	ClientSecret string
+	// Assertion is the client_assertion of private_key_jwt.
+	Assertion  string
+	AuthMethod ClientAuthMethod
+}
 
 // TokenRequest is a parsed token endpoint request.
 type TokenRequest struct {
-	GrantType    string
-	ClientID     string
-	ClientSecret string
-	AuthMethod   ClientAuthMethod
-	Resource     string
+	ClientCredentials
+	GrantType string
+	Resource  string
 	// Scope is the space-separated scope parameter. An empty scope requests
 	// every scope the grant allows.
 	Scope            string
@@ -68,31 +79,35 @@ type TokenResponse struct {
 
 // Tokens issues access tokens.
 type Tokens struct {
-	issuer  string
-	ttl     time.Duration
-	clients ClientStore
-	keyring *Keyring
-	keys    *SigningKeys
-	policy  *domain.Policy
-	logger  *slog.Logger
-	now     func() time.Time
-	parser  *jwt.Parser
+	issuer      string
+	ttl         time.Duration
+	clients     ClientStore
+	revocations RevocationStore
+	keyring     *Keyring
+	keys        *SigningKeys
+	policy      *domain.Policy
+	logger      *slog.Logger
+	now         func() time.Time
+	parser      *jwt.Parser
+	// clientLimit limits the requests of each authenticated client.
+	clientLimit *RateLimiter
 }
 
 // NewTokens returns the token use cases. ttl is capped at MaxTokenTTL.
-func NewTokens(issuer string, ttl time.Duration, clients ClientStore, keyring *Keyring, keys *SigningKeys, policy *domain.Policy, logger *slog.Logger) *Tokens {
+func NewTokens(issuer string, ttl time.Duration, clients ClientStore, revocations RevocationStore, keyring *Keyring, keys *SigningKeys, policy *domain.Policy, logger *slog.Logger) *Tokens {
 	if ttl <= 0 || ttl > MaxTokenTTL {
 		ttl = MaxTokenTTL
 	}
 	return &Tokens{
-		issuer:  issuer,
-		ttl:     ttl,
-		clients: clients,
-		keyring: keyring,
-		keys:    keys,
-		policy:  policy,
-		logger:  logger,
-		now:     time.Now,
+		issuer:      issuer,
+		ttl:         ttl,
+		clients:     clients,
+		revocations: revocations,
+		keyring:     keyring,
+		keys:        keys,
+		policy:      policy,
+		logger:      logger,
+		now:         time.Now,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithIssuer(issuer),
@@ -101,6 +116,15 @@ func NewTokens(issuer string, ttl time.Duration, clients ClientStore, keyring *K
 			jwt.WithLeeway(subjectTokenLeeway),
 		),
 	}
+}
+
+// LimitClients limits the token, revocation and introspection requests of
+// each client once it has authenticated. Charging only authenticated
+// requests keeps a caller who has only a client id from using up that
+// client's budget. Unauthenticated floods meet the per-address limit of the
+// HTTP adapter instead.
+func (t *Tokens) LimitClients(limiter *RateLimiter) {
+	t.clientLimit = limiter
 }
 
 // Token handles one token endpoint request. Every error is an *OAuthError.
@@ -113,7 +137,7 @@ func (t *Tokens) Token(ctx context.Context, req TokenRequest) (*TokenResponse, e
 		return nil, oauthError(ErrCodeUnsupportedGrantType, fmt.Sprintf("grant_type %q is not supported: use client_credentials or %s", req.GrantType, GrantTypeTokenExchange), nil)
 	}
 
-	client, err := t.authenticate(ctx, req)
+	client, err := t.authenticate(ctx, req.ClientCredentials)
 	if err != nil {
 		return nil, err
 	}
@@ -127,11 +151,27 @@ func (t *Tokens) Token(ctx context.Context, req TokenRequest) (*TokenResponse, e
 // maxClientIDLength bounds a client id; real ids are at most 28 bytes.
 const maxClientIDLength = 256
 
-// authenticate checks the client's secret. Every failure gets the same
-// description, so a caller cannot tell an unknown client from a wrong
-// secret.
-func (t *Tokens) authenticate(ctx context.Context, req TokenRequest) (domain.Client, error) {
+// authenticate checks the client's credentials, then charges the client's
+// rate limit.
+func (t *Tokens) authenticate(ctx context.Context, req ClientCredentials) (domain.Client, error) {
+	client, err := t.authenticateCredentials(ctx, req)
+	if err != nil {
+		return domain.Client{}, err
+	}
+	if ok, retryAfter := t.clientLimit.Allow(client.ID); !ok {
+		return domain.Client{}, RateLimitedError(retryAfter)
+	}
+	return client, nil
+}
+
+// authenticateCredentials checks a client secret or assertion. Every secret
+// failure gets the same description, so a caller cannot tell an unknown
+// client from a wrong secret.
+func (t *Tokens) authenticateCredentials(ctx context.Context, req ClientCredentials) (domain.Client, error) {
 	const description = "client authentication failed: check the client id and secret"
+	if req.AuthMethod == ClientAuthPrivateKeyJWT {
+		return t.authenticateAssertion(ctx, req)
+	}
 	if req.AuthMethod == ClientAuthNone || req.ClientID == "" {
 		return domain.Client{}, oauthError(ErrCodeInvalidClient, "missing client credentials: send client_id and client_secret with HTTP Basic authentication or in the request body", nil)
 	}
@@ -155,6 +195,9 @@ func (t *Tokens) authenticate(ctx context.Context, req TokenRequest) (domain.Cli
 	}
 	if !t.keyring.SecretMatches(req.ClientSecret, hash) {
 		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("wrong secret for client %q", req.ClientID))
+	}
+	if client.PublicKey != nil {
+		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("client %q has a public key and must use private_key_jwt", req.ClientID))
 	}
 	if client.Disabled {
 		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("client %q is disabled", req.ClientID))
@@ -185,7 +228,7 @@ func (t *Tokens) clientCredentials(ctx context.Context, client domain.Client, re
 		Scope:    strings.Join(scopes, " "),
 		TenantID: client.TenantID,
 	}
-	resp, err := t.issue(&claims, now)
+	resp, err := t.issue(ctx, &claims, now)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +258,7 @@ func (t *Tokens) exchange(ctx context.Context, actor domain.Client, req TokenReq
 
 	// RFC 8693 section 2.2.2: a subject token that is invalid or
 	// unacceptable by policy is an invalid_request.
-	subject, err := t.verifySubjectToken(req.SubjectToken)
+	subject, err := t.verifySubjectToken(ctx, req.SubjectToken)
 	if err != nil {
 		return nil, oauthError(ErrCodeInvalidRequest, "invalid subject_token: send a current access token issued by this server", err)
 	}
@@ -246,7 +289,7 @@ func (t *Tokens) exchange(ctx context.Context, actor domain.Client, req TokenReq
 		TenantID: subject.TenantID,
 		Act:      &auth.Actor{Subject: actor.ID},
 	}
-	resp, err := t.issue(&claims, now)
+	resp, err := t.issue(ctx, &claims, now)
 	if err != nil {
 		return nil, err
 	}
@@ -260,14 +303,14 @@ func (t *Tokens) exchange(ctx context.Context, actor domain.Client, req TokenReq
 
 // verifySubjectToken checks a token issued here: signature with a key of
 // this server, typ, issuer and times. The audience is left to the policy.
-func (t *Tokens) verifySubjectToken(raw string) (*auth.Claims, error) {
+func (t *Tokens) verifySubjectToken(ctx context.Context, raw string) (*auth.Claims, error) {
 	var claims auth.Claims
 	_, err := t.parser.ParseWithClaims(raw, &claims, func(token *jwt.Token) (any, error) {
 		if typ, _ := token.Header["typ"].(string); !strings.EqualFold(typ, "at+jwt") {
 			return nil, fmt.Errorf("typ %q is not at+jwt", typ)
 		}
 		kid, _ := token.Header["kid"].(string)
-		key, ok := t.keys.PublicKey(kid)
+		key, ok := t.keys.PublicKey(ctx, kid)
 		if !ok {
 			return nil, fmt.Errorf("unknown kid %q", kid)
 		}
@@ -285,10 +328,23 @@ func (t *Tokens) verifySubjectToken(raw string) (*auth.Claims, error) {
 	return &claims, nil
 }
 
-// checkSubjectClient rejects a subject token whose client has since been
-// disabled or deleted.
+// checkSubjectClient rejects a subject token that has been revoked or whose
+// client has since been disabled or deleted.
 func (t *Tokens) checkSubjectClient(ctx context.Context, subject *auth.Claims) error {
-	client, _, err := t.clients.ClientByID(ctx, subject.ClientID)
+	revoked, err := t.revocations.TokenRevoked(ctx, subject.ID)
+	if err != nil {
+		return oauthError(ErrCodeServerError, "the revocation store is unavailable; retry later", err)
+	}
+	if revoked {
+		return oauthError(ErrCodeInvalidRequest, "invalid subject_token: it has been revoked", nil)
+	}
+	return t.checkClientEnabled(ctx, subject.ClientID, subject.TenantID)
+}
+
+// checkClientEnabled rejects a token whose client no longer exists, is
+// disabled or belongs to another tenant than the token names.
+func (t *Tokens) checkClientEnabled(ctx context.Context, clientID, tenantID string) error {
+	client, _, err := t.clients.ClientByID(ctx, clientID)
 	switch {
 	case errors.Is(err, ErrClientNotFound):
 		return oauthError(ErrCodeInvalidRequest, "invalid subject_token: its client no longer exists", nil)
@@ -296,24 +352,28 @@ func (t *Tokens) checkSubjectClient(ctx context.Context, subject *auth.Claims) e
 		return oauthError(ErrCodeServerError, "the client store is unavailable; retry later", err)
 	case client.Disabled:
 		return oauthError(ErrCodeInvalidRequest, "invalid subject_token: its client is disabled", nil)
-	case client.TenantID != subject.TenantID:
-		return oauthError(ErrCodeInvalidRequest, "invalid subject_token: its tenant does not match its client", fmt.Errorf("client %q has tenant %q, token has %q", client.ID, client.TenantID, subject.TenantID))
+	case client.TenantID != tenantID:
+		return oauthError(ErrCodeInvalidRequest, "invalid subject_token: its tenant does not match its client", fmt.Errorf("client %q has tenant %q, token has %q", client.ID, client.TenantID, tenantID))
 	}
 	return nil
 }
 
 // issue fills iss, iat, nbf and jti, then signs the token with the active
 // key (RFC 9068: typ at+jwt).
-func (t *Tokens) issue(claims *auth.Claims, now time.Time) (*TokenResponse, error) {
+func (t *Tokens) issue(ctx context.Context, claims *auth.Claims, now time.Time) (*TokenResponse, error) {
 	claims.Issuer = t.issuer
 	claims.IssuedAt = jwt.NewNumericDate(now)
 	claims.NotBefore = jwt.NewNumericDate(now)
 	claims.ID = hex.EncodeToString(randomBytes(16))
 
+	kid, key, err := t.keys.Signer(ctx)
+	if err != nil {
+		return nil, oauthError(ErrCodeServerError, "no signing key is available; retry later", err)
+	}
 	token := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	token.Header["typ"] = "at+jwt"
-	token.Header["kid"] = t.keys.signingKID
-	signed, err := token.SignedString(ed25519.PrivateKey(t.keys.signing))
+	token.Header["kid"] = kid
+	signed, err := token.SignedString(key)
 	if err != nil {
 		return nil, oauthError(ErrCodeServerError, "signing the token failed; retry later", err)
 	}

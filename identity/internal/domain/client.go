@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"strings"
 	"time"
@@ -8,7 +9,8 @@ import (
 	"unicode/utf8"
 )
 
-// Client is an OAuth 2.0 client that authenticates with a client secret.
+// Client is an OAuth 2.0 client that authenticates with a client secret or,
+// when PublicKey is set, with private_key_jwt (RFC 7523) only.
 type Client struct {
 	ID string
 	// TenantID is empty for platform clients (service identities and the
@@ -22,6 +24,9 @@ type Client struct {
 	Resources  []string
 	Disabled   bool
 	CreateTime time.Time
+	// PublicKey verifies the client's assertions; nil for a client that
+	// authenticates with a secret.
+	PublicKey ed25519.PublicKey
 }
 
 // Limits on the free-text fields of a client.

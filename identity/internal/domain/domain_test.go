@@ -30,9 +30,9 @@ func TestRolePermissions(t *testing.T) {
 		{domain.RoleDeployer, "apps:read services:read logs:read apps:deploy apps:config"},
 		{domain.RoleMaintainer, "apps:read services:read logs:read apps:deploy apps:config apps:create domains:write services:write"},
 		{domain.RoleOwner, "apps:read services:read logs:read apps:deploy apps:config apps:create domains:write services:write apps:destroy audit:read tenant:admin"},
-		{domain.RoleServiceDokkuExec, "tenancy:read-hosts secrets:issue"},
-		{domain.RoleServiceMCPEdge, "token:exchange"},
-		{domain.RoleOperator, "platform:admin"},
+		{domain.RoleServiceDokkuExec, "tenancy:read-hosts secrets:issue token:introspect"},
+		{domain.RoleServiceMCPEdge, "token:exchange token:introspect"},
+		{domain.RoleOperator, "platform:admin token:introspect"},
 		{domain.Role("admin"), ""},
 	}
 	for _, tt := range tests {

@@ -44,6 +44,10 @@ const ServiceAudiencePrefix = "urn:dokkumcp:"
 // (RFC 8693) for one with a different audience.
 const PermissionTokenExchange = "token:exchange"
 
+// PermissionTokenIntrospect lets a client ask the introspection endpoint
+// (RFC 7662) about another client's token.
+const PermissionTokenIntrospect = "token:introspect"
+
 var (
 	viewerPermissions     = []string{"apps:read", "services:read", "logs:read"}
 	deployerPermissions   = append(slices.Clone(viewerPermissions), "apps:deploy", "apps:config")
@@ -70,17 +74,17 @@ var roleRules = map[Role]roleRule{
 	RoleOwner:      {permissions: ownerPermissions, tenant: true},
 
 	RoleServiceDokkuExec: {
-		permissions: []string{"tenancy:read-hosts", "secrets:issue"},
+		permissions: []string{"tenancy:read-hosts", "secrets:issue", PermissionTokenIntrospect},
 		audiences:   []string{AudienceTenancy, AudienceSecrets},
 	},
 	// mcpedge requests no token for itself: it only exchanges its callers'
 	// tokens for tokens addressed to DokkuExec.
 	RoleServiceMCPEdge: {
-		permissions:     []string{PermissionTokenExchange},
+		permissions:     []string{PermissionTokenExchange, PermissionTokenIntrospect},
 		exchangeTargets: []string{AudienceDokkuExec},
 	},
 	RoleOperator: {
-		permissions: []string{"platform:admin"},
+		permissions: []string{"platform:admin", PermissionTokenIntrospect},
 		audiences:   []string{AudienceIdentity, AudienceTenancy, AudienceSecrets, AudienceDokkuExec},
 	},
 }

@@ -23,7 +23,9 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Client is an OAuth 2.0 client that authenticates with a client secret.
+// Client is an OAuth 2.0 client that authenticates with a client secret or,
+// when it has a public key, with a JWT signed by its private key (RFC 7523
+// private_key_jwt).
 type Client struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
@@ -33,11 +35,14 @@ type Client struct {
 	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
 	// resources lists the audiences (RFC 8707 resource indicators) this client
 	// may request tokens for.
-	Resources     []string               `protobuf:"bytes,5,rep,name=resources,proto3" json:"resources,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	Disabled      bool                   `protobuf:"varint,7,opt,name=disabled,proto3" json:"disabled,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Resources  []string               `protobuf:"bytes,5,rep,name=resources,proto3" json:"resources,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Disabled   bool                   `protobuf:"varint,7,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// public_key_thumbprint is the RFC 7638 thumbprint of the client's
+	// Ed25519 public key, empty for a client that uses a secret.
+	PublicKeyThumbprint string `protobuf:"bytes,8,opt,name=public_key_thumbprint,json=publicKeyThumbprint,proto3" json:"public_key_thumbprint,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Client) Reset() {
@@ -119,12 +124,27 @@ func (x *Client) GetDisabled() bool {
 	return false
 }
 
+func (x *Client) GetPublicKeyThumbprint() string {
+	if x != nil {
+		return x.PublicKeyThumbprint
+	}
+	return ""
+}
+
 type CreateClientRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
-	Resources     []string               `protobuf:"bytes,4,rep,name=resources,proto3" json:"resources,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	TenantId  string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Role      string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Resources []string               `protobuf:"bytes,4,rep,name=resources,proto3" json:"resources,omitempty"`
+	// public_key_jwk is an Ed25519 public key as a JWK (RFC 8037: kty OKP,
+	// crv Ed25519). A client with a public key authenticates with
+	// private_key_jwt only and gets no secret. Set at most one of
+	// public_key_jwk and public_key.
+	PublicKeyJwk string `protobuf:"bytes,5,opt,name=public_key_jwk,json=publicKeyJwk,proto3" json:"public_key_jwk,omitempty"`
+	// public_key is an Ed25519 public key as an OpenSSH authorized_keys line
+	// ("ssh-ed25519 AAAA...") or a PEM "PUBLIC KEY" block.
+	PublicKey     string `protobuf:"bytes,6,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -187,10 +207,25 @@ func (x *CreateClientRequest) GetResources() []string {
 	return nil
 }
 
+func (x *CreateClientRequest) GetPublicKeyJwk() string {
+	if x != nil {
+		return x.PublicKeyJwk
+	}
+	return ""
+}
+
+func (x *CreateClientRequest) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
 type CreateClientResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Client *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
-	// client_secret is shown only in this response.
+	// client_secret is shown only in this response. It is empty for a client
+	// registered with a public key.
 	ClientSecret  string `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -328,11 +363,286 @@ func (x *ListClientsResponse) GetClients() []*Client {
 	return nil
 }
 
+type DisableClientRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableClientRequest) Reset() {
+	*x = DisableClientRequest{}
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableClientRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableClientRequest) ProtoMessage() {}
+
+func (x *DisableClientRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableClientRequest.ProtoReflect.Descriptor instead.
+func (*DisableClientRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_identity_v1_identity_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DisableClientRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+type DisableClientResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Client        *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableClientResponse) Reset() {
+	*x = DisableClientResponse{}
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableClientResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableClientResponse) ProtoMessage() {}
+
+func (x *DisableClientResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableClientResponse.ProtoReflect.Descriptor instead.
+func (*DisableClientResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_identity_v1_identity_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DisableClientResponse) GetClient() *Client {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+type EnableClientRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableClientRequest) Reset() {
+	*x = EnableClientRequest{}
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableClientRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableClientRequest) ProtoMessage() {}
+
+func (x *EnableClientRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableClientRequest.ProtoReflect.Descriptor instead.
+func (*EnableClientRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_identity_v1_identity_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *EnableClientRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+type EnableClientResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Client        *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableClientResponse) Reset() {
+	*x = EnableClientResponse{}
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableClientResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableClientResponse) ProtoMessage() {}
+
+func (x *EnableClientResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableClientResponse.ProtoReflect.Descriptor instead.
+func (*EnableClientResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_identity_v1_identity_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *EnableClientResponse) GetClient() *Client {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+type RotateSigningKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyRequest) Reset() {
+	*x = RotateSigningKeyRequest{}
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyRequest) ProtoMessage() {}
+
+func (x *RotateSigningKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_identity_v1_identity_proto_rawDescGZIP(), []int{9}
+}
+
+type RotateSigningKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kid is the RFC 7638 thumbprint of the new key.
+	Kid string `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	// sign_time is when the key starts to sign tokens.
+	SignTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=sign_time,json=signTime,proto3" json:"sign_time,omitempty"`
+	// created is false when a key created earlier was still waiting to sign.
+	Created       bool `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyResponse) Reset() {
+	*x = RotateSigningKeyResponse{}
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyResponse) ProtoMessage() {}
+
+func (x *RotateSigningKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_identity_v1_identity_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_identity_v1_identity_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RotateSigningKeyResponse) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *RotateSigningKeyResponse) GetSignTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SignTime
+	}
+	return nil
+}
+
+func (x *RotateSigningKeyResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
 var File_dokkumcp_identity_v1_identity_proto protoreflect.FileDescriptor
 
 const file_dokkumcp_identity_v1_identity_proto_rawDesc = "" +
 	"\n" +
-	"#dokkumcp/identity/v1/identity.proto\x12\x14dokkumcp.identity.v1\x1a\x1fdokkumcp/authz/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n" +
+	"#dokkumcp/identity/v1/identity.proto\x12\x14dokkumcp.identity.v1\x1a\x1fdokkumcp/authz/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n" +
 	"\x06Client\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x12\n" +
@@ -341,22 +651,42 @@ const file_dokkumcp_identity_v1_identity_proto_rawDesc = "" +
 	"\tresources\x18\x05 \x03(\tR\tresources\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1a\n" +
-	"\bdisabled\x18\a \x01(\bR\bdisabled\"x\n" +
+	"\bdisabled\x18\a \x01(\bR\bdisabled\x122\n" +
+	"\x15public_key_thumbprint\x18\b \x01(\tR\x13publicKeyThumbprint\"\xbd\x01\n" +
 	"\x13CreateClientRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1c\n" +
-	"\tresources\x18\x04 \x03(\tR\tresources\"q\n" +
+	"\tresources\x18\x04 \x03(\tR\tresources\x12$\n" +
+	"\x0epublic_key_jwk\x18\x05 \x01(\tR\fpublicKeyJwk\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x06 \x01(\tR\tpublicKey\"q\n" +
 	"\x14CreateClientResponse\x124\n" +
 	"\x06client\x18\x01 \x01(\v2\x1c.dokkumcp.identity.v1.ClientR\x06client\x12#\n" +
 	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"1\n" +
 	"\x12ListClientsRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"M\n" +
 	"\x13ListClientsResponse\x126\n" +
-	"\aclients\x18\x01 \x03(\v2\x1c.dokkumcp.identity.v1.ClientR\aclients2\x84\x02\n" +
+	"\aclients\x18\x01 \x03(\v2\x1c.dokkumcp.identity.v1.ClientR\aclients\"3\n" +
+	"\x14DisableClientRequest\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\"M\n" +
+	"\x15DisableClientResponse\x124\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.dokkumcp.identity.v1.ClientR\x06client\"2\n" +
+	"\x13EnableClientRequest\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\"L\n" +
+	"\x14EnableClientResponse\x124\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.dokkumcp.identity.v1.ClientR\x06client\"\x19\n" +
+	"\x17RotateSigningKeyRequest\"\x7f\n" +
+	"\x18RotateSigningKeyResponse\x12\x10\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\x127\n" +
+	"\tsign_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bsignTime\x12\x18\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated2\x85\x05\n" +
 	"\x0fIdentityService\x12y\n" +
 	"\fCreateClient\x12).dokkumcp.identity.v1.CreateClientRequest\x1a*.dokkumcp.identity.v1.CreateClientResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12v\n" +
-	"\vListClients\x12(.dokkumcp.identity.v1.ListClientsRequest\x1a).dokkumcp.identity.v1.ListClientsResponse\"\x12\xc2\xf3\x18\x0eplatform:adminB\xcd\x01\n" +
+	"\vListClients\x12(.dokkumcp.identity.v1.ListClientsRequest\x1a).dokkumcp.identity.v1.ListClientsResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12|\n" +
+	"\rDisableClient\x12*.dokkumcp.identity.v1.DisableClientRequest\x1a+.dokkumcp.identity.v1.DisableClientResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12y\n" +
+	"\fEnableClient\x12).dokkumcp.identity.v1.EnableClientRequest\x1a*.dokkumcp.identity.v1.EnableClientResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12\x85\x01\n" +
+	"\x10RotateSigningKey\x12-.dokkumcp.identity.v1.RotateSigningKeyRequest\x1a..dokkumcp.identity.v1.RotateSigningKeyResponse\"\x12\xc2\xf3\x18\x0eplatform:adminB\xcd\x01\n" +
 	"\x18com.dokkumcp.identity.v1B\rIdentityProtoP\x01Z0dokkumcp.dev/gen/dokkumcp/identity/v1;identityv1\xa2\x02\x03DIX\xaa\x02\x14Dokkumcp.Identity.V1\xca\x02\x14Dokkumcp\\Identity\\V1\xe2\x02 Dokkumcp\\Identity\\V1\\GPBMetadata\xea\x02\x16Dokkumcp::Identity::V1b\x06proto3"
 
 var (
@@ -371,28 +701,43 @@ func file_dokkumcp_identity_v1_identity_proto_rawDescGZIP() []byte {
 	return file_dokkumcp_identity_v1_identity_proto_rawDescData
 }
 
-var file_dokkumcp_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_dokkumcp_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_dokkumcp_identity_v1_identity_proto_goTypes = []any{
-	(*Client)(nil),                // 0: dokkumcp.identity.v1.Client
-	(*CreateClientRequest)(nil),   // 1: dokkumcp.identity.v1.CreateClientRequest
-	(*CreateClientResponse)(nil),  // 2: dokkumcp.identity.v1.CreateClientResponse
-	(*ListClientsRequest)(nil),    // 3: dokkumcp.identity.v1.ListClientsRequest
-	(*ListClientsResponse)(nil),   // 4: dokkumcp.identity.v1.ListClientsResponse
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*Client)(nil),                   // 0: dokkumcp.identity.v1.Client
+	(*CreateClientRequest)(nil),      // 1: dokkumcp.identity.v1.CreateClientRequest
+	(*CreateClientResponse)(nil),     // 2: dokkumcp.identity.v1.CreateClientResponse
+	(*ListClientsRequest)(nil),       // 3: dokkumcp.identity.v1.ListClientsRequest
+	(*ListClientsResponse)(nil),      // 4: dokkumcp.identity.v1.ListClientsResponse
+	(*DisableClientRequest)(nil),     // 5: dokkumcp.identity.v1.DisableClientRequest
+	(*DisableClientResponse)(nil),    // 6: dokkumcp.identity.v1.DisableClientResponse
+	(*EnableClientRequest)(nil),      // 7: dokkumcp.identity.v1.EnableClientRequest
+	(*EnableClientResponse)(nil),     // 8: dokkumcp.identity.v1.EnableClientResponse
+	(*RotateSigningKeyRequest)(nil),  // 9: dokkumcp.identity.v1.RotateSigningKeyRequest
+	(*RotateSigningKeyResponse)(nil), // 10: dokkumcp.identity.v1.RotateSigningKeyResponse
+	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
 }
 var file_dokkumcp_identity_v1_identity_proto_depIdxs = []int32{
-	5, // 0: dokkumcp.identity.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	0, // 1: dokkumcp.identity.v1.CreateClientResponse.client:type_name -> dokkumcp.identity.v1.Client
-	0, // 2: dokkumcp.identity.v1.ListClientsResponse.clients:type_name -> dokkumcp.identity.v1.Client
-	1, // 3: dokkumcp.identity.v1.IdentityService.CreateClient:input_type -> dokkumcp.identity.v1.CreateClientRequest
-	3, // 4: dokkumcp.identity.v1.IdentityService.ListClients:input_type -> dokkumcp.identity.v1.ListClientsRequest
-	2, // 5: dokkumcp.identity.v1.IdentityService.CreateClient:output_type -> dokkumcp.identity.v1.CreateClientResponse
-	4, // 6: dokkumcp.identity.v1.IdentityService.ListClients:output_type -> dokkumcp.identity.v1.ListClientsResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	11, // 0: dokkumcp.identity.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 1: dokkumcp.identity.v1.CreateClientResponse.client:type_name -> dokkumcp.identity.v1.Client
+	0,  // 2: dokkumcp.identity.v1.ListClientsResponse.clients:type_name -> dokkumcp.identity.v1.Client
+	0,  // 3: dokkumcp.identity.v1.DisableClientResponse.client:type_name -> dokkumcp.identity.v1.Client
+	0,  // 4: dokkumcp.identity.v1.EnableClientResponse.client:type_name -> dokkumcp.identity.v1.Client
+	11, // 5: dokkumcp.identity.v1.RotateSigningKeyResponse.sign_time:type_name -> google.protobuf.Timestamp
+	1,  // 6: dokkumcp.identity.v1.IdentityService.CreateClient:input_type -> dokkumcp.identity.v1.CreateClientRequest
+	3,  // 7: dokkumcp.identity.v1.IdentityService.ListClients:input_type -> dokkumcp.identity.v1.ListClientsRequest
+	5,  // 8: dokkumcp.identity.v1.IdentityService.DisableClient:input_type -> dokkumcp.identity.v1.DisableClientRequest
+	7,  // 9: dokkumcp.identity.v1.IdentityService.EnableClient:input_type -> dokkumcp.identity.v1.EnableClientRequest
+	9,  // 10: dokkumcp.identity.v1.IdentityService.RotateSigningKey:input_type -> dokkumcp.identity.v1.RotateSigningKeyRequest
+	2,  // 11: dokkumcp.identity.v1.IdentityService.CreateClient:output_type -> dokkumcp.identity.v1.CreateClientResponse
+	4,  // 12: dokkumcp.identity.v1.IdentityService.ListClients:output_type -> dokkumcp.identity.v1.ListClientsResponse
+	6,  // 13: dokkumcp.identity.v1.IdentityService.DisableClient:output_type -> dokkumcp.identity.v1.DisableClientResponse
+	8,  // 14: dokkumcp.identity.v1.IdentityService.EnableClient:output_type -> dokkumcp.identity.v1.EnableClientResponse
+	10, // 15: dokkumcp.identity.v1.IdentityService.RotateSigningKey:output_type -> dokkumcp.identity.v1.RotateSigningKeyResponse
+	11, // [11:16] is the sub-list for method output_type
+	6,  // [6:11] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_dokkumcp_identity_v1_identity_proto_init() }
@@ -406,7 +751,7 @@ func file_dokkumcp_identity_v1_identity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dokkumcp_identity_v1_identity_proto_rawDesc), len(file_dokkumcp_identity_v1_identity_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

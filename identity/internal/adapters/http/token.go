@@ -1,6 +1,7 @@
 // Package http serves Identity's OAuth 2.0 endpoints over plain HTTP: the
-// token endpoint (RFC 6749, RFC 8693), the key set (RFC 7517) and the server
-// metadata (RFC 8414).
+// token endpoint (RFC 6749, RFC 8693), revocation (RFC 7009),
+// introspection (RFC 7662), the revocation list verifiers fetch, the key set
+// (RFC 7517) and the server metadata (RFC 8414).
 package http
 
 import (
@@ -12,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"dokkumcp.dev/identity/internal/app"
@@ -23,9 +25,12 @@ const MaxTokenRequestBytes = 64 << 10
 
 // Paths of the OAuth endpoints, relative to the issuer.
 const (
-	TokenPath    = "/oauth2/token"
-	JWKSPath     = "/oauth2/jwks"
-	MetadataPath = "/.well-known/oauth-authorization-server"
+	TokenPath       = "/oauth2/token"
+	JWKSPath        = "/oauth2/jwks"
+	RevokePath      = "/oauth2/revoke"
+	IntrospectPath  = "/oauth2/introspect"
+	RevocationsPath = "/oauth2/revocations"
+	MetadataPath    = "/.well-known/oauth-authorization-server"
 )
 
 // TokenIssuer handles token requests.
@@ -60,13 +65,13 @@ type errorResponse struct {
 func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := parseTokenRequest(w, r)
 	if err != nil {
-		h.writeError(r.Context(), w, req, err)
+		writeError(r.Context(), w, h.logger, "token request rejected", req.ClientCredentials, err, "grant_type", req.GrantType, "remote_addr", r.RemoteAddr)
 		return
 	}
 
 	resp, err := h.tokens.Token(r.Context(), req)
 	if err != nil {
-		h.writeError(r.Context(), w, req, err)
+		writeError(r.Context(), w, h.logger, "token request rejected", req.ClientCredentials, err, "grant_type", req.GrantType, "remote_addr", r.RemoteAddr)
 		return
 	}
 
@@ -84,22 +89,40 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the error response can name the authentication scheme.
 func parseTokenRequest(w http.ResponseWriter, r *http.Request) (app.TokenRequest, error) {
 	var req app.TokenRequest
+	form, err := parseForm(w, r, "token")
+	if err != nil {
+		return req, err
+	}
 
+	req.GrantType = form.Get("grant_type")
+	req.Resource = form.Get("resource")
+	req.Scope = form.Get("scope")
+	req.SubjectToken = form.Get("subject_token")
+	req.SubjectTokenType = form.Get("subject_token_type")
+	if err := readClientCredentials(r, form, &req.ClientCredentials); err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
+// parseForm reads the form body of a request to the endpoint named
+// endpoint, checking its media type, size and that no parameter repeats.
+func parseForm(w http.ResponseWriter, r *http.Request, endpoint string) (url.Values, error) {
 	if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType != "application/x-www-form-urlencoded" {
-		return req, invalidRequest("the token request must have Content-Type application/x-www-form-urlencoded")
+		return nil, invalidRequest("the " + endpoint + " request must have Content-Type application/x-www-form-urlencoded")
 	}
 	// RFC 6749 section 3.2: parameters travel in the body. A secret or token
 	// in the query string would end up in access logs.
 	if r.URL.RawQuery != "" {
-		return req, invalidRequest("send the token request parameters in the request body, not the query string")
+		return nil, invalidRequest("send the " + endpoint + " request parameters in the request body, not the query string")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxTokenRequestBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return req, invalidRequest(fmt.Sprintf("the token request body is larger than %d bytes", MaxTokenRequestBytes))
+			return nil, invalidRequest(fmt.Sprintf("the %s request body is larger than %d bytes", endpoint, MaxTokenRequestBytes))
 		}
-		return req, invalidRequest("the token request body is not valid form data")
+		return nil, invalidRequest("the " + endpoint + " request body is not valid form data")
 	}
 	form := r.PostForm
 
@@ -108,27 +131,33 @@ func parseTokenRequest(w http.ResponseWriter, r *http.Request) (app.TokenRequest
 	for name, values := range form {
 		if len(values) > 1 {
 			if name == "resource" {
-				return req, &app.OAuthError{Code: app.ErrCodeInvalidTarget, Description: "request one resource per token"}
+				return nil, &app.OAuthError{Code: app.ErrCodeInvalidTarget, Description: "request one resource per token"}
 			}
-			return req, invalidRequest(fmt.Sprintf("parameter %s is repeated; send it once", name))
+			return nil, invalidRequest(fmt.Sprintf("parameter %s is repeated; send it once", name))
 		}
 	}
-
-	req.GrantType = form.Get("grant_type")
-	req.Resource = form.Get("resource")
-	req.Scope = form.Get("scope")
-	req.SubjectToken = form.Get("subject_token")
-	req.SubjectTokenType = form.Get("subject_token_type")
-	if err := readClientCredentials(r, form, &req); err != nil {
-		return req, err
-	}
-	return req, nil
+	return form, nil
 }
 
-// readClientCredentials reads client_secret_basic or client_secret_post
-// credentials; RFC 6749 section 2.3 allows one method per request.
-func readClientCredentials(r *http.Request, form url.Values, req *app.TokenRequest) error {
+// readClientCredentials reads client_secret_basic, client_secret_post or
+// private_key_jwt credentials; RFC 6749 section 2.3 allows one method per
+// request.
+func readClientCredentials(r *http.Request, form url.Values, req *app.ClientCredentials) error {
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
+	assertionType, assertion := form.Get("client_assertion_type"), form.Get("client_assertion")
+	if assertionType != "" || assertion != "" {
+		req.ClientID, req.AuthMethod = formID, app.ClientAuthPrivateKeyJWT
+		switch {
+		case assertionType != app.ClientAssertionTypeJWTBearer:
+			return &app.OAuthError{Code: app.ErrCodeInvalidClient, Description: "client_assertion_type must be " + app.ClientAssertionTypeJWTBearer}
+		case assertion == "":
+			return &app.OAuthError{Code: app.ErrCodeInvalidClient, Description: "missing client_assertion: send the JWT signed with the client's key"}
+		case r.Header.Get("Authorization") != "" || formSecret != "":
+			return invalidRequest("the client authenticated twice: use a client assertion or a client secret, not both")
+		}
+		req.Assertion = assertion
+		return nil
+	}
 	if r.Header.Get("Authorization") == "" {
 		if formSecret != "" {
 			req.ClientID, req.ClientSecret, req.AuthMethod = formID, formSecret, app.ClientAuthPost
@@ -164,35 +193,45 @@ func invalidRequest(description string) error {
 }
 
 // writeError writes an RFC 6749 section 5.2 error response and logs its
-// detail.
-func (h *TokenHandler) writeError(ctx context.Context, w http.ResponseWriter, req app.TokenRequest, err error) {
+// detail under message with attrs.
+func writeError(ctx context.Context, w http.ResponseWriter, logger *slog.Logger, message string, creds app.ClientCredentials, err error, attrs ...any) {
 	var oauthErr *app.OAuthError
 	if !errors.As(err, &oauthErr) {
 		oauthErr = &app.OAuthError{Code: app.ErrCodeServerError, Description: "the token request failed; retry later", Err: err}
 	}
 
 	status := http.StatusBadRequest
-	switch oauthErr.Code {
-	case app.ErrCodeInvalidClient:
+	switch {
+	case oauthErr.RetryAfter > 0:
+		status = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", strconv.Itoa(int(oauthErr.RetryAfter.Seconds())))
+		message = "request rate limited"
+	case oauthErr.Code == app.ErrCodeInvalidClient:
+		// NOTE: failed client authentications go to the log only; the audit
+		// ledger does not exist yet and should record them when it does.
+		message = "client authentication failed"
 		status = http.StatusUnauthorized
-		if req.AuthMethod != app.ClientAuthPost {
+		if creds.AuthMethod == app.ClientAuthBasic || creds.AuthMethod == app.ClientAuthNone {
 			w.Header().Set("WWW-Authenticate", `Basic realm="dokkumcp"`)
 		}
-	case app.ErrCodeServerError:
+	case oauthErr.Code == app.ErrCodeServerError:
 		status = http.StatusInternalServerError
 	}
 
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case status >= 500:
 		level = slog.LevelError
+	case status == http.StatusUnauthorized:
+		level = slog.LevelWarn
 	}
-	attrs := []any{"grant_type", req.GrantType, "client_id", req.ClientID, "error_code", oauthErr.Code, "status", status}
+	attrs = append(attrs, "client_id", logSafeClientID(creds.ClientID), "error_code", oauthErr.Code, "status", status)
 	if oauthErr.Err != nil {
 		attrs = append(attrs, "error", oauthErr.Err.Error())
 	} else {
 		attrs = append(attrs, "error", oauthErr.Description)
 	}
-	h.logger.Log(ctx, level, "token request rejected", attrs...)
+	logger.Log(ctx, level, message, attrs...)
 
 	writeJSON(w, status, errorResponse{Error: oauthErr.Code, ErrorDescription: sanitizeDescription(oauthErr.Description)})
 }
@@ -206,6 +245,16 @@ func sanitizeDescription(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// logSafeClientID returns a client id as sent, cut to 64 bytes and with
+// control and non-ASCII characters replaced, so a crafted id cannot forge
+// log fields or flood the log.
+func logSafeClientID(id string) string {
+	if len(id) > 64 {
+		id = id[:64] + "..."
+	}
+	return sanitizeDescription(id)
 }
 
 // writeJSON writes v with the headers RFC 6749 section 5.1 requires of

@@ -1,5 +1,5 @@
-// Package postgres stores Identity's clients and signing keys in the
-// identity schema.
+// Package postgres stores Identity's clients, signing keys, revoked tokens
+// and used client assertions in the identity schema.
 package postgres
 
 import (
@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,7 +16,8 @@ import (
 	"dokkumcp.dev/identity/internal/domain"
 )
 
-// Store implements app.ClientStore and app.SigningKeyStore.
+// Store implements app.ClientStore, app.SigningKeyStore and
+// app.RevocationStore.
 type Store struct {
 	pool *pgxpool.Pool
 }
@@ -25,26 +27,30 @@ func New(pool *pgxpool.Pool) *Store {
 	return &Store{pool: pool}
 }
 
-const clientColumns = `client_id, coalesce(tenant_id, ''), name, role, resources, disabled, create_time, secret_hash`
+const clientColumns = `client_id, coalesce(tenant_id, ''), name, role, resources, disabled, create_time, public_key, secret_hash`
 
 func scanClient(row pgx.Row) (domain.Client, []byte, error) {
 	var (
-		c    domain.Client
-		role string
-		hash []byte
+		c      domain.Client
+		role   string
+		public []byte
+		hash   []byte
 	)
-	err := row.Scan(&c.ID, &c.TenantID, &c.Name, &role, &c.Resources, &c.Disabled, &c.CreateTime, &hash)
+	err := row.Scan(&c.ID, &c.TenantID, &c.Name, &role, &c.Resources, &c.Disabled, &c.CreateTime, &public, &hash)
 	c.Role = domain.Role(role)
+	if public != nil {
+		c.PublicKey = public
+	}
 	return c, hash, err
 }
 
 // CreateClient inserts a tenant client.
 func (s *Store) CreateClient(ctx context.Context, c domain.Client, secretHash []byte) (domain.Client, error) {
 	row := s.pool.QueryRow(ctx, `
-		INSERT INTO identity.clients (client_id, tenant_id, name, role, resources, secret_hash)
-		VALUES ($1, $2, $3, $4, $5, $6)
+		INSERT INTO identity.clients (client_id, tenant_id, name, role, resources, public_key, secret_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		RETURNING `+clientColumns,
-		c.ID, nullIfEmpty(c.TenantID), c.Name, string(c.Role), c.Resources, secretHash)
+		c.ID, nullIfEmpty(c.TenantID), c.Name, string(c.Role), c.Resources, nullIfNoKey(c.PublicKey), secretHash)
 	created, _, err := scanClient(row)
 	if err != nil {
 		return domain.Client{}, fmt.Errorf("insert client %s: %w", c.ID, err)
@@ -80,6 +86,28 @@ func (s *Store) ClientByID(ctx context.Context, id string) (domain.Client, []byt
 	return c, hash, nil
 }
 
+// UseClientAssertion records the id of a client assertion until it expires.
+// It returns false when the client used the id before.
+func (s *Store) UseClientAssertion(ctx context.Context, clientID, jti string, expireTime time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		INSERT INTO identity.used_client_assertions (client_id, jti, expire_time)
+		VALUES ($1, $2, $3) ON CONFLICT (client_id, jti) DO NOTHING`, clientID, jti, expireTime)
+	if err != nil {
+		return false, fmt.Errorf("insert client assertion of %s: %w", clientID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// DeleteExpiredAssertions deletes the ids of assertions that expired before
+// before.
+func (s *Store) DeleteExpiredAssertions(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM identity.used_client_assertions WHERE expire_time < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired client assertions: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // ListClients returns a tenant's clients, oldest first.
 func (s *Store) ListClients(ctx context.Context, tenantID string) ([]domain.Client, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+clientColumns+` FROM identity.clients WHERE tenant_id = $1 ORDER BY create_time, client_id`, tenantID)
@@ -99,20 +127,20 @@ func (s *Store) ListClients(ctx context.Context, tenantID string) ([]domain.Clie
 	return clients, rows.Err()
 }
 
-// EnsureActiveSigningKey inserts the key from create unless an active key
-// exists. A transaction-level advisory lock serializes replicas that start
-// together, so they share one first key.
-func (s *Store) EnsureActiveSigningKey(ctx context.Context, create func() (app.SealedSigningKey, error)) (bool, error) {
-	created := false
+// InsertSigningKeyIf inserts the key from create when add accepts the
+// stored keys. A transaction-level advisory lock serializes replicas, so two
+// that start or rotate together add one key.
+func (s *Store) InsertSigningKeyIf(ctx context.Context, add func([]app.SealedSigningKey) bool, create func() (app.SealedSigningKey, error)) (app.SealedSigningKey, error) {
+	var inserted app.SealedSigningKey
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, signingKeyLock); err != nil {
 			return fmt.Errorf("lock signing keys: %w", err)
 		}
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM identity.signing_keys WHERE state = 'active')`).Scan(&exists); err != nil {
-			return fmt.Errorf("look for an active signing key: %w", err)
+		existing, err := listSigningKeys(ctx, tx)
+		if err != nil {
+			return err
 		}
-		if exists {
+		if !add(existing) {
 			return nil
 		}
 
@@ -127,15 +155,31 @@ func (s *Store) EnsureActiveSigningKey(ctx context.Context, create func() (app.S
 		if err != nil {
 			return fmt.Errorf("insert signing key %s: %w", key.KeyID, err)
 		}
-		created = true
+		inserted = key
 		return nil
 	})
-	return created, err
+	return inserted, err
+}
+
+// SetSigningKeyState records the state of a key.
+func (s *Store) SetSigningKeyState(ctx context.Context, kid, state string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE identity.signing_keys SET state = $2 WHERE kid = $1`, kid, state); err != nil {
+		return fmt.Errorf("update state of signing key %s: %w", kid, err)
+	}
+	return nil
 }
 
 // ListSigningKeys returns every stored key, newest not_before first.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]app.SealedSigningKey, error) {
-	rows, err := s.pool.Query(ctx, `
+	return listSigningKeys(ctx, s.pool)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func listSigningKeys(ctx context.Context, db querier) ([]app.SealedSigningKey, error) {
+	rows, err := db.Query(ctx, `
 		SELECT kid, public_key, sealed_private_key, state, create_time, not_before
 		FROM identity.signing_keys ORDER BY not_before DESC, kid`)
 	if err != nil {
@@ -163,6 +207,13 @@ var signingKeyLock = func() int64 {
 	h.Write([]byte("dokkumcp.identity.signing_keys"))
 	return int64(h.Sum64())
 }()
+
+func nullIfNoKey(key []byte) []byte {
+	if len(key) == 0 {
+		return nil
+	}
+	return key
+}
 
 func nullIfEmpty(s string) *string {
 	if s == "" {

@@ -39,6 +39,15 @@ const (
 	// IdentityServiceListClientsProcedure is the fully-qualified name of the IdentityService's
 	// ListClients RPC.
 	IdentityServiceListClientsProcedure = "/dokkumcp.identity.v1.IdentityService/ListClients"
+	// IdentityServiceDisableClientProcedure is the fully-qualified name of the IdentityService's
+	// DisableClient RPC.
+	IdentityServiceDisableClientProcedure = "/dokkumcp.identity.v1.IdentityService/DisableClient"
+	// IdentityServiceEnableClientProcedure is the fully-qualified name of the IdentityService's
+	// EnableClient RPC.
+	IdentityServiceEnableClientProcedure = "/dokkumcp.identity.v1.IdentityService/EnableClient"
+	// IdentityServiceRotateSigningKeyProcedure is the fully-qualified name of the IdentityService's
+	// RotateSigningKey RPC.
+	IdentityServiceRotateSigningKeyProcedure = "/dokkumcp.identity.v1.IdentityService/RotateSigningKey"
 )
 
 // IdentityServiceClient is a client for the dokkumcp.identity.v1.IdentityService service.
@@ -48,6 +57,16 @@ type IdentityServiceClient interface {
 	CreateClient(context.Context, *connect.Request[v1.CreateClientRequest]) (*connect.Response[v1.CreateClientResponse], error)
 	// ListClients lists the clients of one tenant.
 	ListClients(context.Context, *connect.Request[v1.ListClientsRequest]) (*connect.Response[v1.ListClientsResponse], error)
+	// DisableClient stops a client from getting tokens and has verifiers
+	// reject the tokens it already holds once they refresh the revocation
+	// list (GET /oauth2/revocations).
+	DisableClient(context.Context, *connect.Request[v1.DisableClientRequest]) (*connect.Response[v1.DisableClientResponse], error)
+	// EnableClient undoes DisableClient.
+	EnableClient(context.Context, *connect.Request[v1.EnableClientRequest]) (*connect.Response[v1.EnableClientResponse], error)
+	// RotateSigningKey creates a signing key that is published in the JWKS at
+	// once and signs after the publish delay. While a created key still waits
+	// for its publish delay, the call returns that key instead of a new one.
+	RotateSigningKey(context.Context, *connect.Request[v1.RotateSigningKeyRequest]) (*connect.Response[v1.RotateSigningKeyResponse], error)
 }
 
 // NewIdentityServiceClient constructs a client for the dokkumcp.identity.v1.IdentityService
@@ -73,13 +92,34 @@ func NewIdentityServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(identityServiceMethods.ByName("ListClients")),
 			connect.WithClientOptions(opts...),
 		),
+		disableClient: connect.NewClient[v1.DisableClientRequest, v1.DisableClientResponse](
+			httpClient,
+			baseURL+IdentityServiceDisableClientProcedure,
+			connect.WithSchema(identityServiceMethods.ByName("DisableClient")),
+			connect.WithClientOptions(opts...),
+		),
+		enableClient: connect.NewClient[v1.EnableClientRequest, v1.EnableClientResponse](
+			httpClient,
+			baseURL+IdentityServiceEnableClientProcedure,
+			connect.WithSchema(identityServiceMethods.ByName("EnableClient")),
+			connect.WithClientOptions(opts...),
+		),
+		rotateSigningKey: connect.NewClient[v1.RotateSigningKeyRequest, v1.RotateSigningKeyResponse](
+			httpClient,
+			baseURL+IdentityServiceRotateSigningKeyProcedure,
+			connect.WithSchema(identityServiceMethods.ByName("RotateSigningKey")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // identityServiceClient implements IdentityServiceClient.
 type identityServiceClient struct {
-	createClient *connect.Client[v1.CreateClientRequest, v1.CreateClientResponse]
-	listClients  *connect.Client[v1.ListClientsRequest, v1.ListClientsResponse]
+	createClient     *connect.Client[v1.CreateClientRequest, v1.CreateClientResponse]
+	listClients      *connect.Client[v1.ListClientsRequest, v1.ListClientsResponse]
+	disableClient    *connect.Client[v1.DisableClientRequest, v1.DisableClientResponse]
+	enableClient     *connect.Client[v1.EnableClientRequest, v1.EnableClientResponse]
+	rotateSigningKey *connect.Client[v1.RotateSigningKeyRequest, v1.RotateSigningKeyResponse]
 }
 
 // CreateClient calls dokkumcp.identity.v1.IdentityService.CreateClient.
@@ -92,6 +132,21 @@ func (c *identityServiceClient) ListClients(ctx context.Context, req *connect.Re
 	return c.listClients.CallUnary(ctx, req)
 }
 
+// DisableClient calls dokkumcp.identity.v1.IdentityService.DisableClient.
+func (c *identityServiceClient) DisableClient(ctx context.Context, req *connect.Request[v1.DisableClientRequest]) (*connect.Response[v1.DisableClientResponse], error) {
+	return c.disableClient.CallUnary(ctx, req)
+}
+
+// EnableClient calls dokkumcp.identity.v1.IdentityService.EnableClient.
+func (c *identityServiceClient) EnableClient(ctx context.Context, req *connect.Request[v1.EnableClientRequest]) (*connect.Response[v1.EnableClientResponse], error) {
+	return c.enableClient.CallUnary(ctx, req)
+}
+
+// RotateSigningKey calls dokkumcp.identity.v1.IdentityService.RotateSigningKey.
+func (c *identityServiceClient) RotateSigningKey(ctx context.Context, req *connect.Request[v1.RotateSigningKeyRequest]) (*connect.Response[v1.RotateSigningKeyResponse], error) {
+	return c.rotateSigningKey.CallUnary(ctx, req)
+}
+
 // IdentityServiceHandler is an implementation of the dokkumcp.identity.v1.IdentityService service.
 type IdentityServiceHandler interface {
 	// CreateClient registers an OAuth client bound to a tenant and a role. The
@@ -99,6 +154,16 @@ type IdentityServiceHandler interface {
 	CreateClient(context.Context, *connect.Request[v1.CreateClientRequest]) (*connect.Response[v1.CreateClientResponse], error)
 	// ListClients lists the clients of one tenant.
 	ListClients(context.Context, *connect.Request[v1.ListClientsRequest]) (*connect.Response[v1.ListClientsResponse], error)
+	// DisableClient stops a client from getting tokens and has verifiers
+	// reject the tokens it already holds once they refresh the revocation
+	// list (GET /oauth2/revocations).
+	DisableClient(context.Context, *connect.Request[v1.DisableClientRequest]) (*connect.Response[v1.DisableClientResponse], error)
+	// EnableClient undoes DisableClient.
+	EnableClient(context.Context, *connect.Request[v1.EnableClientRequest]) (*connect.Response[v1.EnableClientResponse], error)
+	// RotateSigningKey creates a signing key that is published in the JWKS at
+	// once and signs after the publish delay. While a created key still waits
+	// for its publish delay, the call returns that key instead of a new one.
+	RotateSigningKey(context.Context, *connect.Request[v1.RotateSigningKeyRequest]) (*connect.Response[v1.RotateSigningKeyResponse], error)
 }
 
 // NewIdentityServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -120,12 +185,36 @@ func NewIdentityServiceHandler(svc IdentityServiceHandler, opts ...connect.Handl
 		connect.WithSchema(identityServiceMethods.ByName("ListClients")),
 		connect.WithHandlerOptions(opts...),
 	)
+	identityServiceDisableClientHandler := connect.NewUnaryHandler(
+		IdentityServiceDisableClientProcedure,
+		svc.DisableClient,
+		connect.WithSchema(identityServiceMethods.ByName("DisableClient")),
+		connect.WithHandlerOptions(opts...),
+	)
+	identityServiceEnableClientHandler := connect.NewUnaryHandler(
+		IdentityServiceEnableClientProcedure,
+		svc.EnableClient,
+		connect.WithSchema(identityServiceMethods.ByName("EnableClient")),
+		connect.WithHandlerOptions(opts...),
+	)
+	identityServiceRotateSigningKeyHandler := connect.NewUnaryHandler(
+		IdentityServiceRotateSigningKeyProcedure,
+		svc.RotateSigningKey,
+		connect.WithSchema(identityServiceMethods.ByName("RotateSigningKey")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dokkumcp.identity.v1.IdentityService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case IdentityServiceCreateClientProcedure:
 			identityServiceCreateClientHandler.ServeHTTP(w, r)
 		case IdentityServiceListClientsProcedure:
 			identityServiceListClientsHandler.ServeHTTP(w, r)
+		case IdentityServiceDisableClientProcedure:
+			identityServiceDisableClientHandler.ServeHTTP(w, r)
+		case IdentityServiceEnableClientProcedure:
+			identityServiceEnableClientHandler.ServeHTTP(w, r)
+		case IdentityServiceRotateSigningKeyProcedure:
+			identityServiceRotateSigningKeyHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -141,4 +230,16 @@ func (UnimplementedIdentityServiceHandler) CreateClient(context.Context, *connec
 
 func (UnimplementedIdentityServiceHandler) ListClients(context.Context, *connect.Request[v1.ListClientsRequest]) (*connect.Response[v1.ListClientsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.identity.v1.IdentityService.ListClients is not implemented"))
+}
+
+func (UnimplementedIdentityServiceHandler) DisableClient(context.Context, *connect.Request[v1.DisableClientRequest]) (*connect.Response[v1.DisableClientResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.identity.v1.IdentityService.DisableClient is not implemented"))
+}
+
+func (UnimplementedIdentityServiceHandler) EnableClient(context.Context, *connect.Request[v1.EnableClientRequest]) (*connect.Response[v1.EnableClientResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.identity.v1.IdentityService.EnableClient is not implemented"))
+}
+
+func (UnimplementedIdentityServiceHandler) RotateSigningKey(context.Context, *connect.Request[v1.RotateSigningKeyRequest]) (*connect.Response[v1.RotateSigningKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.identity.v1.IdentityService.RotateSigningKey is not implemented"))
 }
