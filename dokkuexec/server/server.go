@@ -167,7 +167,7 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	defer executor.Close()
 
-	service := app.NewService(app.Options{Hosts: hosts, Credentials: credentials, Executor: executor, Logger: logger})
+	service := app.NewService(app.Options{Hosts: hosts, Credentials: credentials, Executor: executor, Stopping: ctx.Done(), Logger: logger})
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,

@@ -58,6 +58,7 @@ func init() {
 		"ps:scale":       {run: cmdPsScale},
 		"ps:start":       {run: cmdPsStart},
 		"ps:stop":        {run: cmdPsStop},
+		"run":            {run: cmdRun},
 		"ssh-keys:list":  {run: cmdSSHKeysList},
 	}
 }

@@ -61,6 +61,11 @@ type Emulator struct {
 	nextPID        int
 	nextBuild      int
 	livePIDs       map[int]bool
+
+	// feedMu guards followers, the sessions following logs. It is
+	// separate from mu, which a follower does not hold while it follows.
+	feedMu    sync.Mutex
+	followers map[*logFollower]bool
 }
 
 // New returns an Emulator for a freshly installed host without apps.

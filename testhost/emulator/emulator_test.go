@@ -259,3 +259,102 @@ func TestRunFollowStopsOnCancel(t *testing.T) {
 		t.Fatal("logs -t did not stop within 10s of cancellation")
 	}
 }
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestRunFollowStreamsPublishedLines(t *testing.T) {
+	t.Parallel()
+	e := newEmulator(emulator.DefaultVersion)
+	runCommand(e, "apps:create shop", "")
+	runCommand(e, "git:from-image shop nginx:1", "")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout lockedBuffer
+	done := make(chan int)
+	go func() {
+		done <- e.Run(ctx, emulator.Invocation{OriginalCommand: "logs shop -t --num 1 -p web", Stdout: &stdout})
+	}()
+	waitUntil(t, func() bool { return e.LogFollowers() == 1 })
+	e.PublishLog("other", "web.1", "not for shop")
+	e.PublishLog("shop", "worker.1", "not a web process")
+	if n := e.PublishLog("shop", "web.1", "GET / 200"); n != 1 {
+		t.Errorf("PublishLog offered the line to %d followers, want 1", n)
+	}
+	waitUntil(t, func() bool { return strings.Contains(stdout.String(), "GET / 200") })
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	want := []string{"Ready to accept connections", "GET / 200"}
+	if len(lines) != len(want) {
+		t.Fatalf("lines = %q, want %d lines ending in %q", lines, len(want), want)
+	}
+	for i, line := range lines {
+		if !strings.HasSuffix(line, "app[web.1]:\x1b[0m "+want[i]) {
+			t.Errorf("line %d = %q, want web.1's %q", i, line, want[i])
+		}
+	}
+
+	cancel()
+	if exit := <-done; exit != 0 {
+		t.Errorf("exit status = %d, want 0", exit)
+	}
+	if n := e.LogFollowers(); n != 0 {
+		t.Errorf("followers after cancel = %d, want 0", n)
+	}
+	if n := e.PublishLog("shop", "web.1", "nobody listens"); n != 0 {
+		t.Errorf("PublishLog after cancel offered the line to %d followers, want 0", n)
+	}
+}
+
+func waitUntil(t *testing.T, check func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !check() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRunEmulatesRun(t *testing.T) {
+	t.Parallel()
+	e := newEmulator(emulator.DefaultVersion)
+	runCommand(e, "apps:create shop", "")
+	if got := runCommand(e, "run --no-tty shop echo hi", ""); got.exit != 1 || got.stderr != " !     App shop has not been deployed\n" {
+		t.Errorf("run before deploy = %+v", got)
+	}
+	runCommand(e, "git:from-image shop nginx:1", "")
+	tests := []struct {
+		command string
+		want    result
+	}{
+		{"run --no-tty shop echo hello world", result{"hello world\n", "", 0}},
+		{"run --no-tty --env A=1 shop seq 3", result{"1\n2\n3\n", "", 0}},
+		{"run shop false", result{"", "", 1}},
+		{"run --no-tty shop exit 3", result{"", "", 3}},
+		{"run --no-tty shop stderr oops", result{"", "oops\n", 0}},
+		{"run --no-tty shop ls", result{"", "bash: line 1: ls: command not found\n", 127}},
+		{"run --no-tty nope echo", result{"", " !     App nope does not exist\n", 20}},
+	}
+	for _, tt := range tests {
+		if got := runCommand(e, tt.command, ""); got != tt.want {
+			t.Errorf("%s = %+v, want %+v", tt.command, got, tt.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -54,6 +55,9 @@ type Server struct {
 	closed   bool
 	ctx      context.Context
 	cancel   context.CancelFunc
+
+	// sessions counts the session channels being served.
+	sessions atomic.Int64
 
 	wg sync.WaitGroup
 }
@@ -278,6 +282,13 @@ type exitStatus struct {
 // section 6.5).
 type execRequest struct {
 	Command string
+}
+
+// ActiveSessions returns how many session channels the server is serving:
+// those opened and not yet closed by both sides. Tests use it to check that
+// a client closed its sessions.
+func (s *Server) ActiveSessions() int {
+	return int(s.sessions.Load())
 }
 
 // commandName returns the first word of a command for logs, which never

@@ -402,3 +402,32 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestServerCountsActiveSessions(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	h.server.SetFault(sshd.Fault{Mode: sshd.FaultHang, Command: "apps:list"})
+	client := h.mustDial(t, h.plain)
+
+	if n := h.server.ActiveSessions(); n != 0 {
+		t.Errorf("ActiveSessions before any session = %d, want 0", n)
+	}
+	session, err := client.NewSession()
+	if err != nil {
+		t.Fatalf("new session: %v", err)
+	}
+	if err := session.Start("apps:list"); err != nil {
+		t.Fatalf("start hanging command: %v", err)
+	}
+	waitFor(t, func() bool { return h.server.ActiveSessions() == 1 })
+	if err := session.Close(); err != nil {
+		t.Fatalf("close session: %v", err)
+	}
+	waitFor(t, func() bool { return h.server.ActiveSessions() == 0 })
+
+	// A command that finishes leaves no session behind either.
+	if _, _, exit := run(t, client, "version"); exit != 0 {
+		t.Errorf("version exit status = %d, want 0", exit)
+	}
+	waitFor(t, func() bool { return h.server.ActiveSessions() == 0 })
+}

@@ -13,6 +13,8 @@ import (
 // request runs. Requests for pty-req, shell and subsystem are rejected,
 // because Dokku must be driven without a PTY.
 func (s *Server) serveSession(conn *ssh.ServerConn, channel ssh.Channel, requests <-chan *ssh.Request) {
+	s.sessions.Add(1)
+	defer s.sessions.Add(-1)
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 

@@ -56,3 +56,11 @@ type Target struct {
 type Executor interface {
 	Run(ctx context.Context, target Target, cmd domain.Command) (domain.Result, error)
 }
+
+// LineStreamer runs one Dokku command whose output is read as it arrives,
+// such as `logs -t`. It hands each stdout line to onLine, has no command
+// timeout, and ends when the command exits, when ctx ends, or when onLine
+// returns an error. The SSH executor implements it.
+type LineStreamer interface {
+	Stream(ctx context.Context, target Target, cmd domain.Command, onLine func(line string) error) (domain.Result, error)
+}

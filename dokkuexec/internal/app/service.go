@@ -21,7 +21,13 @@ type Options struct {
 	Hosts       HostResolver
 	Credentials CredentialIssuer
 	Executor    Executor
-	Logger      *slog.Logger
+	// Streamer runs commands that stream; it defaults to Executor when
+	// that implements LineStreamer.
+	Streamer LineStreamer
+	// Stopping is closed when DokkuExec shuts down, which ends the open
+	// streams of FollowLogs. Nil means never.
+	Stopping <-chan struct{}
+	Logger   *slog.Logger
 	// Now returns the current time; it defaults to time.Now.
 	Now func() time.Time
 }
@@ -30,6 +36,8 @@ type Options struct {
 type Service struct {
 	hosts       HostResolver
 	executor    Executor
+	streamer    LineStreamer
+	stopping    <-chan struct{}
 	credentials *credentialCache
 	logger      *slog.Logger
 
@@ -39,6 +47,11 @@ type Service struct {
 	versionsMu sync.Mutex
 	// versions caches each host's Dokku version by tenant and host id.
 	versions map[string]domain.Version
+
+	now         func() time.Time
+	hostInfosMu sync.Mutex
+	// hostInfos caches GetHostInfo by tenant and host id.
+	hostInfos map[string]HostInfo
 }
 
 // NewService returns a Service.
@@ -46,13 +59,20 @@ func NewService(opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Streamer == nil {
+		opts.Streamer, _ = opts.Executor.(LineStreamer)
+	}
 	return &Service{
 		hosts:       opts.Hosts,
 		executor:    opts.Executor,
+		streamer:    opts.Streamer,
+		stopping:    opts.Stopping,
 		credentials: newCredentialCache(opts.Credentials, opts.Now, opts.Logger),
 		logger:      opts.Logger,
 		appLocks:    newAppLocks(),
 		versions:    map[string]domain.Version{},
+		now:         opts.Now,
+		hostInfos:   map[string]HostInfo{},
 	}
 }
 
@@ -323,20 +343,25 @@ func (s *Service) run(ctx context.Context, target Target, cmd domain.Command) (d
 	}
 
 	s.logger.WarnContext(ctx, "dokku command failed", "host_id", target.Host.ID, "operation", cmd.Name(), "duration_ms", duration, "error", err)
+	return domain.Result{}, s.transportError(target, cmd, err)
+}
+
+// transportError turns an Executor's error into an Error.
+func (s *Service) transportError(target Target, cmd domain.Command, err error) error {
 	var hostKeyChanged *HostKeyChangedError
 	switch {
 	case errors.As(err, &hostKeyChanged):
-		return domain.Result{}, &Error{Kind: KindFailedPrecondition, Message: hostKeyChanged.Error(), Err: err}
+		return &Error{Kind: KindFailedPrecondition, Message: hostKeyChanged.Error(), Err: err}
 	case errors.Is(err, context.DeadlineExceeded):
-		return domain.Result{}, &Error{Kind: KindDeadlineExceeded, Message: "dokku " + cmd.Name() + " on host " + quote(target.Host.Name) + " timed out; the command may still finish on the host", Err: err}
+		return &Error{Kind: KindDeadlineExceeded, Message: "dokku " + cmd.Name() + " on host " + quote(target.Host.Name) + " timed out; the command may still finish on the host", Err: err}
 	case errors.Is(err, context.Canceled):
-		return domain.Result{}, &Error{Kind: KindCanceled, Message: "dokku " + cmd.Name() + " on host " + quote(target.Host.Name) + " was canceled; the command may still finish on the host", Err: err}
+		return &Error{Kind: KindCanceled, Message: "dokku " + cmd.Name() + " on host " + quote(target.Host.Name) + " was canceled; the command may still finish on the host", Err: err}
 	}
 	var appErr *Error
 	if errors.As(err, &appErr) {
-		return domain.Result{}, err
+		return err
 	}
-	return domain.Result{}, &Error{Kind: KindUnavailable, Message: "dokku " + cmd.Name() + " on host " + quote(target.Host.Name) + " failed: the SSH connection failed; retry later", Err: err}
+	return &Error{Kind: KindUnavailable, Message: "dokku " + cmd.Name() + " on host " + quote(target.Host.Name) + " failed: the SSH connection failed; retry later", Err: err}
 }
 
 // failure turns a non-zero exit status into an Error. app is empty for

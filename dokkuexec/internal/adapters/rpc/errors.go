@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -72,4 +73,10 @@ func connectMessage(err error) string {
 		return connectErr.Message()
 	}
 	return err.Error()
+}
+
+// validUTF8 replaces invalid UTF-8, which a protobuf string cannot carry,
+// with U+FFFD.
+func validUTF8(s string) string {
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

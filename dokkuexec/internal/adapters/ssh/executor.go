@@ -76,30 +76,72 @@ func (e *Executor) Run(ctx context.Context, target app.Target, cmd domain.Comman
 	ctx, cancel := context.WithTimeout(ctx, e.opts.CommandTimeout)
 	defer cancel()
 
+	client, session, err := e.openSession(ctx, target)
+	if err != nil {
+		return domain.Result{}, err
+	}
+	return e.runSession(ctx, target, client, session, cmd, nil)
+}
+
+// Stream runs cmd on the target's host like Run, but hands each line of
+// stdout, without its newline, to onLine as it arrives instead of keeping
+// it. It has no command timeout: it ends when the command exits, when ctx
+// ends, or when onLine returns an error, which Stream then returns. Ending
+// closes the SSH session, which ends the command on the host.
+func (e *Executor) Stream(ctx context.Context, target app.Target, cmd domain.Command, onLine func(line string) error) (domain.Result, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	client, session, err := e.openSession(ctx, target)
+	if err != nil {
+		return domain.Result{}, err
+	}
+	lines := &lineWriter{onLine: onLine, fail: cancel, limit: e.opts.OutputLimit}
+	result, err := e.runSession(ctx, target, client, session, cmd, lines)
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+			return domain.Result{}, cause
+		}
+		return domain.Result{}, err
+	}
+	if err := lines.flush(); err != nil {
+		return domain.Result{}, err
+	}
+	return result, nil
+}
+
+// openSession opens a session on the pooled connection to the target's
+// host. A connection that turns out to be dead is replaced once; nothing
+// has run on it yet.
+func (e *Executor) openSession(ctx context.Context, target app.Target) (*ssh.Client, *ssh.Session, error) {
 	for attempt := 1; ; attempt++ {
 		client, err := e.client(ctx, target)
 		if err != nil {
-			return domain.Result{}, err
+			return nil, nil, err
 		}
 		session, err := client.NewSession()
 		if err == nil {
-			return e.runSession(ctx, target, client, session, cmd)
+			return client, session, nil
 		}
 
 		e.discard(target, client)
 		if attempt > 1 || ctx.Err() != nil {
-			return domain.Result{}, &app.Error{Kind: app.KindUnavailable, Message: fmt.Sprintf("could not open an SSH session on host %q; retry later", target.Host.Name), Err: err}
+			return nil, nil, &app.Error{Kind: app.KindUnavailable, Message: fmt.Sprintf("could not open an SSH session on host %q; retry later", target.Host.Name), Err: err}
 		}
 		e.opts.Logger.InfoContext(ctx, "ssh session open failed; reconnecting", "host_id", target.Host.ID, "error", err)
 	}
 }
 
 // runSession runs one command in session and closes it when ctx ends.
-func (e *Executor) runSession(ctx context.Context, target app.Target, client *ssh.Client, session *ssh.Session, cmd domain.Command) (domain.Result, error) {
+// Stdout goes to lines when it is not nil, and is kept otherwise.
+func (e *Executor) runSession(ctx context.Context, target app.Target, client *ssh.Client, session *ssh.Session, cmd domain.Command, lines *lineWriter) (domain.Result, error) {
 	defer session.Close()
 	stdout := &cappedBuffer{limit: e.opts.OutputLimit}
 	stderr := &cappedBuffer{limit: e.opts.OutputLimit}
 	session.Stdout = stdout
+	if lines != nil {
+		session.Stdout = lines
+	}
 	session.Stderr = stderr
 
 	// No PTY is requested: a PTY would merge stderr into stdout, rewrite

@@ -327,3 +327,41 @@ func TestExecutorOutputLimit(t *testing.T) {
 		t.Errorf("exit status = %d, want 0", result.ExitStatus)
 	}
 }
+
+func TestStreamStopsWhenOnLineFails(t *testing.T) {
+	t.Parallel()
+	host := sshtest.Start(t, emulator.Options{})
+	for _, command := range []string{"apps:create shop", "git:from-image shop nginx:1"} {
+		if code := host.Emulator.Run(t.Context(), emulator.Invocation{OriginalCommand: command}); code != 0 {
+			t.Fatalf("%s: exit status %d", command, code)
+		}
+	}
+	executor, _ := newExecutor(t, nil)
+	cmd, err := domain.LogsCommand("shop", 3, "", true)
+	if err != nil {
+		t.Fatalf("LogsCommand: %v", err)
+	}
+
+	stop := errors.New("client gone")
+	var lines []string
+	_, err = executor.Stream(t.Context(), host.Target(), cmd, func(line string) error {
+		lines = append(lines, line)
+		if len(lines) == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("Stream error = %v, want the onLine error", err)
+	}
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "Starting process") {
+		t.Errorf("lines = %q, want the first two history lines", lines)
+	}
+	sshtest.WaitFor(t, 10*time.Second, "the session to close", func() bool { return host.Server.ActiveSessions() == 0 })
+
+	// The pooled connection still serves commands.
+	result, err := executor.Run(t.Context(), host.Target(), domain.VersionCommand())
+	if err != nil || result.ExitStatus != 0 {
+		t.Errorf("version after the stream = %+v, %v", result, err)
+	}
+}

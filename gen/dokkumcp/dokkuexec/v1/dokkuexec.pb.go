@@ -23,6 +23,62 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RunningState says whether an app's containers run.
+type RunningState int32
+
+const (
+	RunningState_RUNNING_STATE_UNSPECIFIED RunningState = 0
+	// RUNNING_STATE_RUNNING: every container runs.
+	RunningState_RUNNING_STATE_RUNNING RunningState = 1
+	// RUNNING_STATE_STOPPED: no container runs, or none exists.
+	RunningState_RUNNING_STATE_STOPPED RunningState = 2
+	// RUNNING_STATE_MIXED: some containers run and some do not.
+	RunningState_RUNNING_STATE_MIXED RunningState = 3
+)
+
+// Enum value maps for RunningState.
+var (
+	RunningState_name = map[int32]string{
+		0: "RUNNING_STATE_UNSPECIFIED",
+		1: "RUNNING_STATE_RUNNING",
+		2: "RUNNING_STATE_STOPPED",
+		3: "RUNNING_STATE_MIXED",
+	}
+	RunningState_value = map[string]int32{
+		"RUNNING_STATE_UNSPECIFIED": 0,
+		"RUNNING_STATE_RUNNING":     1,
+		"RUNNING_STATE_STOPPED":     2,
+		"RUNNING_STATE_MIXED":       3,
+	}
+)
+
+func (x RunningState) Enum() *RunningState {
+	p := new(RunningState)
+	*p = x
+	return p
+}
+
+func (x RunningState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RunningState) Descriptor() protoreflect.EnumDescriptor {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes[0].Descriptor()
+}
+
+func (RunningState) Type() protoreflect.EnumType {
+	return &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes[0]
+}
+
+func (x RunningState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RunningState.Descriptor instead.
+func (RunningState) EnumDescriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{0}
+}
+
 type ListAppsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
@@ -1323,6 +1379,1971 @@ func (x *ExportConfigResponse) GetRedacted() bool {
 	return false
 }
 
+type GetProcessReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProcessReportRequest) Reset() {
+	*x = GetProcessReportRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProcessReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProcessReportRequest) ProtoMessage() {}
+
+func (x *GetProcessReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProcessReportRequest.ProtoReflect.Descriptor instead.
+func (*GetProcessReportRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetProcessReportRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *GetProcessReportRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type ProcessReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// deployed is false until the app's first deploy.
+	Deployed bool `protobuf:"varint,2,opt,name=deployed,proto3" json:"deployed,omitempty"`
+	// processes counts the app's containers.
+	Processes int32        `protobuf:"varint,3,opt,name=processes,proto3" json:"processes,omitempty"`
+	Running   RunningState `protobuf:"varint,4,opt,name=running,proto3,enum=dokkumcp.dokkuexec.v1.RunningState" json:"running,omitempty"`
+	// restart_policy is the Docker restart policy in effect, for example
+	// "on-failure:10".
+	RestartPolicy string `protobuf:"bytes,5,opt,name=restart_policy,json=restartPolicy,proto3" json:"restart_policy,omitempty"`
+	// fields holds every report key in Dokku's unprefixed JSON shape,
+	// including "status-<type>-<n>" for each container.
+	Fields        map[string]string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessReport) Reset() {
+	*x = ProcessReport{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessReport) ProtoMessage() {}
+
+func (x *ProcessReport) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessReport.ProtoReflect.Descriptor instead.
+func (*ProcessReport) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ProcessReport) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *ProcessReport) GetDeployed() bool {
+	if x != nil {
+		return x.Deployed
+	}
+	return false
+}
+
+func (x *ProcessReport) GetProcesses() int32 {
+	if x != nil {
+		return x.Processes
+	}
+	return 0
+}
+
+func (x *ProcessReport) GetRunning() RunningState {
+	if x != nil {
+		return x.Running
+	}
+	return RunningState_RUNNING_STATE_UNSPECIFIED
+}
+
+func (x *ProcessReport) GetRestartPolicy() string {
+	if x != nil {
+		return x.RestartPolicy
+	}
+	return ""
+}
+
+func (x *ProcessReport) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type GetProcessReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *ProcessReport         `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProcessReportResponse) Reset() {
+	*x = GetProcessReportResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProcessReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProcessReportResponse) ProtoMessage() {}
+
+func (x *GetProcessReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProcessReportResponse.ProtoReflect.Descriptor instead.
+func (*GetProcessReportResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetProcessReportResponse) GetReport() *ProcessReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+// ProcessScale is the number of containers of one process type.
+type ProcessScale struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProcessType   string                 `protobuf:"bytes,1,opt,name=process_type,json=processType,proto3" json:"process_type,omitempty"`
+	Quantity      int32                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessScale) Reset() {
+	*x = ProcessScale{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessScale) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessScale) ProtoMessage() {}
+
+func (x *ProcessScale) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessScale.ProtoReflect.Descriptor instead.
+func (*ProcessScale) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ProcessScale) GetProcessType() string {
+	if x != nil {
+		return x.ProcessType
+	}
+	return ""
+}
+
+func (x *ProcessScale) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+type ScaleProcessesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// counts maps process types (letters, digits, dashes and underscores,
+	// starting with a letter or digit) to a quantity from 0 to 100. Empty
+	// counts read the current scale.
+	Counts map[string]int32 `protobuf:"bytes,3,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// skip_deploy records the scale without starting or stopping containers.
+	SkipDeploy    bool `protobuf:"varint,4,opt,name=skip_deploy,json=skipDeploy,proto3" json:"skip_deploy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScaleProcessesRequest) Reset() {
+	*x = ScaleProcessesRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScaleProcessesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScaleProcessesRequest) ProtoMessage() {}
+
+func (x *ScaleProcessesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScaleProcessesRequest.ProtoReflect.Descriptor instead.
+func (*ScaleProcessesRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ScaleProcessesRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *ScaleProcessesRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *ScaleProcessesRequest) GetCounts() map[string]int32 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *ScaleProcessesRequest) GetSkipDeploy() bool {
+	if x != nil {
+		return x.SkipDeploy
+	}
+	return false
+}
+
+type ScaleProcessesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// scale lists every process type of the app after the call, sorted.
+	Scale []*ProcessScale `protobuf:"bytes,2,rep,name=scale,proto3" json:"scale,omitempty"`
+	// changed is false when the request set no counts or every count
+	// already had its value.
+	Changed bool `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	// warnings carries Dokku's stderr warnings.
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScaleProcessesResponse) Reset() {
+	*x = ScaleProcessesResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScaleProcessesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScaleProcessesResponse) ProtoMessage() {}
+
+func (x *ScaleProcessesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScaleProcessesResponse.ProtoReflect.Descriptor instead.
+func (*ScaleProcessesResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ScaleProcessesResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *ScaleProcessesResponse) GetScale() []*ProcessScale {
+	if x != nil {
+		return x.Scale
+	}
+	return nil
+}
+
+func (x *ScaleProcessesResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *ScaleProcessesResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type StartProcessesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartProcessesRequest) Reset() {
+	*x = StartProcessesRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartProcessesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartProcessesRequest) ProtoMessage() {}
+
+func (x *StartProcessesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartProcessesRequest.ProtoReflect.Descriptor instead.
+func (*StartProcessesRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *StartProcessesRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *StartProcessesRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type StartProcessesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// changed is false when Dokku had nothing to do; reason then says why,
+	// for example "App shop has not been deployed".
+	Changed bool   `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	Reason  string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// warnings carries Dokku's stderr warnings.
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartProcessesResponse) Reset() {
+	*x = StartProcessesResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartProcessesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartProcessesResponse) ProtoMessage() {}
+
+func (x *StartProcessesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartProcessesResponse.ProtoReflect.Descriptor instead.
+func (*StartProcessesResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *StartProcessesResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *StartProcessesResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *StartProcessesResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *StartProcessesResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type StopProcessesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopProcessesRequest) Reset() {
+	*x = StopProcessesRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopProcessesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopProcessesRequest) ProtoMessage() {}
+
+func (x *StopProcessesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopProcessesRequest.ProtoReflect.Descriptor instead.
+func (*StopProcessesRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *StopProcessesRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *StopProcessesRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type StopProcessesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// changed is false when Dokku had nothing to do; reason then says why.
+	Changed bool   `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	Reason  string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// warnings carries Dokku's stderr warnings.
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopProcessesResponse) Reset() {
+	*x = StopProcessesResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopProcessesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopProcessesResponse) ProtoMessage() {}
+
+func (x *StopProcessesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopProcessesResponse.ProtoReflect.Descriptor instead.
+func (*StopProcessesResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *StopProcessesResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *StopProcessesResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *StopProcessesResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *StopProcessesResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type RestartProcessesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartProcessesRequest) Reset() {
+	*x = RestartProcessesRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartProcessesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartProcessesRequest) ProtoMessage() {}
+
+func (x *RestartProcessesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartProcessesRequest.ProtoReflect.Descriptor instead.
+func (*RestartProcessesRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RestartProcessesRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *RestartProcessesRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type RestartProcessesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// changed is false when Dokku had nothing to do; reason then says why.
+	Changed bool   `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	Reason  string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// warnings carries Dokku's stderr warnings.
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartProcessesResponse) Reset() {
+	*x = RestartProcessesResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartProcessesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartProcessesResponse) ProtoMessage() {}
+
+func (x *RestartProcessesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartProcessesResponse.ProtoReflect.Descriptor instead.
+func (*RestartProcessesResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RestartProcessesResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *RestartProcessesResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *RestartProcessesResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RestartProcessesResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type GetDomainsReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDomainsReportRequest) Reset() {
+	*x = GetDomainsReportRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDomainsReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDomainsReportRequest) ProtoMessage() {}
+
+func (x *GetDomainsReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDomainsReportRequest.ProtoReflect.Descriptor instead.
+func (*GetDomainsReportRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetDomainsReportRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *GetDomainsReportRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type DomainsReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// enabled is true when the app is served on its domains.
+	Enabled bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// domains lists the app's domains as Dokku stores them, in its order;
+	// Dokku keeps the case they were added with.
+	Domains       []string `protobuf:"bytes,3,rep,name=domains,proto3" json:"domains,omitempty"`
+	GlobalEnabled bool     `protobuf:"varint,4,opt,name=global_enabled,json=globalEnabled,proto3" json:"global_enabled,omitempty"`
+	GlobalDomains []string `protobuf:"bytes,5,rep,name=global_domains,json=globalDomains,proto3" json:"global_domains,omitempty"`
+	// fields holds every report key in Dokku's unprefixed JSON shape.
+	Fields        map[string]string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DomainsReport) Reset() {
+	*x = DomainsReport{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DomainsReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DomainsReport) ProtoMessage() {}
+
+func (x *DomainsReport) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DomainsReport.ProtoReflect.Descriptor instead.
+func (*DomainsReport) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DomainsReport) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *DomainsReport) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *DomainsReport) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *DomainsReport) GetGlobalEnabled() bool {
+	if x != nil {
+		return x.GlobalEnabled
+	}
+	return false
+}
+
+func (x *DomainsReport) GetGlobalDomains() []string {
+	if x != nil {
+		return x.GlobalDomains
+	}
+	return nil
+}
+
+func (x *DomainsReport) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type GetDomainsReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *DomainsReport         `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDomainsReportResponse) Reset() {
+	*x = GetDomainsReportResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDomainsReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDomainsReportResponse) ProtoMessage() {}
+
+func (x *GetDomainsReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDomainsReportResponse.ProtoReflect.Descriptor instead.
+func (*GetDomainsReportResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetDomainsReportResponse) GetReport() *DomainsReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type AddDomainsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// domains are host names: letters, digits, dots and dashes, at most 253
+	// characters with labels of at most 63. They are stored as typed.
+	Domains       []string `protobuf:"bytes,3,rep,name=domains,proto3" json:"domains,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddDomainsRequest) Reset() {
+	*x = AddDomainsRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddDomainsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddDomainsRequest) ProtoMessage() {}
+
+func (x *AddDomainsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddDomainsRequest.ProtoReflect.Descriptor instead.
+func (*AddDomainsRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *AddDomainsRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *AddDomainsRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *AddDomainsRequest) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+type AddDomainsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// domains lists the app's domains after the change.
+	Domains []string `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
+	// changed is false when every domain was already there.
+	Changed bool `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	// warnings carries Dokku's stderr warnings.
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddDomainsResponse) Reset() {
+	*x = AddDomainsResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddDomainsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddDomainsResponse) ProtoMessage() {}
+
+func (x *AddDomainsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddDomainsResponse.ProtoReflect.Descriptor instead.
+func (*AddDomainsResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *AddDomainsResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *AddDomainsResponse) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *AddDomainsResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *AddDomainsResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type RemoveDomainsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// domains must each be one of the app's domains, spelled as
+	// GetDomainsReport lists it.
+	Domains       []string `protobuf:"bytes,3,rep,name=domains,proto3" json:"domains,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDomainsRequest) Reset() {
+	*x = RemoveDomainsRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDomainsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDomainsRequest) ProtoMessage() {}
+
+func (x *RemoveDomainsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDomainsRequest.ProtoReflect.Descriptor instead.
+func (*RemoveDomainsRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RemoveDomainsRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *RemoveDomainsRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *RemoveDomainsRequest) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+type RemoveDomainsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// domains lists the app's domains after the change.
+	Domains []string `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
+	Changed bool     `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	// warnings carries Dokku's stderr warnings.
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDomainsResponse) Reset() {
+	*x = RemoveDomainsResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDomainsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDomainsResponse) ProtoMessage() {}
+
+func (x *RemoveDomainsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDomainsResponse.ProtoReflect.Descriptor instead.
+func (*RemoveDomainsResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RemoveDomainsResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *RemoveDomainsResponse) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *RemoveDomainsResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *RemoveDomainsResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type SetDomainsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// domains replace all of the app's domains; at least one is required.
+	Domains       []string `protobuf:"bytes,3,rep,name=domains,proto3" json:"domains,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDomainsRequest) Reset() {
+	*x = SetDomainsRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDomainsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDomainsRequest) ProtoMessage() {}
+
+func (x *SetDomainsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDomainsRequest.ProtoReflect.Descriptor instead.
+func (*SetDomainsRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *SetDomainsRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *SetDomainsRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *SetDomainsRequest) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+type SetDomainsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// domains lists the app's domains after the change.
+	Domains []string `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
+	// changed is false when the app already had exactly these domains.
+	Changed bool `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	// warnings carries Dokku's stderr warnings.
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDomainsResponse) Reset() {
+	*x = SetDomainsResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDomainsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDomainsResponse) ProtoMessage() {}
+
+func (x *SetDomainsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDomainsResponse.ProtoReflect.Descriptor instead.
+func (*SetDomainsResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SetDomainsResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *SetDomainsResponse) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *SetDomainsResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *SetDomainsResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+// LogLine is one line of an app's runtime logs.
+type LogLine struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// time is when the container wrote the line; unset when the line was not
+	// in Dokku's "<time> app[<type>.<n>]: <message>" form.
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// process names the container, for example "web.1"; empty when the line
+	// was not understood.
+	Process string `protobuf:"bytes,2,opt,name=process,proto3" json:"process,omitempty"`
+	// message is the text the app wrote, or the whole line, without colour
+	// codes, when it was not understood.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogLine) Reset() {
+	*x = LogLine{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogLine) ProtoMessage() {}
+
+func (x *LogLine) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
+func (*LogLine) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *LogLine) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *LogLine) GetProcess() string {
+	if x != nil {
+		return x.Process
+	}
+	return ""
+}
+
+func (x *LogLine) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type GetLogsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// num is the number of lines per container, 1 to 1000; 0 means 100.
+	Num int32 `protobuf:"varint,3,opt,name=num,proto3" json:"num,omitempty"`
+	// process_type keeps only the lines of containers of this process type.
+	ProcessType   string `protobuf:"bytes,4,opt,name=process_type,json=processType,proto3" json:"process_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogsRequest) Reset() {
+	*x = GetLogsRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogsRequest) ProtoMessage() {}
+
+func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogsRequest.ProtoReflect.Descriptor instead.
+func (*GetLogsRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *GetLogsRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *GetLogsRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *GetLogsRequest) GetNum() int32 {
+	if x != nil {
+		return x.Num
+	}
+	return 0
+}
+
+func (x *GetLogsRequest) GetProcessType() string {
+	if x != nil {
+		return x.ProcessType
+	}
+	return ""
+}
+
+type GetLogsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Lines []*LogLine             `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
+	// truncated is true when the output was larger than DokkuExec's output
+	// limit and later lines were dropped.
+	Truncated     bool `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogsResponse) Reset() {
+	*x = GetLogsResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogsResponse) ProtoMessage() {}
+
+func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogsResponse.ProtoReflect.Descriptor instead.
+func (*GetLogsResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *GetLogsResponse) GetLines() []*LogLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *GetLogsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+type FollowLogsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// num is the number of earlier lines per container sent first, 1 to
+	// 1000; 0 means 100.
+	Num int32 `protobuf:"varint,3,opt,name=num,proto3" json:"num,omitempty"`
+	// process_type keeps only the lines of containers of this process type.
+	ProcessType   string `protobuf:"bytes,4,opt,name=process_type,json=processType,proto3" json:"process_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowLogsRequest) Reset() {
+	*x = FollowLogsRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowLogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowLogsRequest) ProtoMessage() {}
+
+func (x *FollowLogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowLogsRequest.ProtoReflect.Descriptor instead.
+func (*FollowLogsRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *FollowLogsRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *FollowLogsRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *FollowLogsRequest) GetNum() int32 {
+	if x != nil {
+		return x.Num
+	}
+	return 0
+}
+
+func (x *FollowLogsRequest) GetProcessType() string {
+	if x != nil {
+		return x.ProcessType
+	}
+	return ""
+}
+
+type FollowLogsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Line          *LogLine               `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowLogsResponse) Reset() {
+	*x = FollowLogsResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowLogsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowLogsResponse) ProtoMessage() {}
+
+func (x *FollowLogsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowLogsResponse.ProtoReflect.Descriptor instead.
+func (*FollowLogsResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *FollowLogsResponse) GetLine() *LogLine {
+	if x != nil {
+		return x.Line
+	}
+	return nil
+}
+
+type RunCommandRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// args is the command and its arguments. Each one must be a plain word:
+	// no white space, quotes, backslashes or shell characters, and none of
+	// -n, -e, -E, --help or --version on its own.
+	Args          []string `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunCommandRequest) Reset() {
+	*x = RunCommandRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunCommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunCommandRequest) ProtoMessage() {}
+
+func (x *RunCommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunCommandRequest.ProtoReflect.Descriptor instead.
+func (*RunCommandRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *RunCommandRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *RunCommandRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *RunCommandRequest) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+type RunCommandResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// exit_code is the command's exit status.
+	ExitCode int32 `protobuf:"varint,1,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	// stdout and stderr are the command's output, with invalid UTF-8
+	// replaced, each cut at 64 KiB.
+	Stdout          string `protobuf:"bytes,2,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr          string `protobuf:"bytes,3,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	StdoutTruncated bool   `protobuf:"varint,4,opt,name=stdout_truncated,json=stdoutTruncated,proto3" json:"stdout_truncated,omitempty"`
+	StderrTruncated bool   `protobuf:"varint,5,opt,name=stderr_truncated,json=stderrTruncated,proto3" json:"stderr_truncated,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RunCommandResponse) Reset() {
+	*x = RunCommandResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunCommandResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunCommandResponse) ProtoMessage() {}
+
+func (x *RunCommandResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunCommandResponse.ProtoReflect.Descriptor instead.
+func (*RunCommandResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RunCommandResponse) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *RunCommandResponse) GetStdout() string {
+	if x != nil {
+		return x.Stdout
+	}
+	return ""
+}
+
+func (x *RunCommandResponse) GetStderr() string {
+	if x != nil {
+		return x.Stderr
+	}
+	return ""
+}
+
+func (x *RunCommandResponse) GetStdoutTruncated() bool {
+	if x != nil {
+		return x.StdoutTruncated
+	}
+	return false
+}
+
+func (x *RunCommandResponse) GetStderrTruncated() bool {
+	if x != nil {
+		return x.StderrTruncated
+	}
+	return false
+}
+
+type GetHostInfoRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHostInfoRequest) Reset() {
+	*x = GetHostInfoRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHostInfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHostInfoRequest) ProtoMessage() {}
+
+func (x *GetHostInfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHostInfoRequest.ProtoReflect.Descriptor instead.
+func (*GetHostInfoRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *GetHostInfoRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+// Plugin is one Dokku plugin installed on a host.
+type Plugin struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Enabled bool                   `protobuf:"varint,3,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// core is true for plugins that ship with Dokku. Hosts before Dokku
+	// 0.38.22 do not say, and report false.
+	Core          bool   `protobuf:"varint,4,opt,name=core,proto3" json:"core,omitempty"`
+	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Plugin) Reset() {
+	*x = Plugin{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Plugin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Plugin) ProtoMessage() {}
+
+func (x *Plugin) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
+func (*Plugin) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *Plugin) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Plugin) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Plugin) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *Plugin) GetCore() bool {
+	if x != nil {
+		return x.Core
+	}
+	return false
+}
+
+func (x *Plugin) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type GetHostInfoResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// dokku_version is the version as Dokku prints it, for example "0.38.27".
+	DokkuVersion string    `protobuf:"bytes,1,opt,name=dokku_version,json=dokkuVersion,proto3" json:"dokku_version,omitempty"`
+	Plugins      []*Plugin `protobuf:"bytes,2,rep,name=plugins,proto3" json:"plugins,omitempty"`
+	// fetch_time is when DokkuExec read this from the host; it serves the
+	// same answer for up to 5 minutes.
+	FetchTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=fetch_time,json=fetchTime,proto3" json:"fetch_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHostInfoResponse) Reset() {
+	*x = GetHostInfoResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHostInfoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHostInfoResponse) ProtoMessage() {}
+
+func (x *GetHostInfoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHostInfoResponse.ProtoReflect.Descriptor instead.
+func (*GetHostInfoResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *GetHostInfoResponse) GetDokkuVersion() string {
+	if x != nil {
+		return x.DokkuVersion
+	}
+	return ""
+}
+
+func (x *GetHostInfoResponse) GetPlugins() []*Plugin {
+	if x != nil {
+		return x.Plugins
+	}
+	return nil
+}
+
+func (x *GetHostInfoResponse) GetFetchTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FetchTime
+	}
+	return nil
+}
+
 var File_dokkumcp_dokkuexec_v1_dokkuexec_proto protoreflect.FileDescriptor
 
 const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
@@ -1418,7 +3439,152 @@ const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
 	"\bredacted\x18\x02 \x01(\bR\bredacted\x1a7\n" +
 	"\tVarsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xfd\t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
+	"\x17GetProcessReportRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\"\xc6\x02\n" +
+	"\rProcessReport\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1a\n" +
+	"\bdeployed\x18\x02 \x01(\bR\bdeployed\x12\x1c\n" +
+	"\tprocesses\x18\x03 \x01(\x05R\tprocesses\x12=\n" +
+	"\arunning\x18\x04 \x01(\x0e2#.dokkumcp.dokkuexec.v1.RunningStateR\arunning\x12%\n" +
+	"\x0erestart_policy\x18\x05 \x01(\tR\rrestartPolicy\x12H\n" +
+	"\x06fields\x18\x06 \x03(\v20.dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
+	"\x18GetProcessReportResponse\x12<\n" +
+	"\x06report\x18\x01 \x01(\v2$.dokkumcp.dokkuexec.v1.ProcessReportR\x06report\"M\n" +
+	"\fProcessScale\x12!\n" +
+	"\fprocess_type\x18\x01 \x01(\tR\vprocessType\x12\x1a\n" +
+	"\bquantity\x18\x02 \x01(\x05R\bquantity\"\xeb\x01\n" +
+	"\x15ScaleProcessesRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12P\n" +
+	"\x06counts\x18\x03 \x03(\v28.dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntryR\x06counts\x12\x1f\n" +
+	"\vskip_deploy\x18\x04 \x01(\bR\n" +
+	"skipDeploy\x1a9\n" +
+	"\vCountsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x9b\x01\n" +
+	"\x16ScaleProcessesResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x129\n" +
+	"\x05scale\x18\x02 \x03(\v2#.dokkumcp.dokkuexec.v1.ProcessScaleR\x05scale\x12\x18\n" +
+	"\achanged\x18\x03 \x01(\bR\achanged\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"=\n" +
+	"\x15StartProcessesRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\"x\n" +
+	"\x16StartProcessesResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"<\n" +
+	"\x14StopProcessesRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\"w\n" +
+	"\x15StopProcessesResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"?\n" +
+	"\x17RestartProcessesRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\"z\n" +
+	"\x18RestartProcessesResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"?\n" +
+	"\x17GetDomainsReportRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\"\xa8\x02\n" +
+	"\rDomainsReport\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x18\n" +
+	"\adomains\x18\x03 \x03(\tR\adomains\x12%\n" +
+	"\x0eglobal_enabled\x18\x04 \x01(\bR\rglobalEnabled\x12%\n" +
+	"\x0eglobal_domains\x18\x05 \x03(\tR\rglobalDomains\x12H\n" +
+	"\x06fields\x18\x06 \x03(\v20.dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
+	"\x18GetDomainsReportResponse\x12<\n" +
+	"\x06report\x18\x01 \x01(\v2$.dokkumcp.dokkuexec.v1.DomainsReportR\x06report\"S\n" +
+	"\x11AddDomainsRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x18\n" +
+	"\adomains\x18\x03 \x03(\tR\adomains\"v\n" +
+	"\x12AddDomainsResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x18\n" +
+	"\adomains\x18\x02 \x03(\tR\adomains\x12\x18\n" +
+	"\achanged\x18\x03 \x01(\bR\achanged\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"V\n" +
+	"\x14RemoveDomainsRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x18\n" +
+	"\adomains\x18\x03 \x03(\tR\adomains\"y\n" +
+	"\x15RemoveDomainsResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x18\n" +
+	"\adomains\x18\x02 \x03(\tR\adomains\x12\x18\n" +
+	"\achanged\x18\x03 \x01(\bR\achanged\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"S\n" +
+	"\x11SetDomainsRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x18\n" +
+	"\adomains\x18\x03 \x03(\tR\adomains\"v\n" +
+	"\x12SetDomainsResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x18\n" +
+	"\adomains\x18\x02 \x03(\tR\adomains\x12\x18\n" +
+	"\achanged\x18\x03 \x01(\bR\achanged\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"m\n" +
+	"\aLogLine\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
+	"\aprocess\x18\x02 \x01(\tR\aprocess\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"k\n" +
+	"\x0eGetLogsRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x10\n" +
+	"\x03num\x18\x03 \x01(\x05R\x03num\x12!\n" +
+	"\fprocess_type\x18\x04 \x01(\tR\vprocessType\"e\n" +
+	"\x0fGetLogsResponse\x124\n" +
+	"\x05lines\x18\x01 \x03(\v2\x1e.dokkumcp.dokkuexec.v1.LogLineR\x05lines\x12\x1c\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated\"n\n" +
+	"\x11FollowLogsRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x10\n" +
+	"\x03num\x18\x03 \x01(\x05R\x03num\x12!\n" +
+	"\fprocess_type\x18\x04 \x01(\tR\vprocessType\"H\n" +
+	"\x12FollowLogsResponse\x122\n" +
+	"\x04line\x18\x01 \x01(\v2\x1e.dokkumcp.dokkuexec.v1.LogLineR\x04line\"M\n" +
+	"\x11RunCommandRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x12\n" +
+	"\x04args\x18\x03 \x03(\tR\x04args\"\xb7\x01\n" +
+	"\x12RunCommandResponse\x12\x1b\n" +
+	"\texit_code\x18\x01 \x01(\x05R\bexitCode\x12\x16\n" +
+	"\x06stdout\x18\x02 \x01(\tR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x03 \x01(\tR\x06stderr\x12)\n" +
+	"\x10stdout_truncated\x18\x04 \x01(\bR\x0fstdoutTruncated\x12)\n" +
+	"\x10stderr_truncated\x18\x05 \x01(\bR\x0fstderrTruncated\"(\n" +
+	"\x12GetHostInfoRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\"\x86\x01\n" +
+	"\x06Plugin\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
+	"\aenabled\x18\x03 \x01(\bR\aenabled\x12\x12\n" +
+	"\x04core\x18\x04 \x01(\bR\x04core\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xae\x01\n" +
+	"\x13GetHostInfoResponse\x12#\n" +
+	"\rdokku_version\x18\x01 \x01(\tR\fdokkuVersion\x127\n" +
+	"\aplugins\x18\x02 \x03(\v2\x1d.dokkumcp.dokkuexec.v1.PluginR\aplugins\x129\n" +
+	"\n" +
+	"fetch_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tfetchTime*|\n" +
+	"\fRunningState\x12\x1d\n" +
+	"\x19RUNNING_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15RUNNING_STATE_RUNNING\x10\x01\x12\x19\n" +
+	"\x15RUNNING_STATE_STOPPED\x10\x02\x12\x17\n" +
+	"\x13RUNNING_STATE_MIXED\x10\x032\xbc\x16\n" +
 	"\x10DokkuExecService\x12j\n" +
 	"\bListApps\x12&.dokkumcp.dokkuexec.v1.ListAppsRequest\x1a'.dokkumcp.dokkuexec.v1.ListAppsResponse\"\r\xc2\xf3\x18\tapps:read\x12o\n" +
 	"\tCreateApp\x12'.dokkumcp.dokkuexec.v1.CreateAppRequest\x1a(.dokkumcp.dokkuexec.v1.CreateAppResponse\"\x0f\xc2\xf3\x18\vapps:create\x12v\n" +
@@ -1431,7 +3597,24 @@ const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
 	"\aLockApp\x12%.dokkumcp.dokkuexec.v1.LockAppRequest\x1a&.dokkumcp.dokkuexec.v1.LockAppResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12o\n" +
 	"\tUnlockApp\x12'.dokkumcp.dokkuexec.v1.UnlockAppRequest\x1a(.dokkumcp.dokkuexec.v1.UnlockAppResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12u\n" +
 	"\vUnsetConfig\x12).dokkumcp.dokkuexec.v1.UnsetConfigRequest\x1a*.dokkumcp.dokkuexec.v1.UnsetConfigResponse\"\x0f\xc2\xf3\x18\vapps:config\x12x\n" +
-	"\fExportConfig\x12*.dokkumcp.dokkuexec.v1.ExportConfigRequest\x1a+.dokkumcp.dokkuexec.v1.ExportConfigResponse\"\x0f\xc2\xf3\x18\vapps:configB\xd5\x01\n" +
+	"\fExportConfig\x12*.dokkumcp.dokkuexec.v1.ExportConfigRequest\x1a+.dokkumcp.dokkuexec.v1.ExportConfigResponse\"\x0f\xc2\xf3\x18\vapps:config\x12\x82\x01\n" +
+	"\x10GetProcessReport\x12..dokkumcp.dokkuexec.v1.GetProcessReportRequest\x1a/.dokkumcp.dokkuexec.v1.GetProcessReportResponse\"\r\xc2\xf3\x18\tapps:read\x12~\n" +
+	"\x0eScaleProcesses\x12,.dokkumcp.dokkuexec.v1.ScaleProcessesRequest\x1a-.dokkumcp.dokkuexec.v1.ScaleProcessesResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12~\n" +
+	"\x0eStartProcesses\x12,.dokkumcp.dokkuexec.v1.StartProcessesRequest\x1a-.dokkumcp.dokkuexec.v1.StartProcessesResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12{\n" +
+	"\rStopProcesses\x12+.dokkumcp.dokkuexec.v1.StopProcessesRequest\x1a,.dokkumcp.dokkuexec.v1.StopProcessesResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12\x84\x01\n" +
+	"\x10RestartProcesses\x12..dokkumcp.dokkuexec.v1.RestartProcessesRequest\x1a/.dokkumcp.dokkuexec.v1.RestartProcessesResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12\x82\x01\n" +
+	"\x10GetDomainsReport\x12..dokkumcp.dokkuexec.v1.GetDomainsReportRequest\x1a/.dokkumcp.dokkuexec.v1.GetDomainsReportResponse\"\r\xc2\xf3\x18\tapps:read\x12t\n" +
+	"\n" +
+	"AddDomains\x12(.dokkumcp.dokkuexec.v1.AddDomainsRequest\x1a).dokkumcp.dokkuexec.v1.AddDomainsResponse\"\x11\xc2\xf3\x18\rdomains:write\x12}\n" +
+	"\rRemoveDomains\x12+.dokkumcp.dokkuexec.v1.RemoveDomainsRequest\x1a,.dokkumcp.dokkuexec.v1.RemoveDomainsResponse\"\x11\xc2\xf3\x18\rdomains:write\x12t\n" +
+	"\n" +
+	"SetDomains\x12(.dokkumcp.dokkuexec.v1.SetDomainsRequest\x1a).dokkumcp.dokkuexec.v1.SetDomainsResponse\"\x11\xc2\xf3\x18\rdomains:write\x12g\n" +
+	"\aGetLogs\x12%.dokkumcp.dokkuexec.v1.GetLogsRequest\x1a&.dokkumcp.dokkuexec.v1.GetLogsResponse\"\r\xc2\xf3\x18\tlogs:read\x12r\n" +
+	"\n" +
+	"FollowLogs\x12(.dokkumcp.dokkuexec.v1.FollowLogsRequest\x1a).dokkumcp.dokkuexec.v1.FollowLogsResponse\"\r\xc2\xf3\x18\tlogs:read0\x01\x12r\n" +
+	"\n" +
+	"RunCommand\x12(.dokkumcp.dokkuexec.v1.RunCommandRequest\x1a).dokkumcp.dokkuexec.v1.RunCommandResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12s\n" +
+	"\vGetHostInfo\x12).dokkumcp.dokkuexec.v1.GetHostInfoRequest\x1a*.dokkumcp.dokkuexec.v1.GetHostInfoResponse\"\r\xc2\xf3\x18\tapps:readB\xd5\x01\n" +
 	"\x19com.dokkumcp.dokkuexec.v1B\x0eDokkuexecProtoP\x01Z2dokkumcp.dev/gen/dokkumcp/dokkuexec/v1;dokkuexecv1\xa2\x02\x03DDX\xaa\x02\x15Dokkumcp.Dokkuexec.V1\xca\x02\x15Dokkumcp\\Dokkuexec\\V1\xe2\x02!Dokkumcp\\Dokkuexec\\V1\\GPBMetadata\xea\x02\x17Dokkumcp::Dokkuexec::V1b\x06proto3"
 
 var (
@@ -1446,69 +3629,143 @@ func file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP() []byte {
 	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescData
 }
 
-var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_goTypes = []any{
-	(*ListAppsRequest)(nil),       // 0: dokkumcp.dokkuexec.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),      // 1: dokkumcp.dokkuexec.v1.ListAppsResponse
-	(*CreateAppRequest)(nil),      // 2: dokkumcp.dokkuexec.v1.CreateAppRequest
-	(*CreateAppResponse)(nil),     // 3: dokkumcp.dokkuexec.v1.CreateAppResponse
-	(*GetAppReportRequest)(nil),   // 4: dokkumcp.dokkuexec.v1.GetAppReportRequest
-	(*AppReport)(nil),             // 5: dokkumcp.dokkuexec.v1.AppReport
-	(*GetAppReportResponse)(nil),  // 6: dokkumcp.dokkuexec.v1.GetAppReportResponse
-	(*SetConfigRequest)(nil),      // 7: dokkumcp.dokkuexec.v1.SetConfigRequest
-	(*SetConfigResponse)(nil),     // 8: dokkumcp.dokkuexec.v1.SetConfigResponse
-	(*GetConfigRequest)(nil),      // 9: dokkumcp.dokkuexec.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),     // 10: dokkumcp.dokkuexec.v1.GetConfigResponse
-	(*DestroyAppRequest)(nil),     // 11: dokkumcp.dokkuexec.v1.DestroyAppRequest
-	(*DestroyAppResponse)(nil),    // 12: dokkumcp.dokkuexec.v1.DestroyAppResponse
-	(*RenameAppRequest)(nil),      // 13: dokkumcp.dokkuexec.v1.RenameAppRequest
-	(*RenameAppResponse)(nil),     // 14: dokkumcp.dokkuexec.v1.RenameAppResponse
-	(*LockAppRequest)(nil),        // 15: dokkumcp.dokkuexec.v1.LockAppRequest
-	(*LockAppResponse)(nil),       // 16: dokkumcp.dokkuexec.v1.LockAppResponse
-	(*UnlockAppRequest)(nil),      // 17: dokkumcp.dokkuexec.v1.UnlockAppRequest
-	(*UnlockAppResponse)(nil),     // 18: dokkumcp.dokkuexec.v1.UnlockAppResponse
-	(*UnsetConfigRequest)(nil),    // 19: dokkumcp.dokkuexec.v1.UnsetConfigRequest
-	(*UnsetConfigResponse)(nil),   // 20: dokkumcp.dokkuexec.v1.UnsetConfigResponse
-	(*ExportConfigRequest)(nil),   // 21: dokkumcp.dokkuexec.v1.ExportConfigRequest
-	(*ExportConfigResponse)(nil),  // 22: dokkumcp.dokkuexec.v1.ExportConfigResponse
-	nil,                           // 23: dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
-	nil,                           // 24: dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
-	nil,                           // 25: dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(RunningState)(0),                // 0: dokkumcp.dokkuexec.v1.RunningState
+	(*ListAppsRequest)(nil),          // 1: dokkumcp.dokkuexec.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),         // 2: dokkumcp.dokkuexec.v1.ListAppsResponse
+	(*CreateAppRequest)(nil),         // 3: dokkumcp.dokkuexec.v1.CreateAppRequest
+	(*CreateAppResponse)(nil),        // 4: dokkumcp.dokkuexec.v1.CreateAppResponse
+	(*GetAppReportRequest)(nil),      // 5: dokkumcp.dokkuexec.v1.GetAppReportRequest
+	(*AppReport)(nil),                // 6: dokkumcp.dokkuexec.v1.AppReport
+	(*GetAppReportResponse)(nil),     // 7: dokkumcp.dokkuexec.v1.GetAppReportResponse
+	(*SetConfigRequest)(nil),         // 8: dokkumcp.dokkuexec.v1.SetConfigRequest
+	(*SetConfigResponse)(nil),        // 9: dokkumcp.dokkuexec.v1.SetConfigResponse
+	(*GetConfigRequest)(nil),         // 10: dokkumcp.dokkuexec.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),        // 11: dokkumcp.dokkuexec.v1.GetConfigResponse
+	(*DestroyAppRequest)(nil),        // 12: dokkumcp.dokkuexec.v1.DestroyAppRequest
+	(*DestroyAppResponse)(nil),       // 13: dokkumcp.dokkuexec.v1.DestroyAppResponse
+	(*RenameAppRequest)(nil),         // 14: dokkumcp.dokkuexec.v1.RenameAppRequest
+	(*RenameAppResponse)(nil),        // 15: dokkumcp.dokkuexec.v1.RenameAppResponse
+	(*LockAppRequest)(nil),           // 16: dokkumcp.dokkuexec.v1.LockAppRequest
+	(*LockAppResponse)(nil),          // 17: dokkumcp.dokkuexec.v1.LockAppResponse
+	(*UnlockAppRequest)(nil),         // 18: dokkumcp.dokkuexec.v1.UnlockAppRequest
+	(*UnlockAppResponse)(nil),        // 19: dokkumcp.dokkuexec.v1.UnlockAppResponse
+	(*UnsetConfigRequest)(nil),       // 20: dokkumcp.dokkuexec.v1.UnsetConfigRequest
+	(*UnsetConfigResponse)(nil),      // 21: dokkumcp.dokkuexec.v1.UnsetConfigResponse
+	(*ExportConfigRequest)(nil),      // 22: dokkumcp.dokkuexec.v1.ExportConfigRequest
+	(*ExportConfigResponse)(nil),     // 23: dokkumcp.dokkuexec.v1.ExportConfigResponse
+	(*GetProcessReportRequest)(nil),  // 24: dokkumcp.dokkuexec.v1.GetProcessReportRequest
+	(*ProcessReport)(nil),            // 25: dokkumcp.dokkuexec.v1.ProcessReport
+	(*GetProcessReportResponse)(nil), // 26: dokkumcp.dokkuexec.v1.GetProcessReportResponse
+	(*ProcessScale)(nil),             // 27: dokkumcp.dokkuexec.v1.ProcessScale
+	(*ScaleProcessesRequest)(nil),    // 28: dokkumcp.dokkuexec.v1.ScaleProcessesRequest
+	(*ScaleProcessesResponse)(nil),   // 29: dokkumcp.dokkuexec.v1.ScaleProcessesResponse
+	(*StartProcessesRequest)(nil),    // 30: dokkumcp.dokkuexec.v1.StartProcessesRequest
+	(*StartProcessesResponse)(nil),   // 31: dokkumcp.dokkuexec.v1.StartProcessesResponse
+	(*StopProcessesRequest)(nil),     // 32: dokkumcp.dokkuexec.v1.StopProcessesRequest
+	(*StopProcessesResponse)(nil),    // 33: dokkumcp.dokkuexec.v1.StopProcessesResponse
+	(*RestartProcessesRequest)(nil),  // 34: dokkumcp.dokkuexec.v1.RestartProcessesRequest
+	(*RestartProcessesResponse)(nil), // 35: dokkumcp.dokkuexec.v1.RestartProcessesResponse
+	(*GetDomainsReportRequest)(nil),  // 36: dokkumcp.dokkuexec.v1.GetDomainsReportRequest
+	(*DomainsReport)(nil),            // 37: dokkumcp.dokkuexec.v1.DomainsReport
+	(*GetDomainsReportResponse)(nil), // 38: dokkumcp.dokkuexec.v1.GetDomainsReportResponse
+	(*AddDomainsRequest)(nil),        // 39: dokkumcp.dokkuexec.v1.AddDomainsRequest
+	(*AddDomainsResponse)(nil),       // 40: dokkumcp.dokkuexec.v1.AddDomainsResponse
+	(*RemoveDomainsRequest)(nil),     // 41: dokkumcp.dokkuexec.v1.RemoveDomainsRequest
+	(*RemoveDomainsResponse)(nil),    // 42: dokkumcp.dokkuexec.v1.RemoveDomainsResponse
+	(*SetDomainsRequest)(nil),        // 43: dokkumcp.dokkuexec.v1.SetDomainsRequest
+	(*SetDomainsResponse)(nil),       // 44: dokkumcp.dokkuexec.v1.SetDomainsResponse
+	(*LogLine)(nil),                  // 45: dokkumcp.dokkuexec.v1.LogLine
+	(*GetLogsRequest)(nil),           // 46: dokkumcp.dokkuexec.v1.GetLogsRequest
+	(*GetLogsResponse)(nil),          // 47: dokkumcp.dokkuexec.v1.GetLogsResponse
+	(*FollowLogsRequest)(nil),        // 48: dokkumcp.dokkuexec.v1.FollowLogsRequest
+	(*FollowLogsResponse)(nil),       // 49: dokkumcp.dokkuexec.v1.FollowLogsResponse
+	(*RunCommandRequest)(nil),        // 50: dokkumcp.dokkuexec.v1.RunCommandRequest
+	(*RunCommandResponse)(nil),       // 51: dokkumcp.dokkuexec.v1.RunCommandResponse
+	(*GetHostInfoRequest)(nil),       // 52: dokkumcp.dokkuexec.v1.GetHostInfoRequest
+	(*Plugin)(nil),                   // 53: dokkumcp.dokkuexec.v1.Plugin
+	(*GetHostInfoResponse)(nil),      // 54: dokkumcp.dokkuexec.v1.GetHostInfoResponse
+	nil,                              // 55: dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
+	nil,                              // 56: dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
+	nil,                              // 57: dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
+	nil,                              // 58: dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
+	nil,                              // 59: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
+	nil,                              // 60: dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
+	(*timestamppb.Timestamp)(nil),    // 61: google.protobuf.Timestamp
 }
 var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_depIdxs = []int32{
-	26, // 0: dokkumcp.dokkuexec.v1.AppReport.create_time:type_name -> google.protobuf.Timestamp
-	23, // 1: dokkumcp.dokkuexec.v1.AppReport.fields:type_name -> dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
-	5,  // 2: dokkumcp.dokkuexec.v1.GetAppReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.AppReport
-	24, // 3: dokkumcp.dokkuexec.v1.SetConfigRequest.vars:type_name -> dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
-	25, // 4: dokkumcp.dokkuexec.v1.ExportConfigResponse.vars:type_name -> dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
-	0,  // 5: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:input_type -> dokkumcp.dokkuexec.v1.ListAppsRequest
-	2,  // 6: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:input_type -> dokkumcp.dokkuexec.v1.CreateAppRequest
-	4,  // 7: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:input_type -> dokkumcp.dokkuexec.v1.GetAppReportRequest
-	7,  // 8: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:input_type -> dokkumcp.dokkuexec.v1.SetConfigRequest
-	9,  // 9: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:input_type -> dokkumcp.dokkuexec.v1.GetConfigRequest
-	11, // 10: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:input_type -> dokkumcp.dokkuexec.v1.DestroyAppRequest
-	13, // 11: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:input_type -> dokkumcp.dokkuexec.v1.RenameAppRequest
-	15, // 12: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:input_type -> dokkumcp.dokkuexec.v1.LockAppRequest
-	17, // 13: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:input_type -> dokkumcp.dokkuexec.v1.UnlockAppRequest
-	19, // 14: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:input_type -> dokkumcp.dokkuexec.v1.UnsetConfigRequest
-	21, // 15: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:input_type -> dokkumcp.dokkuexec.v1.ExportConfigRequest
-	1,  // 16: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:output_type -> dokkumcp.dokkuexec.v1.ListAppsResponse
-	3,  // 17: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:output_type -> dokkumcp.dokkuexec.v1.CreateAppResponse
-	6,  // 18: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:output_type -> dokkumcp.dokkuexec.v1.GetAppReportResponse
-	8,  // 19: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:output_type -> dokkumcp.dokkuexec.v1.SetConfigResponse
-	10, // 20: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:output_type -> dokkumcp.dokkuexec.v1.GetConfigResponse
-	12, // 21: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:output_type -> dokkumcp.dokkuexec.v1.DestroyAppResponse
-	14, // 22: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:output_type -> dokkumcp.dokkuexec.v1.RenameAppResponse
-	16, // 23: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:output_type -> dokkumcp.dokkuexec.v1.LockAppResponse
-	18, // 24: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:output_type -> dokkumcp.dokkuexec.v1.UnlockAppResponse
-	20, // 25: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:output_type -> dokkumcp.dokkuexec.v1.UnsetConfigResponse
-	22, // 26: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:output_type -> dokkumcp.dokkuexec.v1.ExportConfigResponse
-	16, // [16:27] is the sub-list for method output_type
-	5,  // [5:16] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	61, // 0: dokkumcp.dokkuexec.v1.AppReport.create_time:type_name -> google.protobuf.Timestamp
+	55, // 1: dokkumcp.dokkuexec.v1.AppReport.fields:type_name -> dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
+	6,  // 2: dokkumcp.dokkuexec.v1.GetAppReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.AppReport
+	56, // 3: dokkumcp.dokkuexec.v1.SetConfigRequest.vars:type_name -> dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
+	57, // 4: dokkumcp.dokkuexec.v1.ExportConfigResponse.vars:type_name -> dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
+	0,  // 5: dokkumcp.dokkuexec.v1.ProcessReport.running:type_name -> dokkumcp.dokkuexec.v1.RunningState
+	58, // 6: dokkumcp.dokkuexec.v1.ProcessReport.fields:type_name -> dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
+	25, // 7: dokkumcp.dokkuexec.v1.GetProcessReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.ProcessReport
+	59, // 8: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.counts:type_name -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
+	27, // 9: dokkumcp.dokkuexec.v1.ScaleProcessesResponse.scale:type_name -> dokkumcp.dokkuexec.v1.ProcessScale
+	60, // 10: dokkumcp.dokkuexec.v1.DomainsReport.fields:type_name -> dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
+	37, // 11: dokkumcp.dokkuexec.v1.GetDomainsReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.DomainsReport
+	61, // 12: dokkumcp.dokkuexec.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	45, // 13: dokkumcp.dokkuexec.v1.GetLogsResponse.lines:type_name -> dokkumcp.dokkuexec.v1.LogLine
+	45, // 14: dokkumcp.dokkuexec.v1.FollowLogsResponse.line:type_name -> dokkumcp.dokkuexec.v1.LogLine
+	53, // 15: dokkumcp.dokkuexec.v1.GetHostInfoResponse.plugins:type_name -> dokkumcp.dokkuexec.v1.Plugin
+	61, // 16: dokkumcp.dokkuexec.v1.GetHostInfoResponse.fetch_time:type_name -> google.protobuf.Timestamp
+	1,  // 17: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:input_type -> dokkumcp.dokkuexec.v1.ListAppsRequest
+	3,  // 18: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:input_type -> dokkumcp.dokkuexec.v1.CreateAppRequest
+	5,  // 19: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:input_type -> dokkumcp.dokkuexec.v1.GetAppReportRequest
+	8,  // 20: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:input_type -> dokkumcp.dokkuexec.v1.SetConfigRequest
+	10, // 21: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:input_type -> dokkumcp.dokkuexec.v1.GetConfigRequest
+	12, // 22: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:input_type -> dokkumcp.dokkuexec.v1.DestroyAppRequest
+	14, // 23: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:input_type -> dokkumcp.dokkuexec.v1.RenameAppRequest
+	16, // 24: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:input_type -> dokkumcp.dokkuexec.v1.LockAppRequest
+	18, // 25: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:input_type -> dokkumcp.dokkuexec.v1.UnlockAppRequest
+	20, // 26: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:input_type -> dokkumcp.dokkuexec.v1.UnsetConfigRequest
+	22, // 27: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:input_type -> dokkumcp.dokkuexec.v1.ExportConfigRequest
+	24, // 28: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:input_type -> dokkumcp.dokkuexec.v1.GetProcessReportRequest
+	28, // 29: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:input_type -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest
+	30, // 30: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:input_type -> dokkumcp.dokkuexec.v1.StartProcessesRequest
+	32, // 31: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:input_type -> dokkumcp.dokkuexec.v1.StopProcessesRequest
+	34, // 32: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:input_type -> dokkumcp.dokkuexec.v1.RestartProcessesRequest
+	36, // 33: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:input_type -> dokkumcp.dokkuexec.v1.GetDomainsReportRequest
+	39, // 34: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:input_type -> dokkumcp.dokkuexec.v1.AddDomainsRequest
+	41, // 35: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:input_type -> dokkumcp.dokkuexec.v1.RemoveDomainsRequest
+	43, // 36: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:input_type -> dokkumcp.dokkuexec.v1.SetDomainsRequest
+	46, // 37: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:input_type -> dokkumcp.dokkuexec.v1.GetLogsRequest
+	48, // 38: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:input_type -> dokkumcp.dokkuexec.v1.FollowLogsRequest
+	50, // 39: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:input_type -> dokkumcp.dokkuexec.v1.RunCommandRequest
+	52, // 40: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:input_type -> dokkumcp.dokkuexec.v1.GetHostInfoRequest
+	2,  // 41: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:output_type -> dokkumcp.dokkuexec.v1.ListAppsResponse
+	4,  // 42: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:output_type -> dokkumcp.dokkuexec.v1.CreateAppResponse
+	7,  // 43: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:output_type -> dokkumcp.dokkuexec.v1.GetAppReportResponse
+	9,  // 44: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:output_type -> dokkumcp.dokkuexec.v1.SetConfigResponse
+	11, // 45: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:output_type -> dokkumcp.dokkuexec.v1.GetConfigResponse
+	13, // 46: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:output_type -> dokkumcp.dokkuexec.v1.DestroyAppResponse
+	15, // 47: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:output_type -> dokkumcp.dokkuexec.v1.RenameAppResponse
+	17, // 48: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:output_type -> dokkumcp.dokkuexec.v1.LockAppResponse
+	19, // 49: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:output_type -> dokkumcp.dokkuexec.v1.UnlockAppResponse
+	21, // 50: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:output_type -> dokkumcp.dokkuexec.v1.UnsetConfigResponse
+	23, // 51: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:output_type -> dokkumcp.dokkuexec.v1.ExportConfigResponse
+	26, // 52: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:output_type -> dokkumcp.dokkuexec.v1.GetProcessReportResponse
+	29, // 53: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:output_type -> dokkumcp.dokkuexec.v1.ScaleProcessesResponse
+	31, // 54: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:output_type -> dokkumcp.dokkuexec.v1.StartProcessesResponse
+	33, // 55: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:output_type -> dokkumcp.dokkuexec.v1.StopProcessesResponse
+	35, // 56: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:output_type -> dokkumcp.dokkuexec.v1.RestartProcessesResponse
+	38, // 57: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:output_type -> dokkumcp.dokkuexec.v1.GetDomainsReportResponse
+	40, // 58: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:output_type -> dokkumcp.dokkuexec.v1.AddDomainsResponse
+	42, // 59: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:output_type -> dokkumcp.dokkuexec.v1.RemoveDomainsResponse
+	44, // 60: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:output_type -> dokkumcp.dokkuexec.v1.SetDomainsResponse
+	47, // 61: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:output_type -> dokkumcp.dokkuexec.v1.GetLogsResponse
+	49, // 62: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:output_type -> dokkumcp.dokkuexec.v1.FollowLogsResponse
+	51, // 63: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:output_type -> dokkumcp.dokkuexec.v1.RunCommandResponse
+	54, // 64: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:output_type -> dokkumcp.dokkuexec.v1.GetHostInfoResponse
+	41, // [41:65] is the sub-list for method output_type
+	17, // [17:41] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_dokkumcp_dokkuexec_v1_dokkuexec_proto_init() }
@@ -1521,13 +3778,14 @@ func file_dokkumcp_dokkuexec_v1_dokkuexec_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc), len(file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   26,
+			NumEnums:      1,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_dokkumcp_dokkuexec_v1_dokkuexec_proto_goTypes,
 		DependencyIndexes: file_dokkumcp_dokkuexec_v1_dokkuexec_proto_depIdxs,
+		EnumInfos:         file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes,
 		MessageInfos:      file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes,
 	}.Build()
 	File_dokkumcp_dokkuexec_v1_dokkuexec_proto = out.File

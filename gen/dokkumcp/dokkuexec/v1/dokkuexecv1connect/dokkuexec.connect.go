@@ -66,6 +66,45 @@ const (
 	// DokkuExecServiceExportConfigProcedure is the fully-qualified name of the DokkuExecService's
 	// ExportConfig RPC.
 	DokkuExecServiceExportConfigProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/ExportConfig"
+	// DokkuExecServiceGetProcessReportProcedure is the fully-qualified name of the DokkuExecService's
+	// GetProcessReport RPC.
+	DokkuExecServiceGetProcessReportProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetProcessReport"
+	// DokkuExecServiceScaleProcessesProcedure is the fully-qualified name of the DokkuExecService's
+	// ScaleProcesses RPC.
+	DokkuExecServiceScaleProcessesProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/ScaleProcesses"
+	// DokkuExecServiceStartProcessesProcedure is the fully-qualified name of the DokkuExecService's
+	// StartProcesses RPC.
+	DokkuExecServiceStartProcessesProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/StartProcesses"
+	// DokkuExecServiceStopProcessesProcedure is the fully-qualified name of the DokkuExecService's
+	// StopProcesses RPC.
+	DokkuExecServiceStopProcessesProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/StopProcesses"
+	// DokkuExecServiceRestartProcessesProcedure is the fully-qualified name of the DokkuExecService's
+	// RestartProcesses RPC.
+	DokkuExecServiceRestartProcessesProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/RestartProcesses"
+	// DokkuExecServiceGetDomainsReportProcedure is the fully-qualified name of the DokkuExecService's
+	// GetDomainsReport RPC.
+	DokkuExecServiceGetDomainsReportProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetDomainsReport"
+	// DokkuExecServiceAddDomainsProcedure is the fully-qualified name of the DokkuExecService's
+	// AddDomains RPC.
+	DokkuExecServiceAddDomainsProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/AddDomains"
+	// DokkuExecServiceRemoveDomainsProcedure is the fully-qualified name of the DokkuExecService's
+	// RemoveDomains RPC.
+	DokkuExecServiceRemoveDomainsProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/RemoveDomains"
+	// DokkuExecServiceSetDomainsProcedure is the fully-qualified name of the DokkuExecService's
+	// SetDomains RPC.
+	DokkuExecServiceSetDomainsProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/SetDomains"
+	// DokkuExecServiceGetLogsProcedure is the fully-qualified name of the DokkuExecService's GetLogs
+	// RPC.
+	DokkuExecServiceGetLogsProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetLogs"
+	// DokkuExecServiceFollowLogsProcedure is the fully-qualified name of the DokkuExecService's
+	// FollowLogs RPC.
+	DokkuExecServiceFollowLogsProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/FollowLogs"
+	// DokkuExecServiceRunCommandProcedure is the fully-qualified name of the DokkuExecService's
+	// RunCommand RPC.
+	DokkuExecServiceRunCommandProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/RunCommand"
+	// DokkuExecServiceGetHostInfoProcedure is the fully-qualified name of the DokkuExecService's
+	// GetHostInfo RPC.
+	DokkuExecServiceGetHostInfoProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetHostInfo"
 )
 
 // DokkuExecServiceClient is a client for the dokkumcp.dokkuexec.v1.DokkuExecService service.
@@ -99,6 +138,39 @@ type DokkuExecServiceClient interface {
 	// ExportConfig returns all config vars of an app (`config:export --format
 	// json`), with the values redacted unless `reveal` is set.
 	ExportConfig(context.Context, *connect.Request[v1.ExportConfigRequest]) (*connect.Response[v1.ExportConfigResponse], error)
+	// GetProcessReport returns the app's process report (`ps:report --format
+	// json`).
+	GetProcessReport(context.Context, *connect.Request[v1.GetProcessReportRequest]) (*connect.Response[v1.GetProcessReportResponse], error)
+	// ScaleProcesses sets how many containers of each process type run
+	// (`ps:scale`) and returns the scale afterwards. Without counts it changes
+	// nothing and returns the current scale.
+	ScaleProcesses(context.Context, *connect.Request[v1.ScaleProcessesRequest]) (*connect.Response[v1.ScaleProcessesResponse], error)
+	// StartProcesses starts the app's stopped containers (`ps:start`).
+	StartProcesses(context.Context, *connect.Request[v1.StartProcessesRequest]) (*connect.Response[v1.StartProcessesResponse], error)
+	// StopProcesses stops the app's containers (`ps:stop`).
+	StopProcesses(context.Context, *connect.Request[v1.StopProcessesRequest]) (*connect.Response[v1.StopProcessesResponse], error)
+	// RestartProcesses restarts the app's containers (`ps:restart`).
+	RestartProcesses(context.Context, *connect.Request[v1.RestartProcessesRequest]) (*connect.Response[v1.RestartProcessesResponse], error)
+	// GetDomainsReport returns the app's domains (`domains:report --format
+	// json`).
+	GetDomainsReport(context.Context, *connect.Request[v1.GetDomainsReportRequest]) (*connect.Response[v1.GetDomainsReportResponse], error)
+	// AddDomains adds domains to the app (`domains:add`).
+	AddDomains(context.Context, *connect.Request[v1.AddDomainsRequest]) (*connect.Response[v1.AddDomainsResponse], error)
+	// RemoveDomains removes domains from the app (`domains:remove`). Each
+	// domain must be one of the app's domains, spelled as Dokku stores it.
+	RemoveDomains(context.Context, *connect.Request[v1.RemoveDomainsRequest]) (*connect.Response[v1.RemoveDomainsResponse], error)
+	// SetDomains replaces the app's domains (`domains:set`).
+	SetDomains(context.Context, *connect.Request[v1.SetDomainsRequest]) (*connect.Response[v1.SetDomainsResponse], error)
+	// GetLogs returns the last lines of the app's runtime logs (`logs --num`).
+	GetLogs(context.Context, *connect.Request[v1.GetLogsRequest]) (*connect.Response[v1.GetLogsResponse], error)
+	// FollowLogs streams the app's runtime logs (`logs -t`): first the last
+	// lines, then new lines as they are written, until the client cancels.
+	FollowLogs(context.Context, *connect.Request[v1.FollowLogsRequest]) (*connect.ServerStreamForClient[v1.FollowLogsResponse], error)
+	// RunCommand runs a one-off command in a new container of the app (`run
+	// --no-tty`) and returns its exit code and output.
+	RunCommand(context.Context, *connect.Request[v1.RunCommandRequest]) (*connect.Response[v1.RunCommandResponse], error)
+	// GetHostInfo returns the host's Dokku version and installed plugins.
+	GetHostInfo(context.Context, *connect.Request[v1.GetHostInfoRequest]) (*connect.Response[v1.GetHostInfoResponse], error)
 }
 
 // NewDokkuExecServiceClient constructs a client for the dokkumcp.dokkuexec.v1.DokkuExecService
@@ -178,22 +250,113 @@ func NewDokkuExecServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(dokkuExecServiceMethods.ByName("ExportConfig")),
 			connect.WithClientOptions(opts...),
 		),
+		getProcessReport: connect.NewClient[v1.GetProcessReportRequest, v1.GetProcessReportResponse](
+			httpClient,
+			baseURL+DokkuExecServiceGetProcessReportProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("GetProcessReport")),
+			connect.WithClientOptions(opts...),
+		),
+		scaleProcesses: connect.NewClient[v1.ScaleProcessesRequest, v1.ScaleProcessesResponse](
+			httpClient,
+			baseURL+DokkuExecServiceScaleProcessesProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("ScaleProcesses")),
+			connect.WithClientOptions(opts...),
+		),
+		startProcesses: connect.NewClient[v1.StartProcessesRequest, v1.StartProcessesResponse](
+			httpClient,
+			baseURL+DokkuExecServiceStartProcessesProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("StartProcesses")),
+			connect.WithClientOptions(opts...),
+		),
+		stopProcesses: connect.NewClient[v1.StopProcessesRequest, v1.StopProcessesResponse](
+			httpClient,
+			baseURL+DokkuExecServiceStopProcessesProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("StopProcesses")),
+			connect.WithClientOptions(opts...),
+		),
+		restartProcesses: connect.NewClient[v1.RestartProcessesRequest, v1.RestartProcessesResponse](
+			httpClient,
+			baseURL+DokkuExecServiceRestartProcessesProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("RestartProcesses")),
+			connect.WithClientOptions(opts...),
+		),
+		getDomainsReport: connect.NewClient[v1.GetDomainsReportRequest, v1.GetDomainsReportResponse](
+			httpClient,
+			baseURL+DokkuExecServiceGetDomainsReportProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("GetDomainsReport")),
+			connect.WithClientOptions(opts...),
+		),
+		addDomains: connect.NewClient[v1.AddDomainsRequest, v1.AddDomainsResponse](
+			httpClient,
+			baseURL+DokkuExecServiceAddDomainsProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("AddDomains")),
+			connect.WithClientOptions(opts...),
+		),
+		removeDomains: connect.NewClient[v1.RemoveDomainsRequest, v1.RemoveDomainsResponse](
+			httpClient,
+			baseURL+DokkuExecServiceRemoveDomainsProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("RemoveDomains")),
+			connect.WithClientOptions(opts...),
+		),
+		setDomains: connect.NewClient[v1.SetDomainsRequest, v1.SetDomainsResponse](
+			httpClient,
+			baseURL+DokkuExecServiceSetDomainsProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("SetDomains")),
+			connect.WithClientOptions(opts...),
+		),
+		getLogs: connect.NewClient[v1.GetLogsRequest, v1.GetLogsResponse](
+			httpClient,
+			baseURL+DokkuExecServiceGetLogsProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("GetLogs")),
+			connect.WithClientOptions(opts...),
+		),
+		followLogs: connect.NewClient[v1.FollowLogsRequest, v1.FollowLogsResponse](
+			httpClient,
+			baseURL+DokkuExecServiceFollowLogsProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("FollowLogs")),
+			connect.WithClientOptions(opts...),
+		),
+		runCommand: connect.NewClient[v1.RunCommandRequest, v1.RunCommandResponse](
+			httpClient,
+			baseURL+DokkuExecServiceRunCommandProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("RunCommand")),
+			connect.WithClientOptions(opts...),
+		),
+		getHostInfo: connect.NewClient[v1.GetHostInfoRequest, v1.GetHostInfoResponse](
+			httpClient,
+			baseURL+DokkuExecServiceGetHostInfoProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("GetHostInfo")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // dokkuExecServiceClient implements DokkuExecServiceClient.
 type dokkuExecServiceClient struct {
-	listApps     *connect.Client[v1.ListAppsRequest, v1.ListAppsResponse]
-	createApp    *connect.Client[v1.CreateAppRequest, v1.CreateAppResponse]
-	getAppReport *connect.Client[v1.GetAppReportRequest, v1.GetAppReportResponse]
-	setConfig    *connect.Client[v1.SetConfigRequest, v1.SetConfigResponse]
-	getConfig    *connect.Client[v1.GetConfigRequest, v1.GetConfigResponse]
-	destroyApp   *connect.Client[v1.DestroyAppRequest, v1.DestroyAppResponse]
-	renameApp    *connect.Client[v1.RenameAppRequest, v1.RenameAppResponse]
-	lockApp      *connect.Client[v1.LockAppRequest, v1.LockAppResponse]
-	unlockApp    *connect.Client[v1.UnlockAppRequest, v1.UnlockAppResponse]
-	unsetConfig  *connect.Client[v1.UnsetConfigRequest, v1.UnsetConfigResponse]
-	exportConfig *connect.Client[v1.ExportConfigRequest, v1.ExportConfigResponse]
+	listApps         *connect.Client[v1.ListAppsRequest, v1.ListAppsResponse]
+	createApp        *connect.Client[v1.CreateAppRequest, v1.CreateAppResponse]
+	getAppReport     *connect.Client[v1.GetAppReportRequest, v1.GetAppReportResponse]
+	setConfig        *connect.Client[v1.SetConfigRequest, v1.SetConfigResponse]
+	getConfig        *connect.Client[v1.GetConfigRequest, v1.GetConfigResponse]
+	destroyApp       *connect.Client[v1.DestroyAppRequest, v1.DestroyAppResponse]
+	renameApp        *connect.Client[v1.RenameAppRequest, v1.RenameAppResponse]
+	lockApp          *connect.Client[v1.LockAppRequest, v1.LockAppResponse]
+	unlockApp        *connect.Client[v1.UnlockAppRequest, v1.UnlockAppResponse]
+	unsetConfig      *connect.Client[v1.UnsetConfigRequest, v1.UnsetConfigResponse]
+	exportConfig     *connect.Client[v1.ExportConfigRequest, v1.ExportConfigResponse]
+	getProcessReport *connect.Client[v1.GetProcessReportRequest, v1.GetProcessReportResponse]
+	scaleProcesses   *connect.Client[v1.ScaleProcessesRequest, v1.ScaleProcessesResponse]
+	startProcesses   *connect.Client[v1.StartProcessesRequest, v1.StartProcessesResponse]
+	stopProcesses    *connect.Client[v1.StopProcessesRequest, v1.StopProcessesResponse]
+	restartProcesses *connect.Client[v1.RestartProcessesRequest, v1.RestartProcessesResponse]
+	getDomainsReport *connect.Client[v1.GetDomainsReportRequest, v1.GetDomainsReportResponse]
+	addDomains       *connect.Client[v1.AddDomainsRequest, v1.AddDomainsResponse]
+	removeDomains    *connect.Client[v1.RemoveDomainsRequest, v1.RemoveDomainsResponse]
+	setDomains       *connect.Client[v1.SetDomainsRequest, v1.SetDomainsResponse]
+	getLogs          *connect.Client[v1.GetLogsRequest, v1.GetLogsResponse]
+	followLogs       *connect.Client[v1.FollowLogsRequest, v1.FollowLogsResponse]
+	runCommand       *connect.Client[v1.RunCommandRequest, v1.RunCommandResponse]
+	getHostInfo      *connect.Client[v1.GetHostInfoRequest, v1.GetHostInfoResponse]
 }
 
 // ListApps calls dokkumcp.dokkuexec.v1.DokkuExecService.ListApps.
@@ -251,6 +414,71 @@ func (c *dokkuExecServiceClient) ExportConfig(ctx context.Context, req *connect.
 	return c.exportConfig.CallUnary(ctx, req)
 }
 
+// GetProcessReport calls dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport.
+func (c *dokkuExecServiceClient) GetProcessReport(ctx context.Context, req *connect.Request[v1.GetProcessReportRequest]) (*connect.Response[v1.GetProcessReportResponse], error) {
+	return c.getProcessReport.CallUnary(ctx, req)
+}
+
+// ScaleProcesses calls dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses.
+func (c *dokkuExecServiceClient) ScaleProcesses(ctx context.Context, req *connect.Request[v1.ScaleProcessesRequest]) (*connect.Response[v1.ScaleProcessesResponse], error) {
+	return c.scaleProcesses.CallUnary(ctx, req)
+}
+
+// StartProcesses calls dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses.
+func (c *dokkuExecServiceClient) StartProcesses(ctx context.Context, req *connect.Request[v1.StartProcessesRequest]) (*connect.Response[v1.StartProcessesResponse], error) {
+	return c.startProcesses.CallUnary(ctx, req)
+}
+
+// StopProcesses calls dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses.
+func (c *dokkuExecServiceClient) StopProcesses(ctx context.Context, req *connect.Request[v1.StopProcessesRequest]) (*connect.Response[v1.StopProcessesResponse], error) {
+	return c.stopProcesses.CallUnary(ctx, req)
+}
+
+// RestartProcesses calls dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses.
+func (c *dokkuExecServiceClient) RestartProcesses(ctx context.Context, req *connect.Request[v1.RestartProcessesRequest]) (*connect.Response[v1.RestartProcessesResponse], error) {
+	return c.restartProcesses.CallUnary(ctx, req)
+}
+
+// GetDomainsReport calls dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport.
+func (c *dokkuExecServiceClient) GetDomainsReport(ctx context.Context, req *connect.Request[v1.GetDomainsReportRequest]) (*connect.Response[v1.GetDomainsReportResponse], error) {
+	return c.getDomainsReport.CallUnary(ctx, req)
+}
+
+// AddDomains calls dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains.
+func (c *dokkuExecServiceClient) AddDomains(ctx context.Context, req *connect.Request[v1.AddDomainsRequest]) (*connect.Response[v1.AddDomainsResponse], error) {
+	return c.addDomains.CallUnary(ctx, req)
+}
+
+// RemoveDomains calls dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains.
+func (c *dokkuExecServiceClient) RemoveDomains(ctx context.Context, req *connect.Request[v1.RemoveDomainsRequest]) (*connect.Response[v1.RemoveDomainsResponse], error) {
+	return c.removeDomains.CallUnary(ctx, req)
+}
+
+// SetDomains calls dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains.
+func (c *dokkuExecServiceClient) SetDomains(ctx context.Context, req *connect.Request[v1.SetDomainsRequest]) (*connect.Response[v1.SetDomainsResponse], error) {
+	return c.setDomains.CallUnary(ctx, req)
+}
+
+// GetLogs calls dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs.
+func (c *dokkuExecServiceClient) GetLogs(ctx context.Context, req *connect.Request[v1.GetLogsRequest]) (*connect.Response[v1.GetLogsResponse], error) {
+	return c.getLogs.CallUnary(ctx, req)
+}
+
+// FollowLogs calls dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs.
+func (c *dokkuExecServiceClient) FollowLogs(ctx context.Context, req *connect.Request[v1.FollowLogsRequest]) (*connect.ServerStreamForClient[v1.FollowLogsResponse], error) {
+	return c.followLogs.CallServerStream(ctx, req)
+}
+
+// RunCommand calls dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand.
+func (c *dokkuExecServiceClient) RunCommand(ctx context.Context, req *connect.Request[v1.RunCommandRequest]) (*connect.Response[v1.RunCommandResponse], error) {
+	return c.runCommand.CallUnary(ctx, req)
+}
+
+// GetHostInfo calls dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo.
+func (c *dokkuExecServiceClient) GetHostInfo(ctx context.Context, req *connect.Request[v1.GetHostInfoRequest]) (*connect.Response[v1.GetHostInfoResponse], error) {
+	return c.getHostInfo.CallUnary(ctx, req)
+}
+
 // DokkuExecServiceHandler is an implementation of the dokkumcp.dokkuexec.v1.DokkuExecService
 // service.
 type DokkuExecServiceHandler interface {
@@ -283,6 +511,39 @@ type DokkuExecServiceHandler interface {
 	// ExportConfig returns all config vars of an app (`config:export --format
 	// json`), with the values redacted unless `reveal` is set.
 	ExportConfig(context.Context, *connect.Request[v1.ExportConfigRequest]) (*connect.Response[v1.ExportConfigResponse], error)
+	// GetProcessReport returns the app's process report (`ps:report --format
+	// json`).
+	GetProcessReport(context.Context, *connect.Request[v1.GetProcessReportRequest]) (*connect.Response[v1.GetProcessReportResponse], error)
+	// ScaleProcesses sets how many containers of each process type run
+	// (`ps:scale`) and returns the scale afterwards. Without counts it changes
+	// nothing and returns the current scale.
+	ScaleProcesses(context.Context, *connect.Request[v1.ScaleProcessesRequest]) (*connect.Response[v1.ScaleProcessesResponse], error)
+	// StartProcesses starts the app's stopped containers (`ps:start`).
+	StartProcesses(context.Context, *connect.Request[v1.StartProcessesRequest]) (*connect.Response[v1.StartProcessesResponse], error)
+	// StopProcesses stops the app's containers (`ps:stop`).
+	StopProcesses(context.Context, *connect.Request[v1.StopProcessesRequest]) (*connect.Response[v1.StopProcessesResponse], error)
+	// RestartProcesses restarts the app's containers (`ps:restart`).
+	RestartProcesses(context.Context, *connect.Request[v1.RestartProcessesRequest]) (*connect.Response[v1.RestartProcessesResponse], error)
+	// GetDomainsReport returns the app's domains (`domains:report --format
+	// json`).
+	GetDomainsReport(context.Context, *connect.Request[v1.GetDomainsReportRequest]) (*connect.Response[v1.GetDomainsReportResponse], error)
+	// AddDomains adds domains to the app (`domains:add`).
+	AddDomains(context.Context, *connect.Request[v1.AddDomainsRequest]) (*connect.Response[v1.AddDomainsResponse], error)
+	// RemoveDomains removes domains from the app (`domains:remove`). Each
+	// domain must be one of the app's domains, spelled as Dokku stores it.
+	RemoveDomains(context.Context, *connect.Request[v1.RemoveDomainsRequest]) (*connect.Response[v1.RemoveDomainsResponse], error)
+	// SetDomains replaces the app's domains (`domains:set`).
+	SetDomains(context.Context, *connect.Request[v1.SetDomainsRequest]) (*connect.Response[v1.SetDomainsResponse], error)
+	// GetLogs returns the last lines of the app's runtime logs (`logs --num`).
+	GetLogs(context.Context, *connect.Request[v1.GetLogsRequest]) (*connect.Response[v1.GetLogsResponse], error)
+	// FollowLogs streams the app's runtime logs (`logs -t`): first the last
+	// lines, then new lines as they are written, until the client cancels.
+	FollowLogs(context.Context, *connect.Request[v1.FollowLogsRequest], *connect.ServerStream[v1.FollowLogsResponse]) error
+	// RunCommand runs a one-off command in a new container of the app (`run
+	// --no-tty`) and returns its exit code and output.
+	RunCommand(context.Context, *connect.Request[v1.RunCommandRequest]) (*connect.Response[v1.RunCommandResponse], error)
+	// GetHostInfo returns the host's Dokku version and installed plugins.
+	GetHostInfo(context.Context, *connect.Request[v1.GetHostInfoRequest]) (*connect.Response[v1.GetHostInfoResponse], error)
 }
 
 // NewDokkuExecServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -358,6 +619,84 @@ func NewDokkuExecServiceHandler(svc DokkuExecServiceHandler, opts ...connect.Han
 		connect.WithSchema(dokkuExecServiceMethods.ByName("ExportConfig")),
 		connect.WithHandlerOptions(opts...),
 	)
+	dokkuExecServiceGetProcessReportHandler := connect.NewUnaryHandler(
+		DokkuExecServiceGetProcessReportProcedure,
+		svc.GetProcessReport,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("GetProcessReport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceScaleProcessesHandler := connect.NewUnaryHandler(
+		DokkuExecServiceScaleProcessesProcedure,
+		svc.ScaleProcesses,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("ScaleProcesses")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceStartProcessesHandler := connect.NewUnaryHandler(
+		DokkuExecServiceStartProcessesProcedure,
+		svc.StartProcesses,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("StartProcesses")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceStopProcessesHandler := connect.NewUnaryHandler(
+		DokkuExecServiceStopProcessesProcedure,
+		svc.StopProcesses,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("StopProcesses")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceRestartProcessesHandler := connect.NewUnaryHandler(
+		DokkuExecServiceRestartProcessesProcedure,
+		svc.RestartProcesses,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("RestartProcesses")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceGetDomainsReportHandler := connect.NewUnaryHandler(
+		DokkuExecServiceGetDomainsReportProcedure,
+		svc.GetDomainsReport,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("GetDomainsReport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceAddDomainsHandler := connect.NewUnaryHandler(
+		DokkuExecServiceAddDomainsProcedure,
+		svc.AddDomains,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("AddDomains")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceRemoveDomainsHandler := connect.NewUnaryHandler(
+		DokkuExecServiceRemoveDomainsProcedure,
+		svc.RemoveDomains,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("RemoveDomains")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceSetDomainsHandler := connect.NewUnaryHandler(
+		DokkuExecServiceSetDomainsProcedure,
+		svc.SetDomains,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("SetDomains")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceGetLogsHandler := connect.NewUnaryHandler(
+		DokkuExecServiceGetLogsProcedure,
+		svc.GetLogs,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("GetLogs")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceFollowLogsHandler := connect.NewServerStreamHandler(
+		DokkuExecServiceFollowLogsProcedure,
+		svc.FollowLogs,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("FollowLogs")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceRunCommandHandler := connect.NewUnaryHandler(
+		DokkuExecServiceRunCommandProcedure,
+		svc.RunCommand,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("RunCommand")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceGetHostInfoHandler := connect.NewUnaryHandler(
+		DokkuExecServiceGetHostInfoProcedure,
+		svc.GetHostInfo,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("GetHostInfo")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dokkumcp.dokkuexec.v1.DokkuExecService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DokkuExecServiceListAppsProcedure:
@@ -382,6 +721,32 @@ func NewDokkuExecServiceHandler(svc DokkuExecServiceHandler, opts ...connect.Han
 			dokkuExecServiceUnsetConfigHandler.ServeHTTP(w, r)
 		case DokkuExecServiceExportConfigProcedure:
 			dokkuExecServiceExportConfigHandler.ServeHTTP(w, r)
+		case DokkuExecServiceGetProcessReportProcedure:
+			dokkuExecServiceGetProcessReportHandler.ServeHTTP(w, r)
+		case DokkuExecServiceScaleProcessesProcedure:
+			dokkuExecServiceScaleProcessesHandler.ServeHTTP(w, r)
+		case DokkuExecServiceStartProcessesProcedure:
+			dokkuExecServiceStartProcessesHandler.ServeHTTP(w, r)
+		case DokkuExecServiceStopProcessesProcedure:
+			dokkuExecServiceStopProcessesHandler.ServeHTTP(w, r)
+		case DokkuExecServiceRestartProcessesProcedure:
+			dokkuExecServiceRestartProcessesHandler.ServeHTTP(w, r)
+		case DokkuExecServiceGetDomainsReportProcedure:
+			dokkuExecServiceGetDomainsReportHandler.ServeHTTP(w, r)
+		case DokkuExecServiceAddDomainsProcedure:
+			dokkuExecServiceAddDomainsHandler.ServeHTTP(w, r)
+		case DokkuExecServiceRemoveDomainsProcedure:
+			dokkuExecServiceRemoveDomainsHandler.ServeHTTP(w, r)
+		case DokkuExecServiceSetDomainsProcedure:
+			dokkuExecServiceSetDomainsHandler.ServeHTTP(w, r)
+		case DokkuExecServiceGetLogsProcedure:
+			dokkuExecServiceGetLogsHandler.ServeHTTP(w, r)
+		case DokkuExecServiceFollowLogsProcedure:
+			dokkuExecServiceFollowLogsHandler.ServeHTTP(w, r)
+		case DokkuExecServiceRunCommandProcedure:
+			dokkuExecServiceRunCommandHandler.ServeHTTP(w, r)
+		case DokkuExecServiceGetHostInfoProcedure:
+			dokkuExecServiceGetHostInfoHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -433,4 +798,56 @@ func (UnimplementedDokkuExecServiceHandler) UnsetConfig(context.Context, *connec
 
 func (UnimplementedDokkuExecServiceHandler) ExportConfig(context.Context, *connect.Request[v1.ExportConfigRequest]) (*connect.Response[v1.ExportConfigResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) GetProcessReport(context.Context, *connect.Request[v1.GetProcessReportRequest]) (*connect.Response[v1.GetProcessReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) ScaleProcesses(context.Context, *connect.Request[v1.ScaleProcessesRequest]) (*connect.Response[v1.ScaleProcessesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) StartProcesses(context.Context, *connect.Request[v1.StartProcessesRequest]) (*connect.Response[v1.StartProcessesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) StopProcesses(context.Context, *connect.Request[v1.StopProcessesRequest]) (*connect.Response[v1.StopProcessesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) RestartProcesses(context.Context, *connect.Request[v1.RestartProcessesRequest]) (*connect.Response[v1.RestartProcessesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) GetDomainsReport(context.Context, *connect.Request[v1.GetDomainsReportRequest]) (*connect.Response[v1.GetDomainsReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) AddDomains(context.Context, *connect.Request[v1.AddDomainsRequest]) (*connect.Response[v1.AddDomainsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) RemoveDomains(context.Context, *connect.Request[v1.RemoveDomainsRequest]) (*connect.Response[v1.RemoveDomainsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) SetDomains(context.Context, *connect.Request[v1.SetDomainsRequest]) (*connect.Response[v1.SetDomainsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) GetLogs(context.Context, *connect.Request[v1.GetLogsRequest]) (*connect.Response[v1.GetLogsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) FollowLogs(context.Context, *connect.Request[v1.FollowLogsRequest], *connect.ServerStream[v1.FollowLogsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) RunCommand(context.Context, *connect.Request[v1.RunCommandRequest]) (*connect.Response[v1.RunCommandResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) GetHostInfo(context.Context, *connect.Request[v1.GetHostInfoRequest]) (*connect.Response[v1.GetHostInfoResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo is not implemented"))
 }
