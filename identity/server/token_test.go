@@ -76,8 +76,8 @@ func TestClientCredentialsResponse(t *testing.T) {
 	if resp.ExpiresIn < 890 || resp.ExpiresIn > 900 {
 		t.Errorf("expires_in = %d, want about 900", resp.ExpiresIn)
 	}
-	if resp.Scope != "tenancy:read-hosts secrets:issue token:introspect" {
-		t.Errorf("scope = %q, want tenancy:read-hosts secrets:issue token:introspect", resp.Scope)
+	if resp.Scope != "tenancy:read-hosts tenancy:read-limits tenancy:reserve-apps audit:append secrets:issue token:introspect" {
+		t.Errorf("scope = %q, want the service:dokkuexec permissions", resp.Scope)
 	}
 	if resp.IssuedTokenType != "" {
 		t.Errorf("issued_token_type = %q, want none for client_credentials", resp.IssuedTokenType)

@@ -30,8 +30,8 @@ func TestRolePermissions(t *testing.T) {
 		{domain.RoleDeployer, "apps:read services:read logs:read apps:deploy apps:config"},
 		{domain.RoleMaintainer, "apps:read services:read logs:read apps:deploy apps:config apps:create domains:write services:write"},
 		{domain.RoleOwner, "apps:read services:read logs:read apps:deploy apps:config apps:create domains:write services:write apps:destroy audit:read tenant:admin"},
-		{domain.RoleServiceDokkuExec, "tenancy:read-hosts secrets:issue token:introspect"},
-		{domain.RoleServiceMCPEdge, "token:exchange token:introspect"},
+		{domain.RoleServiceDokkuExec, "tenancy:read-hosts tenancy:read-limits tenancy:reserve-apps audit:append secrets:issue token:introspect"},
+		{domain.RoleServiceMCPEdge, "token:exchange token:introspect tenancy:read-limits audit:append"},
 		{domain.RoleOperator, "platform:admin token:introspect"},
 		{domain.Role("admin"), ""},
 	}

@@ -74,13 +74,15 @@ var roleRules = map[Role]roleRule{
 	RoleOwner:      {permissions: ownerPermissions, tenant: true},
 
 	RoleServiceDokkuExec: {
-		permissions: []string{"tenancy:read-hosts", "secrets:issue", PermissionTokenIntrospect},
-		audiences:   []string{AudienceTenancy, AudienceSecrets},
+		permissions: []string{"tenancy:read-hosts", "tenancy:read-limits", "tenancy:reserve-apps", "audit:append",
+			"secrets:issue", PermissionTokenIntrospect},
+		audiences: []string{AudienceTenancy, AudienceSecrets},
 	},
 	// mcpedge requests no token for itself: it only exchanges its callers'
 	// tokens for tokens addressed to DokkuExec.
 	RoleServiceMCPEdge: {
-		permissions:     []string{PermissionTokenExchange, PermissionTokenIntrospect},
+		permissions:     []string{PermissionTokenExchange, PermissionTokenIntrospect, "tenancy:read-limits", "audit:append"},
+		audiences:       []string{AudienceTenancy},
 		exchangeTargets: []string{AudienceDokkuExec},
 	},
 	RoleOperator: {
