@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"dokkumcp.dev/devstack/internal/admin"
 	"dokkumcp.dev/devstack/internal/stack"
 	"dokkumcp.dev/platform/config"
 	"dokkumcp.dev/platform/logging"
@@ -23,7 +24,14 @@ import (
 const usage = `usage: dokkumcp <command> [flags]
 
 commands:
-  run    start the whole stack with a demo tenant; Ctrl-C stops it
+  run              start the whole stack with a demo tenant; Ctrl-C stops it
+  tenant create    create a tenant on a plan
+  host add         read a Dokku host's SSH key, register it and print its trust command
+  client create    create an API client for a tenant and print MCP client configuration
+  host verify      log in to a tenant's host through DokkuExec and show its Dokku version
+
+The onboarding commands talk to a running stack; dokkumcp run prints the
+environment variables they read. Each command takes --help.
 `
 
 func main() {
@@ -39,6 +47,19 @@ func main() {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "dokkumcp run:", err)
+			os.Exit(1)
+		}
+	case "tenant", "host", "client":
+		if len(os.Args) < 3 {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		err := onboard(context.Background(), os.Args[1]+" "+os.Args[2], os.Args[3:], os.Stdout)
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dokkumcp %s %s: %v\n", os.Args[1], os.Args[2], err)
 			os.Exit(1)
 		}
 	case "help", "-h", "--help":
@@ -105,8 +126,6 @@ func run(args []string) error {
 }
 
 func printBanner(w io.Writer, st *stack.Stack, demo *stack.Tenant) {
-	tokenCmd := fmt.Sprintf("curl -s -u '%s:%s' -d grant_type=client_credentials -d resource=%s %s/oauth2/token",
-		demo.ClientID, demo.ClientSecret, st.MCPURL, st.IdentityURL)
 	fmt.Fprintf(w, `
 dokkumcp is running (SSH CA: %s). Ctrl-C stops everything.
 
@@ -117,25 +136,21 @@ Host key:       %s
 API client:     %s
 Client secret:  %s
 
-Fetch an access token (valid 15 minutes):
-  TOKEN=$(%s | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-
-Add it to Claude Code:
-  claude mcp add --transport http dokkumcp %s --header "Authorization: Bearer $TOKEN"
-
-Or to .mcp.json:
-  {
-    "mcpServers": {
-      "dokkumcp": {
-        "type": "http",
-        "url": "%s",
-        "headers": { "Authorization": "Bearer ${DOKKUMCP_TOKEN}" }
-      }
-    }
-  }
-  (export DOKKUMCP_TOKEN=$TOKEN first)
 `, st.CABackend, st.MCPURL, st.IdentityURL, demo.Slug, demo.ID, demo.HostName, demo.HostAddr, demo.HostKeyFingerprint,
-		demo.ClientID, demo.ClientSecret, tokenCmd, st.MCPURL, st.MCPURL)
+		demo.ClientID, demo.ClientSecret)
+
+	endpoints := &admin.Endpoints{IdentityURL: st.IdentityURL, TenancyURL: st.TenancyURL, SecretsURL: st.SecretsURL,
+		DokkuExecURL: st.DokkuExecURL, MCPURL: st.MCPURL}
+	printClientConfig(w, endpoints, demo.ClientID, demo.ClientSecret)
+
+	fmt.Fprintf(w, `
+To onboard more tenants with dokkumcp tenant create, host add, client create
+and host verify, export this in another shell:
+  export %s=%s %s=%s %s=%s %s=%s %s=%s %s=%s
+`, config.EnvName("identity-url"), st.IdentityURL, config.EnvName("tenancy-url"), st.TenancyURL,
+		config.EnvName("secrets-url"), st.SecretsURL, config.EnvName("dokkuexec-url"), st.DokkuExecURL,
+		config.EnvName("mcp-url"), st.MCPURL, config.EnvName("operator-secret"), st.OperatorSecret())
+
 	if demo.Host == nil {
 		fmt.Fprintf(w, `
 The demo host is a real Dokku host. Check that the host key fingerprint above

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"dokkumcp.dev/devstack/internal/admin"
+	"dokkumcp.dev/platform/config"
+)
+
+// endpointFlags registers the flags that locate a running platform. Each
+// reads its DOKKUMCP_* variable, which `dokkumcp run` prints.
+func endpointFlags(fs *config.FlagSet) (*admin.Endpoints, *string) {
+	e := &admin.Endpoints{}
+	fs.StringVar(&e.IdentityURL, "identity-url", "http://127.0.0.1:8081", "Identity's base URL")
+	fs.StringVar(&e.TenancyURL, "tenancy-url", "http://127.0.0.1:8082", "Tenancy's base URL")
+	fs.StringVar(&e.SecretsURL, "secrets-url", "http://127.0.0.1:8083", "Secrets' base URL")
+	fs.StringVar(&e.DokkuExecURL, "dokkuexec-url", "http://127.0.0.1:8084", "DokkuExec's base URL")
+	fs.StringVar(&e.MCPURL, "mcp-url", "http://127.0.0.1:8080/mcp", "the MCP endpoint URL, which client tokens are issued for")
+	secret := fs.String("operator-secret", "", "the operator client's secret, printed by dokkumcp run")
+	return e, secret
+}
+
+// onboard runs one onboarding command: tenant create, host add, host
+// verify or client create.
+func onboard(ctx context.Context, command string, args []string, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+
+	fs := config.NewFlagSet("dokkumcp " + command)
+	fs.SetOutput(out)
+	endpoints, operatorSecret := endpointFlags(fs)
+	operator := func() (*admin.Operator, error) {
+		if *operatorSecret == "" {
+			return nil, fmt.Errorf("missing --operator-secret (%s): copy it from the output of dokkumcp run", config.EnvName("operator-secret"))
+		}
+		return admin.NewOperator(*endpoints, *operatorSecret), nil
+	}
+
+	switch command {
+	case "tenant create":
+		slug := fs.String("slug", "", "tenant slug: lower-case letters, digits and dashes")
+		name := fs.String("display-name", "", "display name; defaults to the slug")
+		planName := fs.String("plan", "pro", "plan: free, pro or enterprise")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		plan, err := admin.ParsePlan(*planName)
+		if err != nil {
+			return err
+		}
+		op, err := operator()
+		if err != nil {
+			return err
+		}
+		tenant, err := op.CreateTenant(ctx, *slug, *name, plan)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Tenant created: %s (slug %s, plan %s)\n\nNext: dokkumcp host add --tenant %s --name main --address HOST:22\n",
+			tenant.GetId(), tenant.GetSlug(), *planName, tenant.GetId())
+		return nil
+
+	case "host add":
+		tenant := fs.String("tenant", "", "tenant id, printed by tenant create")
+		name := fs.String("name", "main", "host name within the tenant")
+		address := fs.String("address", "", "the Dokku host's SSH address, host:port")
+		user := fs.String("ssh-user", "dokku", "SSH user Dokku runs as")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		op, err := operator()
+		if err != nil {
+			return err
+		}
+		added, err := op.AddHost(ctx, *tenant, *name, *address, *user)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Host registered: %s (%s at %s:%d)\nPinned host key: %s\n"+
+			"Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host.\n\n"+
+			"Run this once as root on the host so it trusts this platform for this tenant:\n  %s\n\n"+
+			"It adds this line to the dokku user's authorized_keys:\n  %s\n\n"+
+			"Next: dokkumcp client create --tenant %s\n",
+			added.Host.GetId(), added.Host.GetName(), added.Host.GetAddress(), added.Host.GetPort(),
+			added.Host.GetHostKeyFingerprint(), added.Trust.GetInstallCommand(), added.Trust.GetAuthorizedKeysLine(), *tenant)
+		return nil
+
+	case "client create":
+		tenant := fs.String("tenant", "", "tenant id")
+		name := fs.String("name", "agent", "client name")
+		role := fs.String("role", "owner", "role: viewer, deployer, maintainer or owner")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		op, err := operator()
+		if err != nil {
+			return err
+		}
+		created, err := op.CreateClient(ctx, *tenant, *name, *role)
+		if err != nil {
+			return err
+		}
+		id, secret := created.GetClient().GetClientId(), created.GetClientSecret()
+		fmt.Fprintf(out, "Client created: %s (role %s)\nClient secret (shown once): %s\n\n", id, *role, secret)
+		printClientConfig(out, endpoints, id, secret)
+		fmt.Fprintf(out, "\nVerify the host: dokkumcp host verify --client-id %s --client-secret '%s'\n", id, secret)
+		return nil
+
+	case "host verify":
+		clientID := fs.String("client-id", "", "a client of the tenant, from client create")
+		clientSecret := fs.String("client-secret", "", "that client's secret")
+		host := fs.String("host", "", "host name; empty when the tenant has one host")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		info, err := admin.VerifyHost(ctx, *endpoints, *clientID, *clientSecret, *host)
+		if err != nil {
+			return fmt.Errorf("verify host: %w; check that the trust command ran on the host", err)
+		}
+		var plugins []string
+		for _, p := range info.GetPlugins() {
+			plugins = append(plugins, p.GetName())
+		}
+		fmt.Fprintf(out, "Host verified: Dokku %s answered over SSH with the platform's certificate.\nPlugins: %s\n",
+			info.GetDokkuVersion(), strings.Join(plugins, ", "))
+		return nil
+	}
+	return fmt.Errorf("unknown command %q", command)
+}
+
+// printClientConfig prints how to fetch a token and connect MCP clients.
+func printClientConfig(w io.Writer, e *admin.Endpoints, clientID, secret string) {
+	tokenCmd := fmt.Sprintf("curl -s -u '%s:%s' -d grant_type=client_credentials -d resource=%s %s/oauth2/token",
+		clientID, secret, e.MCPURL, e.IdentityURL)
+	fmt.Fprintf(w, `Fetch an access token (valid 15 minutes):
+  TOKEN=$(%s | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+Add it to Claude Code:
+  claude mcp add --transport http dokkumcp %s --header "Authorization: Bearer $TOKEN"
+
+Or to .mcp.json:
+  {
+    "mcpServers": {
+      "dokkumcp": {
+        "type": "http",
+        "url": "%s",
+        "headers": { "Authorization": "Bearer ${DOKKUMCP_TOKEN}" }
+      }
+    }
+  }
+  (export DOKKUMCP_TOKEN=$TOKEN first)
+`, tokenCmd, e.MCPURL, e.MCPURL)
+}

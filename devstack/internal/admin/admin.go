@@ -1,0 +1,176 @@
+// Package admin carries out onboarding against a running platform as the
+// operator: create a tenant, add a host with its SSH key pinned and its
+// trust line, create an API client, and verify the host through DokkuExec
+// with that client's credentials.
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"golang.org/x/crypto/ssh"
+
+	dokkuexecv1 "dokkumcp.dev/gen/dokkumcp/dokkuexec/v1"
+	"dokkumcp.dev/gen/dokkumcp/dokkuexec/v1/dokkuexecv1connect"
+	identityv1 "dokkumcp.dev/gen/dokkumcp/identity/v1"
+	"dokkumcp.dev/gen/dokkumcp/identity/v1/identityv1connect"
+	secretsv1 "dokkumcp.dev/gen/dokkumcp/secrets/v1"
+	"dokkumcp.dev/gen/dokkumcp/secrets/v1/secretsv1connect"
+	tenancyv1 "dokkumcp.dev/gen/dokkumcp/tenancy/v1"
+	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
+	"dokkumcp.dev/platform/auth"
+)
+
+// Endpoints are the base URLs of a running platform.
+type Endpoints struct {
+	IdentityURL  string
+	TenancyURL   string
+	SecretsURL   string
+	DokkuExecURL string
+	MCPURL       string
+}
+
+// Operator calls the admin RPCs with the operator client's tokens.
+type Operator struct {
+	endpoints Endpoints
+	identity  identityv1connect.IdentityServiceClient
+	tenancy   tenancyv1connect.TenancyServiceClient
+	secrets   secretsv1connect.SecretsServiceClient
+}
+
+// NewOperator returns an Operator that authenticates as client "operator".
+func NewOperator(endpoints Endpoints, operatorSecret string) *Operator {
+	token := func(resource string) connect.Option {
+		return connect.WithInterceptors(auth.NewClientInterceptor(auth.NewServiceTokenFunc(auth.ServiceCredentials{
+			TokenURL: endpoints.IdentityURL + "/oauth2/token", ClientID: "operator", ClientSecret: operatorSecret, Resource: resource,
+		}, nil)))
+	}
+	return &Operator{
+		endpoints: endpoints,
+		identity:  identityv1connect.NewIdentityServiceClient(http.DefaultClient, endpoints.IdentityURL, token("urn:dokkumcp:identity")),
+		tenancy:   tenancyv1connect.NewTenancyServiceClient(http.DefaultClient, endpoints.TenancyURL, token("urn:dokkumcp:tenancy")),
+		secrets:   secretsv1connect.NewSecretsServiceClient(http.DefaultClient, endpoints.SecretsURL, token("urn:dokkumcp:secrets")),
+	}
+}
+
+// ParsePlan turns "free", "pro" or "enterprise" into a plan.
+func ParsePlan(name string) (tenancyv1.Plan, error) {
+	switch strings.ToLower(name) {
+	case "free":
+		return tenancyv1.Plan_PLAN_FREE, nil
+	case "pro":
+		return tenancyv1.Plan_PLAN_PRO, nil
+	case "enterprise":
+		return tenancyv1.Plan_PLAN_ENTERPRISE, nil
+	}
+	return 0, fmt.Errorf("invalid plan %q: use free, pro or enterprise", name)
+}
+
+// CreateTenant registers a tenant.
+func (o *Operator) CreateTenant(ctx context.Context, slug, displayName string, plan tenancyv1.Plan) (*tenancyv1.Tenant, error) {
+	resp, err := o.tenancy.CreateTenant(ctx, connect.NewRequest(&tenancyv1.CreateTenantRequest{Slug: slug, DisplayName: displayName, Plan: plan}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg.GetTenant(), nil
+}
+
+// AddedHost is a registered host with what its owner must install on it.
+type AddedHost struct {
+	Host  *tenancyv1.Host
+	Trust *secretsv1.GetHostTrustResponse
+}
+
+// AddHost reads the host's SSH key, pins it in Tenancy and returns the
+// trust line and the root command that installs it.
+func (o *Operator) AddHost(ctx context.Context, tenantID, name, addr, sshUser string) (*AddedHost, error) {
+	address, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("invalid host address %q: use host:port, for example dokku.example.com:22", addr)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("invalid port in host address %q", addr)
+	}
+	key, err := ProbeHostKey(addr)
+	if err != nil {
+		return nil, err
+	}
+
+	registered, err := o.tenancy.RegisterHost(ctx, connect.NewRequest(&tenancyv1.RegisterHostRequest{
+		TenantId: tenantID, Name: name, Address: address, Port: uint32(port), SshUser: sshUser,
+		HostKey:        strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))),
+		CredentialMode: tenancyv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE,
+	}))
+	if err != nil {
+		return nil, err
+	}
+	host := registered.Msg.GetHost()
+
+	trust, err := o.secrets.GetHostTrust(ctx, connect.NewRequest(&secretsv1.GetHostTrustRequest{TenantId: tenantID, HostId: host.GetId()}))
+	if err != nil {
+		return nil, err
+	}
+	return &AddedHost{Host: host, Trust: trust.Msg}, nil
+}
+
+// CreateClient creates an API client for the tenant. It may request tokens
+// for the MCP endpoint and for DokkuExec, which host verification calls.
+func (o *Operator) CreateClient(ctx context.Context, tenantID, name, role string) (*identityv1.CreateClientResponse, error) {
+	resp, err := o.identity.CreateClient(ctx, connect.NewRequest(&identityv1.CreateClientRequest{
+		TenantId: tenantID, Name: name, Role: role,
+		Resources: []string{o.endpoints.MCPURL, "urn:dokkumcp:dokkuexec"},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
+}
+
+// VerifyHost logs in to the host through DokkuExec with a tenant client's
+// credentials and returns what it reports: the Dokku version and plugins.
+func VerifyHost(ctx context.Context, endpoints Endpoints, clientID, clientSecret, host string) (*dokkuexecv1.GetHostInfoResponse, error) {
+	token := auth.NewServiceTokenFunc(auth.ServiceCredentials{
+		TokenURL: endpoints.IdentityURL + "/oauth2/token", ClientID: clientID, ClientSecret: clientSecret, Resource: "urn:dokkumcp:dokkuexec",
+	}, nil)
+	client := dokkuexecv1connect.NewDokkuExecServiceClient(http.DefaultClient, endpoints.DokkuExecURL,
+		connect.WithInterceptors(auth.NewClientInterceptor(token)))
+	resp, err := client.GetHostInfo(ctx, connect.NewRequest(&dokkuexecv1.GetHostInfoRequest{Host: host}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
+}
+
+// ProbeHostKey connects to an SSH server only far enough to read its host
+// key, like ssh-keyscan. The caller shows the fingerprint to the user, who
+// confirms it out of band before trusting the host.
+func ProbeHostKey(addr string) (ssh.PublicKey, error) {
+	var captured ssh.PublicKey
+	cfg := &ssh.ClientConfig{
+		User: "dokku",
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			captured = key
+			return errKeyCaptured
+		},
+		HostKeyAlgorithms: []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoRSASHA256},
+		Timeout:           10 * time.Second,
+	}
+	conn, err := ssh.Dial("tcp", addr, cfg)
+	if conn != nil {
+		conn.Close()
+	}
+	if captured == nil {
+		return nil, fmt.Errorf("read the SSH host key of %s: %w", addr, err)
+	}
+	return captured, nil
+}
+
+var errKeyCaptured = errors.New("host key captured")
