@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"os"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -24,7 +25,13 @@ import (
 	"dokkumcp.dev/tenancy/server"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		runChild()
+		return
+	}
+	pgtest.Main(m)
+}
 
 // stack is a running Tenancy server with its database and token issuer.
 type stack struct {
