@@ -1,13 +1,13 @@
 package server_test
 
 import (
-	"os"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
