@@ -214,7 +214,7 @@ func TestTokenExchangeRejected(t *testing.T) {
 		{"exchanged token for dokkuexec as subject", mcpedge, exchangeForm(exchanged.AccessToken, audienceDokkuExec, ""), 400, "invalid_request"},
 		{"subject token with act for the MCP audience", mcpedge, exchangeForm(alreadyExchanged, audienceDokkuExec, ""), 400, "invalid_request"},
 		{"subject token not a JWT", mcpedge, exchangeForm("not-a-token", audienceDokkuExec, ""), 400, "invalid_request"},
-		{"target not allowed", mcpedge, exchangeForm(subjectToken, audienceTenancy, ""), 400, "invalid_target"},
+		{"target not allowed", mcpedge, exchangeForm(subjectToken, "urn:dokkumcp:secrets", ""), 400, "invalid_target"},
 		{"missing target", mcpedge, exchangeForm(subjectToken, "", ""), 400, "invalid_target"},
 		{"no scope of the subject", mcpedge, exchangeForm(subjectToken, audienceDokkuExec, "apps:destroy"), 400, "invalid_scope"},
 		{"wrong actor secret", []string{"mcpedge", "wrong"}, exchangeForm(subjectToken, audienceDokkuExec, ""), 401, "invalid_client"},

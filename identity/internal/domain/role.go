@@ -83,7 +83,7 @@ var roleRules = map[Role]roleRule{
 	RoleServiceMCPEdge: {
 		permissions:     []string{PermissionTokenExchange, PermissionTokenIntrospect, "tenancy:read-limits", "audit:append"},
 		audiences:       []string{AudienceTenancy},
-		exchangeTargets: []string{AudienceDokkuExec},
+		exchangeTargets: []string{AudienceDokkuExec, AudienceTenancy},
 	},
 	RoleOperator: {
 		permissions: []string{"platform:admin", PermissionTokenIntrospect},
