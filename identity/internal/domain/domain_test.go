@@ -153,7 +153,8 @@ func TestPolicyExchange(t *testing.T) {
 		want   bool
 	}{
 		{"mcpedge to dokkuexec", mcpedge, domain.AudienceDokkuExec, true},
-		{"mcpedge to tenancy", mcpedge, domain.AudienceTenancy, false},
+		{"mcpedge to tenancy", mcpedge, domain.AudienceTenancy, true},
+		{"mcpedge to secrets", mcpedge, domain.AudienceSecrets, false},
 		{"mcpedge to mcp", mcpedge, mcpURL, false},
 		{"operator to dokkuexec", operator, domain.AudienceDokkuExec, false},
 	}
