@@ -1,6 +1,7 @@
 // Package server composes mcpedge: the MCP endpoint at /mcp behind the
-// bearer guard, RFC 9728 metadata, and the DokkuExec client that exchanges
-// each caller's token.
+// bearer guard and the per-tenant rate limits, RFC 9728 metadata, the
+// DokkuExec and Tenancy clients that exchange each caller's token, and the
+// audit recorder that appends every tool call to Tenancy's ledger.
 package server
 
 import (
@@ -18,6 +19,7 @@ import (
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"dokkumcp.dev/gen/dokkumcp/dokkuexec/v1/dokkuexecv1connect"
+	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
 	httpguard "dokkumcp.dev/mcpedge/internal/adapters/http"
 	mcpadapter "dokkumcp.dev/mcpedge/internal/adapters/mcp"
 	"dokkumcp.dev/mcpedge/internal/adapters/rpc"
@@ -42,6 +44,7 @@ type Config struct {
 	ClientID       string
 	ClientSecret   string
 	DokkuExecURL   string
+	TenancyURL     string
 	AllowedOrigins string
 	MaxBodyBytes   int64
 	CallTimeout    time.Duration
@@ -58,6 +61,7 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.StringVar(&c.ClientID, "client-id", "mcpedge", "mcpedge's OAuth client id, used for token exchange")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "mcpedge's OAuth client secret")
 	fs.StringVar(&c.DokkuExecURL, "dokkuexec-url", "http://127.0.0.1:8084", "DokkuExec's base URL")
+	fs.StringVar(&c.TenancyURL, "tenancy-url", "http://127.0.0.1:8082", "Tenancy's base URL, for tenants' rate limits, the audit ledger and the audit_log tool")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated browser origins allowed to call /mcp; requests with any other Origin header get 403")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest accepted request body in bytes")
 	fs.DurationVar(&c.CallTimeout, "call-timeout", 2*time.Minute, "longest time one tool call may take")
@@ -109,10 +113,16 @@ func Run(ctx context.Context, opts Options) error {
 		defer tel.Shutdown(context.WithoutCancel(ctx))
 	}
 
-	handler, err := NewHandler(cfg, logger, tel)
+	handler, closeHandler, err := newHandler(cfg, logger, tel)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		// Append the queued audit events before exiting.
+		drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		closeHandler(drainCtx)
+	}()
 	listener := opts.Listener
 	if listener == nil {
 		if listener, err = net.Listen("tcp", cfg.Common.Listen); err != nil {
@@ -124,8 +134,19 @@ func Run(ctx context.Context, opts Options) error {
 	})
 }
 
-// NewHandler returns mcpedge's HTTP handler.
+// NewHandler returns mcpedge's HTTP handler. Its audit events are appended
+// in the background for as long as the process runs.
 func NewHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (http.Handler, error) {
+	handler, _, err := newHandler(cfg, logger, tel)
+	return handler, err
+}
+
+// auditQueueSize bounds the tool-call events waiting to be appended.
+const auditQueueSize = 1024
+
+// newHandler returns mcpedge's HTTP handler and a function that drains its
+// audit queue.
+func newHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (http.Handler, func(context.Context), error) {
 	identityURL := strings.TrimRight(cfg.IdentityURL, "/")
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   identityURL,
@@ -135,7 +156,7 @@ func NewHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 
 	otelInterceptor, err := tel.Interceptor()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	exchanger := &rpc.Exchanger{
 		TokenURL:     identityURL + "/oauth2/token",
@@ -146,7 +167,30 @@ func NewHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 	dokkuExec := dokkuexecv1connect.NewDokkuExecServiceClient(http.DefaultClient, strings.TrimRight(cfg.DokkuExecURL, "/"),
 		connect.WithInterceptors(otelInterceptor, auth.NewClientInterceptor(exchanger.TokenFunc())))
 
-	tools := &app.Tools{DokkuExec: dokkuExec, Logger: logger}
+	tenancyURL := strings.TrimRight(cfg.TenancyURL, "/")
+	// audit_log reads the caller's own ledger with a token exchanged for
+	// Tenancy's audience.
+	tenancyExchanger := &rpc.Exchanger{
+		TokenURL:     identityURL + "/oauth2/token",
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		Audience:     "urn:dokkumcp:tenancy",
+	}
+	callerTenancy := tenancyv1connect.NewTenancyServiceClient(http.DefaultClient, tenancyURL,
+		connect.WithInterceptors(otelInterceptor, auth.NewClientInterceptor(tenancyExchanger.TokenFunc())))
+	// Limits and audit appends use mcpedge's own service token.
+	serviceTenancy := &rpc.Tenancy{Client: tenancyv1connect.NewTenancyServiceClient(http.DefaultClient, tenancyURL,
+		connect.WithInterceptors(otelInterceptor, auth.NewClientInterceptor(auth.NewServiceTokenFunc(auth.ServiceCredentials{
+			TokenURL: identityURL + "/oauth2/token", ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Resource: "urn:dokkumcp:tenancy",
+		}, nil))))}
+	recorder := app.NewRecorder(serviceTenancy, logger, auditQueueSize)
+	gate := &app.CallGate{
+		Limiter:  &app.Limiter{Source: serviceTenancy, Logger: logger},
+		Recorder: recorder,
+		Logger:   logger,
+	}
+
+	tools := &app.Tools{DokkuExec: dokkuExec, Tenancy: callerTenancy, Logger: logger}
 	mcp := mcpadapter.NewServer(tools, Version, cfg.CallTimeout, logger)
 
 	metadata := mcpserver.ProtectedResourceMetadataConfig{
@@ -166,12 +210,14 @@ func NewHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 		AllowedOrigins: splitList(cfg.AllowedOrigins),
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Scopes:         strings.Join(scopes(), " "),
+		Calls:          gate,
+		Tracer:         tel.Tracer("dokkumcp.dev/mcpedge"),
 		Logger:         logger,
 	}
 
 	sse, err := newLegacySSE(cfg, mcp, guard, publicURL.Host)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	mux := server.NewMux(server.Options{Metrics: tel.MetricsHandler(), HealthServices: []string{"dokkumcp.mcpedge"}})
@@ -181,7 +227,7 @@ func NewHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 	mux.Handle("GET "+metadataPath, metadataHandler)
 	mux.Handle("GET "+mcpserver.WellKnownProtectedResourcePath, metadataHandler)
 	mux.Handle("/mcp", guard.Wrap(streamable))
-	return mux, nil
+	return mux, recorder.Close, nil
 }
 
 // scopes lists the permissions the tools use, for the metadata and the

@@ -8,8 +8,7 @@ import (
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	httpguard "dokkumcp.dev/mcpedge/internal/adapters/http"
-	"dokkumcp.dev/platform/auth"
-	"dokkumcp.dev/platform/logging"
+	mcpadapter "dokkumcp.dev/mcpedge/internal/adapters/mcp"
 )
 
 // legacySSE is the HTTP+SSE transport of protocol version 2024-11-05, for
@@ -41,10 +40,7 @@ func newLegacySSE(cfg *Config, mcp *mcpserver.MCPServer, guard *httpguard.Guard,
 		mcpserver.WithSessionIDGenerator(bindings.NewSessionID),
 		mcpserver.WithKeepAlive(true),
 		mcpserver.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-			if p, ok := auth.PrincipalFrom(r.Context()); ok {
-				ctx = auth.WithPrincipal(ctx, p)
-			}
-			return logging.WithRequestID(ctx, logging.RequestID(r.Context()))
+			return mcpadapter.CarryRequestContext(ctx, r.Context())
 		}),
 	)
 

@@ -69,6 +69,9 @@ type Stack struct {
 	DokkuExecURL string
 	// CABackend is "vault" or "builtin".
 	CABackend string
+	// PostgresURL is the database every service uses. Tests read Tenancy's
+	// audit ledger through it, since no operator permission reads it.
+	PostgresURL string
 
 	operatorSecret string
 	logger         *slog.Logger
@@ -123,6 +126,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 
+	st.PostgresURL = dbURL
+
 	vaultArgs, err := st.startVault(ctx, opts.Vault, opts.VaultProxy)
 	if err != nil {
 		return nil, err
@@ -160,7 +165,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"--postgres-url=" + dbURL,
 			"--master-key=" + masterKey,
 			"--service-clients=" + "dokkuexec=" + dokkuexecSecret + ",mcpedge=" + mcpedgeSecret + ",operator=" + st.operatorSecret,
-			"--tenant-resources=" + st.MCPURL + ",urn:dokkumcp:dokkuexec",
+			// Tenant clients may also read their own audit ledger in Tenancy.
+			"--tenant-resources=" + st.MCPURL + ",urn:dokkumcp:dokkuexec,urn:dokkumcp:tenancy",
 		}); err != nil {
 			return err
 		}
@@ -205,6 +211,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"--log-level=" + level,
 			"--public-url=" + url("mcpedge"), "--identity-url=" + st.IdentityURL,
 			"--client-id=mcpedge", "--client-secret=" + mcpedgeSecret, "--dokkuexec-url=" + st.DokkuExecURL,
+			"--tenancy-url=" + st.TenancyURL,
 		}); err != nil {
 			return err
 		}

@@ -14,13 +14,16 @@ import (
 
 	dokkuexecv1 "dokkumcp.dev/gen/dokkumcp/dokkuexec/v1"
 	"dokkumcp.dev/gen/dokkumcp/dokkuexec/v1/dokkuexecv1connect"
+	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
 	"dokkumcp.dev/platform/logging"
 )
 
-// Tools runs tool calls against DokkuExec. The client must carry the
-// exchanged token of the caller in the call's context.
+// Tools runs tool calls against DokkuExec and, for audit_log, Tenancy. Both
+// clients must carry a token exchanged from the caller's token in the call's
+// context.
 type Tools struct {
 	DokkuExec dokkuexecv1connect.DokkuExecServiceClient
+	Tenancy   tenancyv1connect.TenancyServiceClient
 	Logger    *slog.Logger
 }
 
@@ -159,6 +162,11 @@ func (t *Tools) SetConfig(ctx context.Context, args ConfigSetArgs) (*ConfigSetRe
 	return &ConfigSetResult{App: args.App, Keys: keys}, nil
 }
 
+// ErrExchangeRejected is wrapped by errors of token exchanges that Identity
+// rejected because mcpedge may not exchange tokens for the tool's service.
+// Retrying does not help.
+var ErrExchangeRejected = errors.New("token exchange rejected")
+
 // ToolError is an error whose message is safe to show the model.
 type ToolError struct {
 	Message string
@@ -171,6 +179,11 @@ func (e *ToolError) Error() string { return e.Message }
 // pass through. Any other error is logged and replaced by a generic message
 // with the request id.
 func (t *Tools) toolError(ctx context.Context, tool string, err error) error {
+	if errors.Is(err, ErrExchangeRejected) {
+		t.Logger.ErrorContext(ctx, "token exchange for the tool's service rejected", "tool", tool, "error", err)
+		return &ToolError{Message: fmt.Sprintf("%s is not available: Identity does not let mcpedge act for you at the service this tool calls; "+
+			"ask the platform operator to allow it, and use other tools meanwhile", tool)}
+	}
 	var connectErr *connect.Error
 	if !errors.As(err, &connectErr) {
 		t.Logger.ErrorContext(ctx, "tool call failed", "tool", tool, "error", err)

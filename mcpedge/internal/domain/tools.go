@@ -1,6 +1,6 @@
-// Package domain holds mcpedge's rules: which tools exist, which DokkuExec
-// RPC each one becomes, and the input rules that match DokkuExec's
-// validators.
+// Package domain holds mcpedge's rules: which tools exist, which RPC each
+// one becomes, the input rules that match DokkuExec's validators, and the
+// rate limits of tool calls.
 package domain
 
 import (
@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	dokkuexecv1 "dokkumcp.dev/gen/dokkumcp/dokkuexec/v1"
+	tenancyv1 "dokkumcp.dev/gen/dokkumcp/tenancy/v1"
 	"dokkumcp.dev/platform/auth"
 )
 
@@ -24,6 +25,28 @@ const (
 	ConfigKeyPattern = `^[A-Za-z_][A-Za-z0-9_]*$`
 	// HostPattern matches a host name or host id within a tenant.
 	HostPattern = `^[a-z][a-z0-9-]{0,39}$`
+	// ProcessTypePattern is DokkuExec's rule for process types such as
+	// "web" or "worker"; at most 63 characters.
+	ProcessTypePattern = `^[A-Za-z0-9][A-Za-z0-9_-]*$`
+	// DomainPattern is DokkuExec's rule for an app's domains: dot-separated
+	// labels of letters, digits and dashes, each starting and ending with a
+	// letter or digit, at most 63 characters per label and 253 in all. No
+	// wildcards.
+	DomainPattern = `^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`
+	// RunArgPattern is DokkuExec's rule for each word of a one-off command:
+	// letters, digits and ._:=+/,@%- only.
+	RunArgPattern = `^[A-Za-z0-9._:=+/,@%-]+$`
+)
+
+// Limits that mirror DokkuExec's validators.
+const (
+	MaxProcessTypeLength = 63
+	MaxProcessQuantity   = 100
+	MaxDomainLength      = 253
+	MaxLogLines          = 1000
+	DefaultLogLines      = 100
+	MaxRunArgs           = 64
+	MaxAuditPageSize     = 1000
 )
 
 // Tool names, `area_verb`.
@@ -40,24 +63,80 @@ const (
 	ToolAppsUnlock   = "apps_unlock"
 	ToolConfigUnset  = "config_unset"
 	ToolConfigExport = "config_export"
+
+	ToolPsReport      = "ps_report"
+	ToolPsScale       = "ps_scale"
+	ToolPsStart       = "ps_start"
+	ToolPsStop        = "ps_stop"
+	ToolPsRestart     = "ps_restart"
+	ToolDomainsReport = "domains_report"
+	ToolDomainsAdd    = "domains_add"
+	ToolDomainsRemove = "domains_remove"
+	ToolDomainsSet    = "domains_set"
+	ToolLogsGet       = "logs_get"
+	ToolRun           = "run"
+	ToolHostInfo      = "host_info"
+	ToolAuditLog      = "audit_log"
 )
 
-// toolMethods maps each tool to the DokkuExec RPC it becomes. The permission
-// a tool needs is the one that RPC declares in its contract, so tool
-// visibility, tool-call authorization and RPC authorization follow one rule.
-var toolMethods = map[string]protoreflect.Name{
-	ToolAppsList:   "ListApps",
-	ToolAppsCreate: "CreateApp",
-	ToolAppsReport: "GetAppReport",
-	ToolConfigGet:  "GetConfig",
-	ToolConfigSet:  "SetConfig",
+// Fully qualified names of the services the tools call.
+const (
+	dokkuExecService = "dokkumcp.dokkuexec.v1.DokkuExecService"
+	tenancyService   = "dokkumcp.tenancy.v1.TenancyService"
+)
 
-	ToolAppsDestroy:  "DestroyApp",
-	ToolAppsRename:   "RenameApp",
-	ToolAppsLock:     "LockApp",
-	ToolAppsUnlock:   "UnlockApp",
-	ToolConfigUnset:  "UnsetConfig",
-	ToolConfigExport: "ExportConfig",
+// toolMethods maps each tool to the RPC it becomes. The permission a tool
+// needs is the one that RPC declares in its contract, so tool visibility,
+// tool-call authorization and RPC authorization follow one rule.
+var toolMethods = map[string]protoreflect.FullName{
+	ToolAppsList:   dokkuExecService + ".ListApps",
+	ToolAppsCreate: dokkuExecService + ".CreateApp",
+	ToolAppsReport: dokkuExecService + ".GetAppReport",
+	ToolConfigGet:  dokkuExecService + ".GetConfig",
+	ToolConfigSet:  dokkuExecService + ".SetConfig",
+
+	ToolAppsDestroy:  dokkuExecService + ".DestroyApp",
+	ToolAppsRename:   dokkuExecService + ".RenameApp",
+	ToolAppsLock:     dokkuExecService + ".LockApp",
+	ToolAppsUnlock:   dokkuExecService + ".UnlockApp",
+	ToolConfigUnset:  dokkuExecService + ".UnsetConfig",
+	ToolConfigExport: dokkuExecService + ".ExportConfig",
+
+	ToolPsReport:      dokkuExecService + ".GetProcessReport",
+	ToolPsScale:       dokkuExecService + ".ScaleProcesses",
+	ToolPsStart:       dokkuExecService + ".StartProcesses",
+	ToolPsStop:        dokkuExecService + ".StopProcesses",
+	ToolPsRestart:     dokkuExecService + ".RestartProcesses",
+	ToolDomainsReport: dokkuExecService + ".GetDomainsReport",
+	ToolDomainsAdd:    dokkuExecService + ".AddDomains",
+	ToolDomainsRemove: dokkuExecService + ".RemoveDomains",
+	ToolDomainsSet:    dokkuExecService + ".SetDomains",
+	ToolLogsGet:       dokkuExecService + ".GetLogs",
+	ToolRun:           dokkuExecService + ".RunCommand",
+	ToolHostInfo:      dokkuExecService + ".GetHostInfo",
+
+	ToolAuditLog: tenancyService + ".ListAuditEvents",
+}
+
+// contractFiles are the contracts the tools' RPCs are declared in.
+var contractFiles = []protoreflect.FileDescriptor{
+	dokkuexecv1.File_dokkumcp_dokkuexec_v1_dokkuexec_proto,
+	tenancyv1.File_dokkumcp_tenancy_v1_tenancy_proto,
+}
+
+// Method returns the RPC a tool becomes, or nil for an unknown tool.
+func Method(tool string) protoreflect.MethodDescriptor {
+	name, ok := toolMethods[tool]
+	if !ok {
+		return nil
+	}
+	service, method := name.Parent(), name.Name()
+	for _, file := range contractFiles {
+		if s := file.Services().ByName(service.Name()); s != nil && s.FullName() == service {
+			return s.Methods().ByName(method)
+		}
+	}
+	return nil
 }
 
 // ToolNames returns every tool name, sorted.
@@ -72,12 +151,11 @@ func ToolNames() []string {
 
 // Permission returns the permission a tool needs, or "" for an unknown tool.
 func Permission(tool string) string {
-	method, ok := toolMethods[tool]
-	if !ok {
+	method := Method(tool)
+	if method == nil {
 		return ""
 	}
-	service := dokkuexecv1.File_dokkumcp_dokkuexec_v1_dokkuexec_proto.Services().ByName("DokkuExecService")
-	return auth.RequiredPermission(service.Methods().ByName(method))
+	return auth.RequiredPermission(method)
 }
 
 // Allowed reports whether a caller holding scopes may see and call tool.

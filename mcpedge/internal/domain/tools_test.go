@@ -21,6 +21,20 @@ func TestPermissionComesFromContract(t *testing.T) {
 		domain.ToolAppsUnlock:   "apps:deploy",
 		domain.ToolConfigUnset:  "apps:config",
 		domain.ToolConfigExport: "apps:config",
+
+		domain.ToolPsReport:      "apps:read",
+		domain.ToolPsScale:       "apps:deploy",
+		domain.ToolPsStart:       "apps:deploy",
+		domain.ToolPsStop:        "apps:deploy",
+		domain.ToolPsRestart:     "apps:deploy",
+		domain.ToolDomainsReport: "apps:read",
+		domain.ToolDomainsAdd:    "domains:write",
+		domain.ToolDomainsRemove: "domains:write",
+		domain.ToolDomainsSet:    "domains:write",
+		domain.ToolLogsGet:       "logs:read",
+		domain.ToolRun:           "apps:deploy",
+		domain.ToolHostInfo:      "apps:read",
+		domain.ToolAuditLog:      "audit:read",
 	}
 	for _, tool := range domain.ToolNames() {
 		if got := domain.Permission(tool); got != want[tool] {

@@ -5,6 +5,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -15,10 +16,15 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
+	"dokkumcp.dev/mcpedge/internal/app"
+	"dokkumcp.dev/mcpedge/internal/domain"
 	"dokkumcp.dev/platform/auth"
 	"dokkumcp.dev/platform/logging"
 )
@@ -45,7 +51,13 @@ type Guard struct {
 	// for test listeners whose clients send no token, such as the one the MCP
 	// conformance suite runs against; server.NewHandler never sets it.
 	TestPrincipal *auth.Principal
-	Logger        *slog.Logger
+	// Calls, when set, admits every tools/call before mcp-go sees it: a
+	// call over a rate limit gets HTTP 429 with Retry-After, and every
+	// admitted call carries an app.Call for its audit event.
+	Calls *app.CallGate
+	// Tracer, when set, starts a span for each tools/call.
+	Tracer trace.Tracer
+	Logger *slog.Logger
 }
 
 // Wrap returns next guarded.
@@ -81,6 +93,11 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			}
 		}
 
+		ctx = auth.WithPrincipal(ctx, principal)
+		if principal.TenantID != "" {
+			ctx = logging.WithTenantID(ctx, principal.TenantID)
+		}
+
 		if version := r.Header.Get("MCP-Protocol-Version"); version != "" && !mcp.IsValidProtocolVersion(version) {
 			writeJSONRPCError(w, http.StatusBadRequest, codeInvalidRequest,
 				fmt.Sprintf("unsupported MCP-Protocol-Version %q: use one of %s", version, strings.Join(mcp.ValidProtocolVersions, ", ")))
@@ -99,10 +116,12 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		ctx = auth.WithPrincipal(ctx, principal)
-		if principal.TenantID != "" {
-			ctx = logging.WithTenantID(ctx, principal.TenantID)
+			var admitted bool
+			var end func()
+			if ctx, admitted, end = g.admit(ctx, w, principal, body); !admitted {
+				return
+			}
+			defer end()
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -154,18 +173,70 @@ func (g *Guard) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, int
 	return body, http.StatusOK, 0, nil
 }
 
+// admit passes a tools/call through g.Calls. It returns false after writing
+// a 429 when the call is over a rate limit. end ends the call's span.
+func (g *Guard) admit(ctx context.Context, w http.ResponseWriter, principal *auth.Principal, body []byte) (context.Context, bool, func()) {
+	if g.Calls == nil {
+		return ctx, true, func() {}
+	}
+	var message struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params struct {
+			Name      string          `json:"name"`
+			Arguments json.RawMessage `json:"arguments"`
+		} `json:"params"`
+	}
+	// The body already passed the strict check, so this reads the same
+	// members mcp-go will.
+	if json.Unmarshal(body, &message) != nil || message.Method != string(mcp.MethodToolsCall) {
+		return ctx, true, func() {}
+	}
+	end := func() {}
+	if g.Tracer != nil {
+		var span trace.Span
+		ctx, span = g.Tracer.Start(ctx, "mcp tools/call", trace.WithAttributes(attribute.String("mcp.tool", message.Params.Name)))
+		end = func() { span.End() }
+	}
+	traceID := ""
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		traceID = sc.TraceID().String()
+	}
+	call, ok, wait := g.Calls.Admit(ctx, principal, message.Params.Name, message.Params.Arguments, traceID)
+	if !ok {
+		end()
+		seconds := domain.RetryAfterSeconds(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(seconds))
+		writeJSONRPCErrorWithID(w, http.StatusTooManyRequests, message.ID, codeRateLimited,
+			fmt.Sprintf("rate limit reached for tool calls of this tenant (or of %s); retry after %d seconds", message.Params.Name, seconds))
+		return ctx, false, end
+	}
+	return app.WithCall(ctx, call), true, end
+}
+
 // JSON-RPC 2.0 error codes used before dispatch.
 const (
 	codeParseError     = -32700
 	codeInvalidRequest = -32600
+	// codeRateLimited is in JSON-RPC's range for server errors.
+	codeRateLimited = -32029
 )
 
 // writeJSONRPCError answers a message rejected before dispatch with a
 // JSON-RPC error and an HTTP status.
 func writeJSONRPCError(w http.ResponseWriter, status, code int, message string) {
+	writeJSONRPCErrorWithID(w, status, nil, code, message)
+}
+
+// writeJSONRPCErrorWithID answers a message whose id is known.
+func writeJSONRPCErrorWithID(w http.ResponseWriter, status int, id json.RawMessage, code int, message string) {
+	var idValue any
+	if len(id) > 0 {
+		idValue = id
+	}
 	body, _ := json.Marshal(map[string]any{
 		"jsonrpc": "2.0",
-		"id":      nil,
+		"id":      idValue,
 		"error":   map[string]any{"code": code, "message": message},
 	})
 	w.Header().Set("Content-Type", "application/json")

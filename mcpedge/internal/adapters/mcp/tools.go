@@ -26,16 +26,32 @@ const hostDescription = "Name of the tenant's Dokku host. Omit it when the tenan
 // permission its token carries.
 func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logger *slog.Logger) *mcpserver.MCPServer {
 	h := handler{logger: logger, timeout: callTimeout}
+	hooks := &mcpserver.Hooks{}
+	hooks.AddAfterCallTool(finishCall)
+	hooks.AddOnError(func(ctx context.Context, _ any, method mcp.MCPMethod, _ any, err error) {
+		if method != mcp.MethodToolsCall {
+			return
+		}
+		if call := app.CallFrom(ctx); call != nil {
+			outcome := app.OutcomeError
+			if errors.Is(err, mcpserver.ErrToolNotFound) {
+				// mcp-go returns "not found" for tools the caller may not use.
+				outcome = app.OutcomeDenied
+			}
+			call.Finish(ctx, outcome)
+		}
+	})
 	s := mcpserver.NewMCPServer("dokkumcp", version,
 		mcpserver.WithToolCapabilities(false),
 		mcpserver.WithInputSchemaValidation(),
 		mcpserver.WithStrictInputSchemaDefault(),
 		mcpserver.WithOutputSchemaValidation(),
 		mcpserver.WithRecovery(),
-		mcpserver.WithHooks(&mcpserver.Hooks{}),
+		mcpserver.WithHooks(hooks),
 		mcpserver.WithToolFilter(filterByPermission),
 		mcpserver.WithInstructions("Manage the apps on your Dokku hosts. Start with apps_list to see what exists; "+
-			"every tool acts only on your own tenant's hosts."),
+			"every tool acts only on your own tenant's hosts. Tool calls are rate limited per tenant: "+
+			"when a call is refused with HTTP 429, wait for the Retry-After seconds before calling again."),
 	)
 
 	s.AddTool(mcp.NewTool(domain.ToolAppsList,
@@ -117,7 +133,22 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 	), handle(h, domain.ToolConfigSet, tools.SetConfig))
 
 	addLifecycleTools(s, tools, h)
+	addOperationsTools(s, tools, h)
 	return s
+}
+
+// finishCall records the outcome of a tool call that reached a handler or
+// failed input validation.
+func finishCall(ctx context.Context, _ any, _ *mcp.CallToolRequest, result any) {
+	call := app.CallFrom(ctx)
+	if call == nil {
+		return
+	}
+	outcome := app.OutcomeOK
+	if r, ok := result.(*mcp.CallToolResult); ok && r.IsError {
+		outcome = app.OutcomeIsError
+	}
+	call.Finish(ctx, outcome)
 }
 
 // filterByPermission keeps the tools whose permission the caller holds. mcp-go

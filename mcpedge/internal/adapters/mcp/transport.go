@@ -6,10 +6,29 @@ import (
 	"net/http"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
+	"go.opentelemetry.io/otel/trace"
+
+	"dokkumcp.dev/mcpedge/internal/app"
 
 	"dokkumcp.dev/platform/auth"
 	"dokkumcp.dev/platform/logging"
 )
+
+// CarryRequestContext copies what the guard put on an HTTP request's
+// context into the context mcp-go hands to the tool handlers: the
+// principal, the request id, the tool call being audited and the trace.
+func CarryRequestContext(ctx, from context.Context) context.Context {
+	if p, ok := auth.PrincipalFrom(from); ok {
+		ctx = auth.WithPrincipal(ctx, p)
+	}
+	if call := app.CallFrom(from); call != nil {
+		ctx = app.WithCall(ctx, call)
+	}
+	if sc := trace.SpanContextFromContext(from); sc.IsValid() {
+		ctx = trace.ContextWithSpanContext(ctx, sc)
+	}
+	return logging.WithRequestID(ctx, logging.RequestID(from))
+}
 
 // NewStreamableHTTPServer returns the Streamable HTTP transport that serves s
 // at /mcp: stateless, without the standalone GET stream, accepting only
@@ -26,10 +45,7 @@ func NewStreamableHTTPServer(s *mcpserver.MCPServer, host string, maxBodyBytes i
 		mcpserver.WithStreamableHTTPLogger(logger),
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			// Carry the guard's principal and ids into the tool handlers.
-			if p, ok := auth.PrincipalFrom(r.Context()); ok {
-				ctx = auth.WithPrincipal(ctx, p)
-			}
-			return logging.WithRequestID(ctx, logging.RequestID(r.Context()))
+			return CarryRequestContext(ctx, r.Context())
 		}),
 	)
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"dokkumcp.dev/mcpedge/internal/app"
 	"dokkumcp.dev/platform/auth"
 )
 
@@ -131,7 +132,13 @@ func (e *Exchanger) request(ctx context.Context, subjectToken string) (string, t
 		return "", 0, fmt.Errorf("token exchange returned status %d and no JSON", resp.StatusCode)
 	}
 	if resp.StatusCode != http.StatusOK || out.AccessToken == "" {
-		return "", 0, fmt.Errorf("token exchange rejected (status %d): %s: %s", resp.StatusCode, out.Error, out.ErrorDescription)
+		err := fmt.Errorf("status %d: %s: %s", resp.StatusCode, out.Error, out.ErrorDescription)
+		// invalid_target (RFC 8693 section 2.2.2): mcpedge may not exchange
+		// tokens for this audience at all.
+		if out.Error == "invalid_target" {
+			err = fmt.Errorf("%w (%w)", app.ErrExchangeRejected, err)
+		}
+		return "", 0, err
 	}
 	return out.AccessToken, time.Duration(out.ExpiresIn) * time.Second, nil
 }

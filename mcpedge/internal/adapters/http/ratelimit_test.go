@@ -1,0 +1,68 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	httpguard "dokkumcp.dev/mcpedge/internal/adapters/http"
+	"dokkumcp.dev/mcpedge/internal/app"
+	"dokkumcp.dev/platform/auth"
+)
+
+type onePerMinute struct{}
+
+func (onePerMinute) ToolCallsPerMinute(context.Context, string) (int, bool, error) {
+	return 1, true, nil
+}
+
+func TestGuardRateLimitsToolCalls(t *testing.T) {
+	t.Parallel()
+	logger := slog.New(slog.DiscardHandler)
+	guard := &httpguard.Guard{
+		TestPrincipal: &auth.Principal{TenantID: "t-1", Subject: "c-1", ClientID: "c-1"},
+		Calls:         &app.CallGate{Limiter: &app.Limiter{Source: onePerMinute{}, Logger: logger}, Logger: logger},
+		Logger:        logger,
+	}
+	var sawCall bool
+	handler := guard.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawCall = app.CallFrom(r.Context()) != nil
+	}))
+	post := func(body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "http://mcp.test/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		return rec
+	}
+	call := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"apps_list","arguments":{}}}`
+
+	if rec := post(call); rec.Code != http.StatusOK || !sawCall {
+		t.Fatalf("first call: status %d, call in context %v; want 200 with a call", rec.Code, sawCall)
+	}
+	rec := post(call)
+	if rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("second call: status %d, want 429", rec.Code)
+	}
+	if seconds, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || seconds < 1 || seconds > 60 {
+		t.Fatalf("Retry-After = %q, want 1 to 60", rec.Header().Get("Retry-After"))
+	}
+	var answer struct {
+		ID    int `json:"id"`
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || answer.ID != 7 || !strings.Contains(answer.Error.Message, "retry after") {
+		t.Fatalf("body = %s, want a JSON-RPC error for id 7 saying when to retry", rec.Body.String())
+	}
+	// Other methods are not limited.
+	if rec := post(`{"jsonrpc":"2.0","id":8,"method":"tools/list"}`); rec.Code != http.StatusOK {
+		t.Fatalf("tools/list: status %d, want 200", rec.Code)
+	}
+}

@@ -1,0 +1,103 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"dokkumcp.dev/mcpedge/internal/domain"
+	"dokkumcp.dev/platform/auth"
+)
+
+// Call is one tool call between admission and its outcome. Finish records
+// its audit event once.
+type Call struct {
+	record   CallRecord
+	start    time.Time
+	recorder *Recorder
+	once     sync.Once
+}
+
+// Finish records the call's outcome; later calls do nothing.
+func (c *Call) Finish(ctx context.Context, outcome string) {
+	c.once.Do(func() {
+		c.record.Outcome = outcome
+		c.record.Latency = time.Since(c.start)
+		// The ledger is per tenant; callers without a tenant have none.
+		if c.recorder != nil && c.record.TenantID != "" {
+			c.recorder.Record(ctx, c.record)
+		}
+	})
+}
+
+// Tool returns the called tool's name.
+func (c *Call) Tool() string { return c.record.Tool }
+
+type callKey struct{}
+
+// WithCall returns ctx carrying call.
+func WithCall(ctx context.Context, call *Call) context.Context {
+	return context.WithValue(ctx, callKey{}, call)
+}
+
+// CallFrom returns the call in ctx, or nil.
+func CallFrom(ctx context.Context) *Call {
+	call, _ := ctx.Value(callKey{}).(*Call)
+	return call
+}
+
+// CallGate admits tool calls before they are dispatched: it applies the
+// rate limits and starts each call's audit event.
+type CallGate struct {
+	Limiter  *Limiter
+	Recorder *Recorder
+	Logger   *slog.Logger
+}
+
+// maxToolNameLength bounds the tool name written to the ledger; a name
+// longer than any tool's is caller input, not a tool.
+const maxToolNameLength = 64
+
+var appNamePattern = regexp.MustCompile(domain.AppNamePattern)
+
+// Admit starts a tools/call. When the call is over a rate limit it records
+// the rejection and returns false with the time after which to retry.
+func (g *CallGate) Admit(ctx context.Context, principal *auth.Principal, tool string, arguments []byte, traceID string) (*Call, bool, time.Duration) {
+	if len(tool) > maxToolNameLength {
+		tool = tool[:maxToolNameLength]
+	}
+	call := &Call{
+		start:    time.Now(),
+		recorder: g.Recorder,
+		record: CallRecord{
+			TenantID: principal.TenantID, Subject: principal.Subject, ClientID: principal.ClientID, Actor: principal.Actor,
+			Tool: tool, Target: targetApp(arguments), ArgumentsSHA256: ArgumentsDigest(arguments),
+			Time: time.Now(), TraceID: traceID,
+		},
+	}
+	if g.Limiter == nil {
+		return call, true, 0
+	}
+	ok, wait, limit := g.Limiter.Take(ctx, principal.TenantID, tool)
+	if !ok {
+		g.Logger.InfoContext(ctx, "tool call rate limited", "tool", tool, "limit", limit, "retry_after", wait.String())
+		call.Finish(ctx, OutcomeRateLimited)
+		return call, false, wait
+	}
+	return call, true, 0
+}
+
+// targetApp returns the app a call's arguments name, when it is a valid
+// app name.
+func targetApp(arguments []byte) string {
+	var args struct {
+		App string `json:"app"`
+	}
+	if json.Unmarshal(arguments, &args) != nil || len(args.App) > 255 || !appNamePattern.MatchString(args.App) {
+		return ""
+	}
+	return args.App
+}
