@@ -35,6 +35,9 @@ import (
 // Service names Secrets in logs, traces and metrics.
 const Service = "secrets"
 
+// meterName is the instrumentation scope of Secrets' own metrics.
+const meterName = "dokkumcp.dev/secrets"
+
 // Audience is the aud value Secrets requires in access tokens.
 const Audience = "urn:dokkumcp:secrets"
 
@@ -56,10 +59,28 @@ type Config struct {
 	// IdentityURL is Identity's base URL, which is also the token issuer.
 	IdentityURL string
 	// VaultAddr selects the Vault CA; empty selects the built-in CA.
-	VaultAddr  string
-	VaultToken string
-	VaultMount string
-	VaultRole  string
+	VaultAddr string
+	// VaultAuthMethod is token, approle or kubernetes.
+	VaultAuthMethod string
+	VaultToken      string
+	// AppRole auth: the role id and either the secret id or a file that
+	// contains it, which is read again at every login.
+	VaultAppRoleMount        string
+	VaultAppRoleRoleID       string
+	VaultAppRoleSecretID     string
+	VaultAppRoleSecretIDFile string
+	// Kubernetes auth: the Vault role and the ServiceAccount token file,
+	// which is read again at every login.
+	VaultKubernetesMount     string
+	VaultKubernetesRole      string
+	VaultKubernetesTokenFile string
+	VaultMount               string
+	VaultRole                string
+	// VaultTimeout bounds each Vault call, its retries included.
+	VaultTimeout time.Duration
+	// VaultMaxRetries is how often a Vault call is retried after a
+	// connection error, a 5xx or a 429.
+	VaultMaxRetries int
 	// VaultBootstrap makes Run mount the engine, generate the CA key and
 	// write the role.
 	VaultBootstrap bool
@@ -75,7 +96,17 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL connection string for the secrets schema, for example postgres://dokkumcp@127.0.0.1:5432/dokkumcp")
 	fs.StringVar(&c.IdentityURL, "identity-url", "", "Identity's base URL, the issuer of access tokens, for example http://127.0.0.1:8081")
 	fs.StringVar(&c.VaultAddr, "vault-addr", "", "Vault's URL for the SSH secrets engine, for example https://vault.example.com:8200; empty uses the built-in CA, which is not for production")
-	fs.StringVar(&c.VaultToken, "vault-token", "", "Vault token with access to the SSH secrets engine; required with --vault-addr")
+	fs.StringVar(&c.VaultAuthMethod, "vault-auth-method", vault.AuthToken, "how Secrets logs in to Vault: token (--vault-token), approle (--vault-approle-*) or kubernetes (--vault-kubernetes-*)")
+	fs.StringVar(&c.VaultToken, "vault-token", "", "Vault token with access to the SSH secrets engine; required with --vault-auth-method token")
+	fs.StringVar(&c.VaultAppRoleMount, "vault-approle-mount", "approle", "path AppRole auth is mounted at in Vault")
+	fs.StringVar(&c.VaultAppRoleRoleID, "vault-approle-role-id", "", "AppRole role id; required with --vault-auth-method approle")
+	fs.StringVar(&c.VaultAppRoleSecretID, "vault-approle-secret-id", "", "AppRole secret id; give this or --vault-approle-secret-id-file with --vault-auth-method approle")
+	fs.StringVar(&c.VaultAppRoleSecretIDFile, "vault-approle-secret-id-file", "", "file that contains the AppRole secret id, read at every login")
+	fs.StringVar(&c.VaultKubernetesMount, "vault-kubernetes-mount", "kubernetes", "path Kubernetes auth is mounted at in Vault")
+	fs.StringVar(&c.VaultKubernetesRole, "vault-kubernetes-role", "", "Vault Kubernetes auth role bound to Secrets' ServiceAccount; required with --vault-auth-method kubernetes")
+	fs.StringVar(&c.VaultKubernetesTokenFile, "vault-kubernetes-token-file", "/var/run/secrets/kubernetes.io/serviceaccount/token", "ServiceAccount token file sent to Vault's Kubernetes auth, read at every login")
+	fs.DurationVar(&c.VaultTimeout, "vault-timeout", 10*time.Second, "time limit for each Vault call, its retries included")
+	fs.IntVar(&c.VaultMaxRetries, "vault-max-retries", 2, "retries of a Vault call after a connection error, a 5xx or a 429; 0 disables retries")
 	fs.StringVar(&c.VaultMount, "vault-mount", "ssh-client-signer", "path the Vault SSH secrets engine is mounted at")
 	fs.StringVar(&c.VaultRole, "vault-role", "dokku", "Vault SSH role that signs certificates")
 	fs.BoolVar(&c.VaultBootstrap, "vault-bootstrap", false, "at startup, mount the Vault SSH secrets engine if missing, generate an ed25519 CA key if there is none, and write the role")
@@ -101,8 +132,12 @@ func (c *Config) validate() ([]byte, error) {
 
 	var masterKey []byte
 	if c.VaultAddr != "" {
-		if c.VaultToken == "" {
-			errs = append(errs, errors.New("--vault-token is required with --vault-addr"))
+		errs = append(errs, c.validateVaultAuth()...)
+		if c.VaultTimeout <= 0 {
+			errs = append(errs, flagError("vault-timeout", "must be positive, for example 10s"))
+		}
+		if c.VaultMaxRetries < 0 {
+			errs = append(errs, flagError("vault-max-retries", "must be 0 or more"))
 		}
 		if !vaultPathPattern.MatchString(c.VaultMount) {
 			errs = append(errs, errors.New("--vault-mount is invalid: use letters, digits, _ and - in segments separated by /, for example ssh-client-signer"))
@@ -122,6 +157,47 @@ func (c *Config) validate() ([]byte, error) {
 		}
 	}
 	return masterKey, errors.Join(errs...)
+}
+
+// validateVaultAuth checks the settings of the selected Vault auth method.
+func (c *Config) validateVaultAuth() []error {
+	var errs []error
+	requireFlag := func(name, value, why string) {
+		if value == "" {
+			errs = append(errs, flagError(name, "is required "+why))
+		}
+	}
+	checkMount := func(name, value string) {
+		if !vaultPathPattern.MatchString(value) {
+			errs = append(errs, flagError(name, "is invalid: use letters, digits, _ and - in segments separated by /"))
+		}
+	}
+
+	switch c.VaultAuthMethod {
+	case vault.AuthToken:
+		requireFlag("vault-token", c.VaultToken, "with --vault-auth-method token")
+	case vault.AuthAppRole:
+		checkMount("vault-approle-mount", c.VaultAppRoleMount)
+		requireFlag("vault-approle-role-id", c.VaultAppRoleRoleID, "with --vault-auth-method approle")
+		switch {
+		case c.VaultAppRoleSecretID == "" && c.VaultAppRoleSecretIDFile == "":
+			errs = append(errs, errors.New("--vault-approle-secret-id (DOKKUMCP_VAULT_APPROLE_SECRET_ID) or --vault-approle-secret-id-file (DOKKUMCP_VAULT_APPROLE_SECRET_ID_FILE) is required with --vault-auth-method approle"))
+		case c.VaultAppRoleSecretID != "" && c.VaultAppRoleSecretIDFile != "":
+			errs = append(errs, errors.New("--vault-approle-secret-id (DOKKUMCP_VAULT_APPROLE_SECRET_ID) and --vault-approle-secret-id-file (DOKKUMCP_VAULT_APPROLE_SECRET_ID_FILE) are both set: give only one"))
+		}
+	case vault.AuthKubernetes:
+		checkMount("vault-kubernetes-mount", c.VaultKubernetesMount)
+		requireFlag("vault-kubernetes-role", c.VaultKubernetesRole, "with --vault-auth-method kubernetes")
+		requireFlag("vault-kubernetes-token-file", c.VaultKubernetesTokenFile, "with --vault-auth-method kubernetes")
+	default:
+		errs = append(errs, flagError("vault-auth-method", "is invalid: use token, approle or kubernetes"))
+	}
+	return errs
+}
+
+// flagError names a flag and its environment variable, never its value.
+func flagError(name, problem string) error {
+	return fmt.Errorf("--%s (%s) %s", name, config.EnvName(name), problem)
 }
 
 // Options holds Run's dependencies besides the configuration. Nil fields
@@ -173,17 +249,21 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	store := postgres.NewStore(pool)
 
-	ca, err := openCA(ctx, cfg, masterKey, store, logger)
+	ca, stopVault, err := openCA(ctx, cfg, masterKey, store, logger, tel)
 	if err != nil {
 		return err
 	}
+	defer stopVault()
 
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,
 		JWKSURL:  cfg.IdentityURL + "/oauth2/jwks",
 	})
-	service := app.NewService(ca, store, cfg.CertTTL, logger)
+	service, err := app.NewService(ca, store, cfg.CertTTL, logger, tel.Meter(meterName))
+	if err != nil {
+		return fmt.Errorf("create metrics: %w", err)
+	}
 	path, handler := secretsv1connect.NewSecretsServiceHandler(
 		rpc.NewHandler(service, logger),
 		connect.WithInterceptors(otelInterceptor, auth.NewServerInterceptor(verifier, logger)),
@@ -210,27 +290,52 @@ func Run(ctx context.Context, opts Options) error {
 	return platformserver.Serve(ctx, listener, serveOpts)
 }
 
-// openCA returns the Vault CA when --vault-addr is set, after bootstrapping
-// it or checking that it has a CA key, and the built-in CA otherwise.
-func openCA(ctx context.Context, cfg *Config, masterKey []byte, store *postgres.Store, logger *slog.Logger) (app.CA, error) {
+// openCA returns the Vault CA when --vault-addr is set, after logging in,
+// bootstrapping it or checking that it has a CA key, and the built-in CA
+// otherwise. stop ends the Vault token's renewal loop.
+func openCA(ctx context.Context, cfg *Config, masterKey []byte, store *postgres.Store, logger *slog.Logger, tel *telemetry.Telemetry) (ca app.CA, stop func(), err error) {
 	if cfg.VaultAddr == "" {
-		return builtinca.Open(ctx, store, masterKey, logger)
+		ca, err := builtinca.Open(ctx, store, masterKey, logger)
+		return ca, func() {}, err
 	}
 
-	ca, err := vault.New(vault.Config{
-		Address: cfg.VaultAddr, Token: cfg.VaultToken, Mount: cfg.VaultMount, Role: cfg.VaultRole, TTL: cfg.CertTTL,
+	metrics, err := vault.NewMetrics(tel.Meter(meterName))
+	if err != nil {
+		return nil, nil, fmt.Errorf("create Vault metrics: %w", err)
+	}
+	vaultCA, err := vault.New(vault.Config{
+		Address: cfg.VaultAddr,
+		Auth: vault.AuthConfig{
+			Method:              cfg.VaultAuthMethod,
+			Token:               cfg.VaultToken,
+			AppRoleMount:        cfg.VaultAppRoleMount,
+			AppRoleRoleID:       cfg.VaultAppRoleRoleID,
+			AppRoleSecretID:     cfg.VaultAppRoleSecretID,
+			AppRoleSecretIDFile: cfg.VaultAppRoleSecretIDFile,
+			KubernetesMount:     cfg.VaultKubernetesMount,
+			KubernetesRole:      cfg.VaultKubernetesRole,
+			KubernetesTokenFile: cfg.VaultKubernetesTokenFile,
+		},
+		Mount: cfg.VaultMount, Role: cfg.VaultRole, TTL: cfg.CertTTL,
+		Timeout: cfg.VaultTimeout, MaxRetries: cfg.VaultMaxRetries, Metrics: metrics,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	stop, err = vaultCA.Start(ctx, logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log in to Vault: %w", err)
 	}
 	if cfg.VaultBootstrap {
-		if err := ca.Bootstrap(ctx, logger); err != nil {
-			return nil, fmt.Errorf("bootstrap Vault SSH CA: %w", err)
+		if err := vaultCA.Bootstrap(ctx, logger); err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("bootstrap Vault SSH CA: %w", err)
 		}
 	}
-	if _, err := ca.PublicKey(ctx); err != nil {
-		return nil, fmt.Errorf("check Vault SSH CA: %w", err)
+	if _, err := vaultCA.PublicKey(ctx); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("check Vault SSH CA: %w", err)
 	}
-	logger.InfoContext(ctx, "vault SSH CA in use", "mount", cfg.VaultMount, "role", cfg.VaultRole)
-	return ca, nil
+	logger.InfoContext(ctx, "vault SSH CA in use", "mount", cfg.VaultMount, "role", cfg.VaultRole, "auth_method", cfg.VaultAuthMethod)
+	return vaultCA, stop, nil
 }

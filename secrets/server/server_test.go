@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -57,7 +58,9 @@ type stack struct {
 	url         string
 	postgresURL string
 	issuer      *authtest.Issuer
-	stop        func()
+	// logs holds everything Secrets logged.
+	logs *syncBuffer
+	stop func()
 }
 
 // startSecrets runs Secrets with flags until the test ends or stop is
@@ -100,15 +103,16 @@ func runSecrets(t *testing.T, issuer *authtest.Issuer, postgresURL string, flags
 
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
+	logs := &syncBuffer{}
 	go func() {
 		errc <- server.Run(ctx, server.Options{
 			Config:   cfg,
 			Listener: listener,
-			Logger:   logging.New(testWriter{t}, "secrets", logging.ParseLevel("debug")),
+			Logger:   logging.New(io.MultiWriter(testWriter{t}, logs), "secrets", logging.ParseLevel("debug")),
 		})
 	}()
 	return running{
-		stack:  &stack{url: "http://" + listener.Addr().String(), postgresURL: postgresURL, issuer: issuer},
+		stack:  &stack{url: "http://" + listener.Addr().String(), postgresURL: postgresURL, issuer: issuer, logs: logs},
 		cancel: cancel,
 	}, errc
 }
@@ -354,7 +358,10 @@ func TestConfigValidation(t *testing.T) {
 		{"missing master key", nil, "--master-key is required"},
 		{"short master key", []string{"--master-key", base64.StdEncoding.EncodeToString([]byte("short"))}, "exactly 32 bytes"},
 		{"master key not base64", []string{"--master-key", "!!!"}, "--master-key is invalid"},
-		{"vault without token", []string{"--vault-addr", "http://127.0.0.1:1"}, "--vault-token is required"},
+		{"vault without token", []string{"--vault-addr", "http://127.0.0.1:1"}, "--vault-token (DOKKUMCP_VAULT_TOKEN) is required"},
+		{"approle without secret id", []string{"--vault-addr", "http://127.0.0.1:1", "--vault-auth-method", "approle", "--vault-approle-role-id", "r"}, "--vault-approle-secret-id (DOKKUMCP_VAULT_APPROLE_SECRET_ID) or --vault-approle-secret-id-file"},
+		{"kubernetes without role", []string{"--vault-addr", "http://127.0.0.1:1", "--vault-auth-method", "kubernetes"}, "--vault-kubernetes-role (DOKKUMCP_VAULT_KUBERNETES_ROLE) is required"},
+		{"unknown auth method", []string{"--vault-addr", "http://127.0.0.1:1", "--vault-auth-method", "ldap", "--vault-token", "x"}, "--vault-auth-method (DOKKUMCP_VAULT_AUTH_METHOD) is invalid"},
 		{"bad vault mount", []string{"--vault-addr", "http://127.0.0.1:1", "--vault-token", "x", "--vault-mount", "/ssh/"}, "--vault-mount is invalid"},
 		{"ttl too long", []string{"--master-key", newMasterKey(t), "--cert-ttl", "48h"}, "--cert-ttl 48h0m0s is out of range"},
 	}

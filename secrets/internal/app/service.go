@@ -15,6 +15,8 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/crypto/ssh"
 
 	"dokkumcp.dev/secrets/internal/domain"
@@ -23,6 +25,18 @@ import (
 // ErrCAUnavailable wraps every failure to reach the CA backend, such as a
 // Vault outage, which callers may retry.
 var ErrCAUnavailable = errors.New("SSH CA unavailable")
+
+// CAConfigError is a CA rejection that retrying cannot fix, such as a
+// missing Vault role or a policy that denies signing. Message is safe to
+// show to callers and names the fix; Err carries the detail for the log.
+type CAConfigError struct {
+	Message string
+	Err     error
+}
+
+func (e *CAConfigError) Error() string { return e.Message + ": " + e.Err.Error() }
+
+func (e *CAConfigError) Unwrap() error { return e.Err }
 
 // CA signs SSH user certificates. It is Vault's SSH secrets engine or the
 // built-in CA.
@@ -82,12 +96,19 @@ type Service struct {
 	log    IssuanceLog
 	ttl    time.Duration
 	logger *slog.Logger
+	issued metric.Int64Counter
 }
 
 // NewService returns a Service that signs with ca and issues certificates
-// valid for ttl.
-func NewService(ca CA, log IssuanceLog, ttl time.Duration, logger *slog.Logger) *Service {
-	return &Service{ca: ca, log: log, ttl: ttl, logger: logger}
+// valid for ttl. It counts issued credentials by backend on meter as
+// dokkumcp_secrets_credentials_issued_total.
+func NewService(ca CA, log IssuanceLog, ttl time.Duration, logger *slog.Logger, meter metric.Meter) (*Service, error) {
+	issued, err := meter.Int64Counter("dokkumcp_secrets_credentials_issued",
+		metric.WithDescription("SSH credentials issued, by CA backend (vault or builtin)."))
+	if err != nil {
+		return nil, err
+	}
+	return &Service{ca: ca, log: log, ttl: ttl, logger: logger, issued: issued}, nil
 }
 
 // IssueSSHCredential generates an ed25519 key in memory, has the CA sign a
@@ -142,6 +163,7 @@ func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID strin
 		return nil, fmt.Errorf("record issuance of certificate %d: %w", cert.Serial, err)
 	}
 
+	s.issued.Add(ctx, 1, metric.WithAttributes(attribute.String("backend", credential.Backend)))
 	s.logger.InfoContext(ctx, "ssh certificate issued", "tenant_id", target.TenantID, "host_id", target.HostID,
 		"serial", cert.Serial, "key_id", cert.KeyId, "expire_time", credential.ExpireTime, "backend", credential.Backend)
 	return credential, nil

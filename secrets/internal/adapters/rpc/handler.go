@@ -105,6 +105,10 @@ func (h *Handler) connectError(ctx context.Context, method string, req target, e
 
 	h.logger.ErrorContext(ctx, "request failed", "method", method,
 		"tenant_id", req.GetTenantId(), "host_id", req.GetHostId(), "error", err)
+	var caConfig *app.CAConfigError
+	if errors.As(err, &caConfig) {
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New(caConfig.Message))
+	}
 	if errors.Is(err, app.ErrCAUnavailable) {
 		return connect.NewError(connect.CodeUnavailable, errors.New("the SSH CA is unavailable: retry shortly"))
 	}

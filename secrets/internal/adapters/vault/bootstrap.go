@@ -14,6 +14,10 @@ import (
 // except the role, which it overwrites so that the role always matches
 // this configuration.
 func (c *CA) Bootstrap(ctx context.Context, logger *slog.Logger) error {
+	// Bootstrap makes at most five calls, each bounded by its own timeout
+	// in readCA or by this overall one.
+	ctx, cancel := context.WithTimeout(ctx, 5*c.cfg.Timeout)
+	defer cancel()
 	if err := c.ensureMount(ctx, logger); err != nil {
 		return err
 	}
