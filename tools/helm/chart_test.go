@@ -95,13 +95,13 @@ var serviceFlags = map[string][]string{
 		"key-rotation-interval", "key-publish-delay", "key-reload-interval"},
 	"tenancy": {"postgres-url", "identity-url"},
 	"secrets": {"postgres-url", "identity-url", "vault-addr", "vault-token", "vault-mount", "vault-role",
-		"vault-bootstrap", "master-key", "cert-ttl",
-		// Planned flags of Vault's Kubernetes auth; the chart sets them with vault.authMethod=kubernetes.
-		"vault-auth-method", "vault-kubernetes-mount", "vault-kubernetes-role", "vault-kubernetes-token-file"},
+		"vault-bootstrap", "master-key", "cert-ttl", "vault-auth-method", "vault-kubernetes-mount", "vault-kubernetes-role",
+		"vault-kubernetes-token-file", "vault-approle-mount", "vault-approle-role-id", "vault-approle-secret-id",
+		"vault-approle-secret-id-file", "vault-timeout", "vault-max-retries"},
 	"dokkuexec": {"identity-url", "client-id", "client-secret", "tenancy-url", "secrets-url", "command-timeout",
 		"output-limit", "ssh-dial-timeout"},
 	"mcpedge": {"public-url", "identity-url", "client-id", "client-secret", "dokkuexec-url", "allowed-origins",
-		"max-body-bytes", "call-timeout", "sse-query-tokens"},
+		"max-body-bytes", "call-timeout", "sse-query-tokens", "tenancy-url"},
 }
 
 // requiredEnv are the variables a service cannot start without.

@@ -14,7 +14,7 @@ import (
 
 // emittedMetrics are the series the services export today: otelconnect's
 // RPC histograms (connectrpc.com/otelconnect v0.12.0 through the
-// OpenTelemetry Prometheus exporter).
+// OpenTelemetry Prometheus exporter) and Secrets' Vault gauges.
 var emittedMetrics = []string{
 	"rpc_server_call_duration_seconds_bucket",
 	"rpc_server_call_duration_seconds_count",
@@ -22,6 +22,8 @@ var emittedMetrics = []string{
 	"rpc_client_call_duration_seconds_bucket",
 	"rpc_client_call_duration_seconds_count",
 	"rpc_client_call_duration_seconds_sum",
+	"dokkumcp_secrets_vault_up",
+	"dokkumcp_secrets_vault_token_expiry_timestamp_seconds",
 }
 
 // metricLabels are otelconnect's labels, which share the rpc_ prefix.
@@ -30,8 +32,6 @@ var metricLabels = []string{"rpc_method", "rpc_response_status_code", "rpc_syste
 // plannedMetrics are referenced by alerts but not emitted yet;
 // docs/operations.md must list each of them.
 var plannedMetrics = []string{
-	"dokkumcp_secrets_vault_up",
-	"dokkumcp_secrets_vault_token_expiry_timestamp_seconds",
 	"dokkumcp_dokkuexec_ssh_credential_remaining_seconds",
 	"dokkumcp_dokkuexec_ssh_credential_renewal_failures_total",
 	"dokkumcp_identity_signing_key_newest_created_timestamp_seconds",

@@ -128,7 +128,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
   value: {{ .Values.vault.bootstrap | quote }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_VAULT_TOKEN" "key" "vault-token") }}
 {{- if eq .Values.vault.authMethod "kubernetes" }}
-{{- /* NOTE: planned flags; the Secrets service ignores them until its Kubernetes-auth login is built. */}}
+{{- /* Flags of the Secrets service's Vault Kubernetes-auth login. */}}
 - name: DOKKUMCP_VAULT_AUTH_METHOD
   value: kubernetes
 - name: DOKKUMCP_VAULT_KUBERNETES_MOUNT
