@@ -59,6 +59,9 @@ type Config struct {
 	OutputLimit int
 	// SSHDialTimeout bounds connecting to a host, including the handshake.
 	SSHDialTimeout time.Duration
+	// LimitsTTL is how long a tenant's plan limits and status are cached,
+	// so a plan change or suspension applies within it.
+	LimitsTTL time.Duration
 }
 
 // RegisterFlags adds DokkuExec's flags to fs.
@@ -72,6 +75,7 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.DurationVar(&c.CommandTimeout, "command-timeout", 60*time.Second, "longest time one Dokku command may run, from opening its SSH session to its exit status")
 	fs.IntVar(&c.OutputLimit, "output-limit", 1<<20, "most bytes kept of each of a Dokku command's stdout and stderr; output beyond it is discarded")
 	fs.DurationVar(&c.SSHDialTimeout, "ssh-dial-timeout", 10*time.Second, "longest time connecting to a host may take, including the SSH handshake")
+	fs.DurationVar(&c.LimitsTTL, "limits-ttl", app.DefaultLimitsTTL, "how long a tenant's plan limits and status are cached; a plan change or suspension applies within this time")
 	return c
 }
 
@@ -97,6 +101,9 @@ func (c *Config) validate() error {
 	}
 	if c.OutputLimit <= 0 {
 		errs = append(errs, fmt.Errorf("invalid --output-limit %d: use a number of bytes above 0, such as 1048576", c.OutputLimit))
+	}
+	if c.LimitsTTL <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --limits-ttl %s: use a duration above 0, such as 10s", c.LimitsTTL))
 	}
 	if c.SSHDialTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("invalid --ssh-dial-timeout %s: use a duration above 0, such as 10s", c.SSHDialTimeout))
@@ -156,7 +163,9 @@ func Run(ctx context.Context, opts Options) error {
 		}, httpClient)
 		return connect.WithInterceptors(otelInterceptor, auth.NewClientInterceptor(tokens))
 	}
-	hosts := rpc.TenancyHosts{Client: tenancyv1connect.NewTenancyServiceClient(httpClient, cfg.TenancyURL, clientOptions(tenancyAudience))}
+	tenancyClient := tenancyv1connect.NewTenancyServiceClient(httpClient, cfg.TenancyURL, clientOptions(tenancyAudience))
+	hosts := rpc.TenancyHosts{Client: tenancyClient}
+	plans := rpc.TenancyPlans{Client: tenancyClient}
 	credentials := rpc.SecretsCredentials{Client: secretsv1connect.NewSecretsServiceClient(httpClient, cfg.SecretsURL, clientOptions(secretsAudience))}
 
 	executor := sshadapter.New(sshadapter.Options{
@@ -167,7 +176,11 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	defer executor.Close()
 
-	service := app.NewService(app.Options{Hosts: hosts, Credentials: credentials, Executor: executor, Stopping: ctx.Done(), Logger: logger})
+	service := app.NewService(app.Options{
+		Hosts: hosts, Credentials: credentials, Executor: executor,
+		Tenancy: plans, Audit: plans, LimitsTTL: cfg.LimitsTTL,
+		Stopping: ctx.Done(), Logger: logger,
+	})
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,

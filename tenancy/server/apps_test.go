@@ -125,6 +125,11 @@ func TestAppReservationLifecycle(t *testing.T) {
 	wantCode(t, err, connect.CodeNotFound, "host "+otherHost.GetId()+" not found for tenant "+tenantID)
 	_, err = reserveApp(ctx, dokkuexec, tenantID, host.GetId(), "Bad_Name")
 	wantCode(t, err, connect.CodeInvalidArgument, `app "Bad_Name" is invalid`)
+	// Dokku's own names: dots and a leading digit are valid, as in DokkuExec.
+	// The tenant is at its plan's limit here, so the name passes validation
+	// and meets the quota.
+	_, err = reserveApp(ctx, dokkuexec, tenantID, host.GetId(), "2nd.shop")
+	wantCode(t, err, connect.CodeResourceExhausted, "may have at most")
 	_, err = dokkuexec.CommitAppReservation(ctx, connect.NewRequest(&tenancyv1.CommitAppReservationRequest{TenantId: tenantID, ReservationId: "nope"}))
 	wantCode(t, err, connect.CodeInvalidArgument, `reservation_id "nope" is invalid`)
 	_, err = operator.ReserveApp(ctx, connect.NewRequest(&tenancyv1.ReserveAppRequest{TenantId: tenantID, HostId: host.GetId(), App: "y"}))

@@ -10,6 +10,7 @@ import (
 	"dokkumcp.dev/dokkuexec/internal/app"
 	"dokkumcp.dev/dokkuexec/internal/domain"
 	"dokkumcp.dev/dokkuexec/internal/sshtest"
+	"dokkumcp.dev/dokkuexec/internal/tenancytest"
 	"dokkumcp.dev/testhost/emulator"
 )
 
@@ -96,7 +97,10 @@ func TestServiceFollowLogsEndsOnShutdown(t *testing.T) {
 	executor := sshadapter.New(sshadapter.Options{DialTimeout: 5 * time.Second, CommandTimeout: 10 * time.Second, OutputLimit: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { _ = executor.Close() })
 	stopping := make(chan struct{})
+	tenancy := tenancytest.New()
 	service := app.NewService(app.Options{
+		Tenancy:     tenancy,
+		Audit:       tenancy,
 		Hosts:       &hostResolver{host: host.Host},
 		Credentials: host.CA,
 		Executor:    executor,

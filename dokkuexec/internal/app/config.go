@@ -11,6 +11,14 @@ import (
 // UnsetConfig removes config vars from an app and reports which keys were
 // removed and which were not set.
 func (s *Service) UnsetConfig(ctx context.Context, tenantID, hostRef, appName string, keys []string, noRestart bool) (domain.ConfigUnsetOutcome, error) {
+	return guarded(ctx, s, writeRequest{operation: "UnsetConfig", tenantID: tenantID, hostRef: hostRef, app: appName, arguments: map[string]any{"keys": keys, "no_restart": noRestart}},
+		func(ctx context.Context) (domain.ConfigUnsetOutcome, error) {
+			return s.unsetConfig(ctx, tenantID, hostRef, appName, keys, noRestart)
+		})
+}
+
+// unsetConfig runs UnsetConfig.
+func (s *Service) unsetConfig(ctx context.Context, tenantID, hostRef, appName string, keys []string, noRestart bool) (domain.ConfigUnsetOutcome, error) {
 	app, err := domain.ParseAppName(appName)
 	if err != nil {
 		return domain.ConfigUnsetOutcome{}, invalid(err)

@@ -49,11 +49,27 @@ type DomainsChange struct {
 
 // AddDomains adds domains to an app.
 func (s *Service) AddDomains(ctx context.Context, tenantID, hostRef, appName string, domains []string) (DomainsChange, error) {
+	return guarded(ctx, s, writeRequest{operation: "AddDomains", tenantID: tenantID, hostRef: hostRef, app: appName, arguments: map[string]any{"domains": domains}},
+		func(ctx context.Context) (DomainsChange, error) {
+			return s.addDomains(ctx, tenantID, hostRef, appName, domains)
+		})
+}
+
+// addDomains runs AddDomains.
+func (s *Service) addDomains(ctx context.Context, tenantID, hostRef, appName string, domains []string) (DomainsChange, error) {
 	return s.changeDomains(ctx, tenantID, hostRef, appName, domains, domain.DomainsAddCommand, nil)
 }
 
 // SetDomains replaces the domains of an app.
 func (s *Service) SetDomains(ctx context.Context, tenantID, hostRef, appName string, domains []string) (DomainsChange, error) {
+	return guarded(ctx, s, writeRequest{operation: "SetDomains", tenantID: tenantID, hostRef: hostRef, app: appName, arguments: map[string]any{"domains": domains}},
+		func(ctx context.Context) (DomainsChange, error) {
+			return s.setDomains(ctx, tenantID, hostRef, appName, domains)
+		})
+}
+
+// setDomains runs SetDomains.
+func (s *Service) setDomains(ctx context.Context, tenantID, hostRef, appName string, domains []string) (DomainsChange, error) {
 	return s.changeDomains(ctx, tenantID, hostRef, appName, domains, domain.DomainsSetCommand, nil)
 }
 
@@ -62,6 +78,14 @@ func (s *Service) SetDomains(ctx context.Context, tenantID, hostRef, appName str
 // Dokku matches the argument as a pattern in which "." stands for any
 // character.
 func (s *Service) RemoveDomains(ctx context.Context, tenantID, hostRef, appName string, domains []string) (DomainsChange, error) {
+	return guarded(ctx, s, writeRequest{operation: "RemoveDomains", tenantID: tenantID, hostRef: hostRef, app: appName, arguments: map[string]any{"domains": domains}},
+		func(ctx context.Context) (DomainsChange, error) {
+			return s.removeDomains(ctx, tenantID, hostRef, appName, domains)
+		})
+}
+
+// removeDomains runs RemoveDomains.
+func (s *Service) removeDomains(ctx context.Context, tenantID, hostRef, appName string, domains []string) (DomainsChange, error) {
 	check := func(target Target, app domain.AppName, current []string, removing []domain.Domain) error {
 		for _, d := range removing {
 			if !slices.Contains(current, string(d)) {

@@ -31,6 +31,32 @@ type Error struct {
 	Err     error
 }
 
+// String returns the kind's name as a Connect code, for example
+// permission_denied.
+func (k Kind) String() string {
+	switch k {
+	case KindInvalidArgument:
+		return "invalid_argument"
+	case KindNotFound:
+		return "not_found"
+	case KindAlreadyExists:
+		return "already_exists"
+	case KindPermissionDenied:
+		return "permission_denied"
+	case KindFailedPrecondition:
+		return "failed_precondition"
+	case KindResourceExhausted:
+		return "resource_exhausted"
+	case KindUnavailable:
+		return "unavailable"
+	case KindDeadlineExceeded:
+		return "deadline_exceeded"
+	case KindCanceled:
+		return "canceled"
+	}
+	return "internal"
+}
+
 func (e *Error) Error() string { return e.Message }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -12,6 +12,7 @@ import (
 	"dokkumcp.dev/dokkuexec/internal/app"
 	"dokkumcp.dev/dokkuexec/internal/domain"
 	"dokkumcp.dev/dokkuexec/internal/sshtest"
+	"dokkumcp.dev/dokkuexec/internal/tenancytest"
 	"dokkumcp.dev/testhost/emulator"
 )
 
@@ -57,7 +58,10 @@ func TestServiceHostInfoCache(t *testing.T) {
 			recorder := &recordingExecutor{Executor: executor}
 			var mu sync.Mutex
 			now := time.Unix(1796413860, 0)
+			tenancy := tenancytest.New()
 			service := app.NewService(app.Options{
+				Tenancy:     tenancy,
+				Audit:       tenancy,
 				Hosts:       &hostResolver{host: host.Host},
 				Credentials: host.CA,
 				Executor:    recorder,

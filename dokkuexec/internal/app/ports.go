@@ -64,3 +64,53 @@ type Executor interface {
 type LineStreamer interface {
 	Stream(ctx context.Context, target Target, cmd domain.Command, onLine func(line string) error) (domain.Result, error)
 }
+
+// TenantLimits are the parts of a tenant's plan that DokkuExec enforces.
+type TenantLimits struct {
+	// Plan is the plan's name in lower case, for example "free".
+	Plan string
+	// Status is "active", "suspended" or "deleted".
+	Status string
+	// ReadOnly tenants may read their apps but not change them.
+	ReadOnly bool
+}
+
+// Tenancy answers for a tenant's plan and counts its apps against the
+// plan's app limit. Tenancy implements it.
+type Tenancy interface {
+	GetTenantLimits(ctx context.Context, tenantID string) (TenantLimits, error)
+	// ReserveApp takes one app slot for app on the host hostID and returns
+	// the reservation's id. It fails with KindResourceExhausted, naming
+	// the limit, when the tenant has no slot left.
+	ReserveApp(ctx context.Context, tenantID, hostID, app string) (string, error)
+	CommitAppReservation(ctx context.Context, tenantID, reservationID string) error
+	ReleaseAppReservation(ctx context.Context, tenantID, reservationID string) error
+	// RecordAppRemoved frees the slot of a destroyed app; an app Tenancy
+	// does not know is no error.
+	RecordAppRemoved(ctx context.Context, tenantID, hostID, app string) error
+}
+
+// AuditEvent is one audited request, as DokkuExec sends it to the ledger.
+type AuditEvent struct {
+	TenantID string
+	Time     time.Time
+	Subject  string
+	ClientID string
+	Actor    string
+	// Operation is the RPC's name, for example dokkuexec.CreateApp.
+	Operation string
+	// Target is "host/app", or the host alone.
+	Target string
+	// ArgumentsJSON holds the request's arguments without config values.
+	ArgumentsJSON string
+	// Result is "ok" or the error's code, for example permission_denied.
+	Result    string
+	LatencyMS int64
+	TraceID   string
+}
+
+// AuditLog appends events to the tenant's audit ledger and returns once the
+// event is stored. Tenancy implements it.
+type AuditLog interface {
+	AppendAuditEvent(ctx context.Context, event AuditEvent) error
+}

@@ -44,8 +44,20 @@ type ScaleResult struct {
 }
 
 // ScaleProcesses sets the number of containers per process type. Without
-// counts it only reads the current scale.
+// counts it only reads the current scale, which is not a change.
 func (s *Service) ScaleProcesses(ctx context.Context, tenantID, hostRef, appName string, counts map[string]int32, skipDeploy bool) (ScaleResult, error) {
+	if len(counts) == 0 {
+		return s.scaleProcesses(ctx, tenantID, hostRef, appName, nil, skipDeploy)
+	}
+	req := writeRequest{operation: "ScaleProcesses", tenantID: tenantID, hostRef: hostRef, app: appName,
+		arguments: map[string]any{"scale": counts, "skip_deploy": skipDeploy}}
+	return guarded(ctx, s, req, func(ctx context.Context) (ScaleResult, error) {
+		return s.scaleProcesses(ctx, tenantID, hostRef, appName, counts, skipDeploy)
+	})
+}
+
+// scaleProcesses runs ScaleProcesses.
+func (s *Service) scaleProcesses(ctx context.Context, tenantID, hostRef, appName string, counts map[string]int32, skipDeploy bool) (ScaleResult, error) {
 	app, err := domain.ParseAppName(appName)
 	if err != nil {
 		return ScaleResult{}, invalid(err)
@@ -124,16 +136,40 @@ type ProcessChange struct {
 
 // StartProcesses starts an app's containers.
 func (s *Service) StartProcesses(ctx context.Context, tenantID, hostRef, appName string) (ProcessChange, error) {
+	return guarded(ctx, s, writeRequest{operation: "StartProcesses", tenantID: tenantID, hostRef: hostRef, app: appName},
+		func(ctx context.Context) (ProcessChange, error) {
+			return s.startProcesses(ctx, tenantID, hostRef, appName)
+		})
+}
+
+// startProcesses runs StartProcesses.
+func (s *Service) startProcesses(ctx context.Context, tenantID, hostRef, appName string) (ProcessChange, error) {
 	return s.changeProcesses(ctx, tenantID, hostRef, appName, domain.PsStartCommand)
 }
 
 // StopProcesses stops an app's containers.
 func (s *Service) StopProcesses(ctx context.Context, tenantID, hostRef, appName string) (ProcessChange, error) {
+	return guarded(ctx, s, writeRequest{operation: "StopProcesses", tenantID: tenantID, hostRef: hostRef, app: appName},
+		func(ctx context.Context) (ProcessChange, error) {
+			return s.stopProcesses(ctx, tenantID, hostRef, appName)
+		})
+}
+
+// stopProcesses runs StopProcesses.
+func (s *Service) stopProcesses(ctx context.Context, tenantID, hostRef, appName string) (ProcessChange, error) {
 	return s.changeProcesses(ctx, tenantID, hostRef, appName, domain.PsStopCommand)
 }
 
 // RestartProcesses restarts an app's containers.
 func (s *Service) RestartProcesses(ctx context.Context, tenantID, hostRef, appName string) (ProcessChange, error) {
+	return guarded(ctx, s, writeRequest{operation: "RestartProcesses", tenantID: tenantID, hostRef: hostRef, app: appName},
+		func(ctx context.Context) (ProcessChange, error) {
+			return s.restartProcesses(ctx, tenantID, hostRef, appName)
+		})
+}
+
+// restartProcesses runs RestartProcesses.
+func (s *Service) restartProcesses(ctx context.Context, tenantID, hostRef, appName string) (ProcessChange, error) {
 	return s.changeProcesses(ctx, tenantID, hostRef, appName, domain.PsRestartCommand)
 }
 

@@ -26,6 +26,24 @@ type RunResult struct {
 // stores for the app, and it may take as long as the command timeout, which
 // would hold up every change to the app.
 func (s *Service) RunCommand(ctx context.Context, tenantID, hostRef, appName string, args []string) (RunResult, error) {
+	return guarded(ctx, s, writeRequest{operation: "RunCommand", tenantID: tenantID, hostRef: hostRef, app: appName, arguments: runArguments(args)},
+		func(ctx context.Context) (RunResult, error) {
+			return s.runCommand(ctx, tenantID, hostRef, appName, args)
+		})
+}
+
+// runArguments are a run's arguments for the audit ledger: the program's
+// name and the number of arguments, because arguments may carry secrets.
+func runArguments(args []string) map[string]any {
+	arguments := map[string]any{"arg_count": len(args)}
+	if len(args) > 0 {
+		arguments["program"] = args[0]
+	}
+	return arguments
+}
+
+// runCommand runs RunCommand.
+func (s *Service) runCommand(ctx context.Context, tenantID, hostRef, appName string, args []string) (RunResult, error) {
 	app, err := domain.ParseAppName(appName)
 	if err != nil {
 		return RunResult{}, invalid(err)

@@ -21,6 +21,13 @@ type Options struct {
 	Hosts       HostResolver
 	Credentials CredentialIssuer
 	Executor    Executor
+	// Tenancy supplies the tenant's plan limits and counts its apps.
+	Tenancy Tenancy
+	// Audit receives one event per state-changing request.
+	Audit AuditLog
+	// LimitsTTL is how long a tenant's limits are cached; it defaults to
+	// DefaultLimitsTTL.
+	LimitsTTL time.Duration
 	// Streamer runs commands that stream; it defaults to Executor when
 	// that implements LineStreamer.
 	Streamer LineStreamer
@@ -39,6 +46,9 @@ type Service struct {
 	streamer    LineStreamer
 	stopping    <-chan struct{}
 	credentials *credentialCache
+	tenancy     Tenancy
+	limits      *limitsCache
+	audit       AuditLog
 	logger      *slog.Logger
 
 	// appLocks serializes writes to each app.
@@ -68,6 +78,9 @@ func NewService(opts Options) *Service {
 		streamer:    opts.Streamer,
 		stopping:    opts.Stopping,
 		credentials: newCredentialCache(opts.Credentials, opts.Now, opts.Logger),
+		tenancy:     opts.Tenancy,
+		limits:      newLimitsCache(opts.Tenancy, opts.LimitsTTL, opts.Now),
+		audit:       opts.Audit,
 		logger:      opts.Logger,
 		appLocks:    newAppLocks(),
 		versions:    map[string]domain.Version{},
@@ -117,8 +130,16 @@ type CreateAppResult struct {
 	Warnings []string
 }
 
-// CreateApp creates an app on the host.
+// CreateApp creates an app on the host, in one of the tenant's app slots.
 func (s *Service) CreateApp(ctx context.Context, tenantID, hostRef, appName string) (CreateAppResult, error) {
+	return guarded(ctx, s, writeRequest{operation: "CreateApp", tenantID: tenantID, hostRef: hostRef, app: appName},
+		func(ctx context.Context) (CreateAppResult, error) {
+			return s.createApp(ctx, tenantID, hostRef, appName)
+		})
+}
+
+// createApp runs CreateApp.
+func (s *Service) createApp(ctx context.Context, tenantID, hostRef, appName string) (CreateAppResult, error) {
 	app, err := domain.NewAppName(appName)
 	if err != nil {
 		return CreateAppResult{}, invalid(err)
@@ -137,19 +158,24 @@ func (s *Service) CreateApp(ctx context.Context, tenantID, hostRef, appName stri
 	}
 	defer release()
 
-	result, err := s.run(ctx, target, cmd)
-	if err != nil {
-		return CreateAppResult{}, err
-	}
-	if result.ExitStatus != 0 {
-		for _, message := range result.Messages() {
-			if message == "Name is already taken" {
-				return CreateAppResult{}, Errorf(KindAlreadyExists, "app %q already exists on host %q; choose another name", app, target.Host.Name)
-			}
+	var created CreateAppResult
+	err = s.withAppSlot(ctx, target, app, func() error {
+		result, err := s.run(ctx, target, cmd)
+		if err != nil {
+			return err
 		}
-		return CreateAppResult{}, s.failure(ctx, target, cmd, app, result)
-	}
-	return CreateAppResult{App: string(app), Warnings: result.Messages()}, nil
+		if result.ExitStatus != 0 {
+			for _, message := range result.Messages() {
+				if message == "Name is already taken" {
+					return Errorf(KindAlreadyExists, "app %q already exists on host %q; choose another name", app, target.Host.Name)
+				}
+			}
+			return s.failure(ctx, target, cmd, app, result)
+		}
+		created = CreateAppResult{App: string(app), Warnings: result.Messages()}
+		return nil
+	})
+	return created, err
 }
 
 // GetAppReport returns the report of one app.
@@ -201,6 +227,14 @@ func (s *Service) appReport(ctx context.Context, target Target, app domain.AppNa
 
 // SetConfig sets config vars on an app and returns their keys, sorted.
 func (s *Service) SetConfig(ctx context.Context, tenantID, hostRef, appName string, vars map[string]string, noRestart bool) ([]string, error) {
+	return guarded(ctx, s, writeRequest{operation: "SetConfig", tenantID: tenantID, hostRef: hostRef, app: appName, arguments: map[string]any{"keys": slices.Sorted(maps.Keys(vars)), "no_restart": noRestart}},
+		func(ctx context.Context) ([]string, error) {
+			return s.setConfig(ctx, tenantID, hostRef, appName, vars, noRestart)
+		})
+}
+
+// setConfig runs SetConfig.
+func (s *Service) setConfig(ctx context.Context, tenantID, hostRef, appName string, vars map[string]string, noRestart bool) ([]string, error) {
 	app, err := domain.ParseAppName(appName)
 	if err != nil {
 		return nil, invalid(err)
@@ -279,15 +313,20 @@ func (s *Service) GetConfig(ctx context.Context, tenantID, hostRef, appName, key
 	return domain.ParseConfigValue(result.Stdout), nil
 }
 
-// target resolves the tenant's host and binds the credential cache to it.
+// target refuses tenants that are not active, resolves the tenant's host
+// and binds the credential cache to it. Every request goes through it.
 func (s *Service) target(ctx context.Context, tenantID, hostRef string) (Target, error) {
 	if tenantID == "" {
 		return Target{}, Errorf(KindPermissionDenied, "the access token names no tenant; use a token issued for a tenant's user")
+	}
+	if _, err := s.checkActive(ctx, tenantID); err != nil {
+		return Target{}, err
 	}
 	host, err := s.hosts.GetHost(ctx, tenantID, hostRef)
 	if err != nil {
 		return Target{}, err
 	}
+	noteHost(ctx, host.Name)
 	return Target{
 		TenantID: tenantID,
 		Host:     host,

@@ -14,6 +14,7 @@ import (
 	sshadapter "dokkumcp.dev/dokkuexec/internal/adapters/ssh"
 	"dokkumcp.dev/dokkuexec/internal/app"
 	"dokkumcp.dev/dokkuexec/internal/sshtest"
+	"dokkumcp.dev/dokkuexec/internal/tenancytest"
 	"dokkumcp.dev/testhost/emulator"
 )
 
@@ -32,6 +33,7 @@ func (r *hostResolver) GetHost(_ context.Context, tenantID, host string) (app.Ho
 type fixture struct {
 	host     *sshtest.Host
 	resolver *hostResolver
+	tenancy  *tenancytest.Tenancy
 	service  *app.Service
 }
 
@@ -57,13 +59,16 @@ func newWrappedFixture(t *testing.T, opts emulator.Options, wrap func(app.Execut
 	if wrap != nil {
 		runner = wrap(executor)
 	}
+	tenancy := tenancytest.New()
 	service := app.NewService(app.Options{
+		Tenancy:     tenancy,
+		Audit:       tenancy,
 		Hosts:       resolver,
 		Credentials: host.CA,
 		Executor:    runner,
 		Logger:      slog.New(slog.DiscardHandler),
 	})
-	return &fixture{host: host, resolver: resolver, service: service}
+	return &fixture{host: host, resolver: resolver, tenancy: tenancy, service: service}
 }
 
 func wantKind(t *testing.T, err error, kind app.Kind, message string) {

@@ -21,9 +21,11 @@ type AppReservation struct {
 	ExpireTime time.Time
 }
 
-// appNamePattern is the set of app names Dokku accepts: lower-case
-// letters, digits and dashes, starting with a letter.
-var appNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+// appNamePattern is the set of app names Dokku accepts, the same rule
+// DokkuExec enforces: lower-case letters, digits, dots, dashes and (for apps
+// of older Dokku releases) underscores, starting with a letter or digit, at
+// most 255 characters because the name is a directory on the host.
+var appNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,254}$`)
 
 // NewAppReservation validates the request values and returns a reservation
 // with a fresh id that expires ReservationTTL after now.
@@ -51,7 +53,7 @@ func ValidateAppRef(tenantID, hostID, app string) error {
 		return invalid("host_id %q is invalid: give the host's id, h- followed by 10 characters, as GetHost returns it", hostID)
 	}
 	if !appNamePattern.MatchString(app) {
-		return invalid("app %q is invalid: use 1 to 63 characters a-z, 0-9 and -, starting with a letter", app)
+		return invalid("app %q is invalid: use 1 to 255 characters a-z, 0-9, '.', '-' and '_', starting with a letter or digit", app)
 	}
 	return nil
 }

@@ -3,8 +3,10 @@ package rpc
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"dokkumcp.dev/dokkuexec/internal/app"
 	secretsv1 "dokkumcp.dev/gen/dokkumcp/secrets/v1"
@@ -60,4 +62,93 @@ func (s SecretsCredentials) IssueSSHCredential(ctx context.Context, tenantID, ho
 		Certificate: c.GetCertificate(),
 		ExpireTime:  c.GetExpireTime().AsTime(),
 	}, nil
+}
+
+// TenancyPlans implements app.Tenancy and app.AuditLog with Tenancy's limit,
+// app slot and audit RPCs.
+type TenancyPlans struct {
+	Client tenancyv1connect.TenancyServiceClient
+}
+
+// GetTenantLimits returns the limits in force for the tenant.
+func (t TenancyPlans) GetTenantLimits(ctx context.Context, tenantID string) (app.TenantLimits, error) {
+	resp, err := t.Client.GetTenantLimits(ctx, connect.NewRequest(&tenancyv1.GetTenantLimitsRequest{TenantId: tenantID}))
+	if err != nil {
+		return app.TenantLimits{}, fromConnect("tenancy", err)
+	}
+	l := resp.Msg.GetLimits()
+	if l == nil {
+		return app.TenantLimits{}, &app.Error{Kind: app.KindUnavailable, Message: "the tenancy service returned no limits; retry later", Err: errors.New("GetTenantLimits response has no limits")}
+	}
+	return app.TenantLimits{
+		Plan:     enumName(l.GetPlan().String(), "PLAN_"),
+		Status:   enumName(l.GetStatus().String(), "TENANT_STATUS_"),
+		ReadOnly: l.GetReadOnly(),
+	}, nil
+}
+
+// ReserveApp reserves an app slot and returns the reservation's id.
+func (t TenancyPlans) ReserveApp(ctx context.Context, tenantID, hostID, appName string) (string, error) {
+	resp, err := t.Client.ReserveApp(ctx, connect.NewRequest(&tenancyv1.ReserveAppRequest{TenantId: tenantID, HostId: hostID, App: appName}))
+	if err != nil {
+		return "", fromConnect("tenancy", err)
+	}
+	if resp.Msg.GetReservationId() == "" {
+		return "", &app.Error{Kind: app.KindUnavailable, Message: "the tenancy service returned no app reservation; retry later", Err: errors.New("ReserveApp response has no reservation id")}
+	}
+	return resp.Msg.GetReservationId(), nil
+}
+
+// CommitAppReservation records the reserved app as created.
+func (t TenancyPlans) CommitAppReservation(ctx context.Context, tenantID, reservationID string) error {
+	_, err := t.Client.CommitAppReservation(ctx, connect.NewRequest(&tenancyv1.CommitAppReservationRequest{TenantId: tenantID, ReservationId: reservationID}))
+	if err != nil {
+		return fromConnect("tenancy", err)
+	}
+	return nil
+}
+
+// ReleaseAppReservation frees a reservation whose app was not created.
+func (t TenancyPlans) ReleaseAppReservation(ctx context.Context, tenantID, reservationID string) error {
+	_, err := t.Client.ReleaseAppReservation(ctx, connect.NewRequest(&tenancyv1.ReleaseAppReservationRequest{TenantId: tenantID, ReservationId: reservationID}))
+	if err != nil {
+		return fromConnect("tenancy", err)
+	}
+	return nil
+}
+
+// RecordAppRemoved frees the slot of a removed app.
+func (t TenancyPlans) RecordAppRemoved(ctx context.Context, tenantID, hostID, appName string) error {
+	_, err := t.Client.RecordAppRemoved(ctx, connect.NewRequest(&tenancyv1.RecordAppRemovedRequest{TenantId: tenantID, HostId: hostID, App: appName}))
+	if err != nil {
+		return fromConnect("tenancy", err)
+	}
+	return nil
+}
+
+// AppendAuditEvent appends event to the tenant's ledger.
+func (t TenancyPlans) AppendAuditEvent(ctx context.Context, event app.AuditEvent) error {
+	_, err := t.Client.AppendAuditEvent(ctx, connect.NewRequest(&tenancyv1.AppendAuditEventRequest{
+		TenantId:      event.TenantID,
+		Time:          timestamppb.New(event.Time),
+		Subject:       event.Subject,
+		ClientId:      event.ClientID,
+		Actor:         event.Actor,
+		Operation:     event.Operation,
+		Target:        event.Target,
+		ArgumentsJson: event.ArgumentsJSON,
+		Result:        event.Result,
+		LatencyMs:     event.LatencyMS,
+		TraceId:       event.TraceID,
+	}))
+	if err != nil {
+		return fromConnect("tenancy", err)
+	}
+	return nil
+}
+
+// enumName turns a protobuf enum value's name, such as PLAN_FREE, into its
+// lower-case name without prefix, such as free.
+func enumName(name, prefix string) string {
+	return strings.ToLower(strings.TrimPrefix(name, prefix))
 }

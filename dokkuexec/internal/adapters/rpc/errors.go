@@ -55,6 +55,11 @@ func fromConnect(service string, err error) error {
 		return &app.Error{Kind: app.KindInvalidArgument, Message: connectMessage(err), Err: err}
 	case connect.CodeFailedPrecondition:
 		return &app.Error{Kind: app.KindFailedPrecondition, Message: connectMessage(err), Err: err}
+	case connect.CodeAlreadyExists:
+		return &app.Error{Kind: app.KindAlreadyExists, Message: connectMessage(err), Err: err}
+	case connect.CodeResourceExhausted:
+		// Tenancy's message names the plan and the limit.
+		return &app.Error{Kind: app.KindResourceExhausted, Message: connectMessage(err), Err: err}
 	case connect.CodeUnauthenticated, connect.CodePermissionDenied:
 		// DokkuExec's own service identity was refused: an operator
 		// must fix its client credentials or scopes.

@@ -21,6 +21,7 @@ import (
 	sshadapter "dokkumcp.dev/dokkuexec/internal/adapters/ssh"
 	"dokkumcp.dev/dokkuexec/internal/app"
 	"dokkumcp.dev/dokkuexec/internal/sshtest"
+	"dokkumcp.dev/dokkuexec/internal/tenancytest"
 	dokkuexecv1 "dokkumcp.dev/gen/dokkumcp/dokkuexec/v1"
 	"dokkumcp.dev/gen/dokkumcp/dokkuexec/v1/dokkuexecv1connect"
 	"dokkumcp.dev/platform/auth"
@@ -106,7 +107,8 @@ func newFixture(t *testing.T) *fixture {
 	resolver := &hostResolver{host: host.Host}
 	executor := sshadapter.New(sshadapter.Options{DialTimeout: 5 * time.Second, CommandTimeout: 10 * time.Second, OutputLimit: 1 << 20, Logger: logger})
 	t.Cleanup(func() { _ = executor.Close() })
-	service := app.NewService(app.Options{Hosts: resolver, Credentials: host.CA, Executor: executor, Logger: logger})
+	tenancy := tenancytest.New()
+	service := app.NewService(app.Options{Hosts: resolver, Credentials: host.CA, Executor: executor, Tenancy: tenancy, Audit: tenancy, Logger: logger})
 
 	verifier := auth.NewVerifier(auth.VerifierConfig{Issuer: iss.url, Audience: audience, JWKSURL: iss.url + "/oauth2/jwks"})
 	path, handler := dokkuexecv1connect.NewDokkuExecServiceHandler(
