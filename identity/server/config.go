@@ -53,6 +53,12 @@ type Config struct {
 	// source address, authenticated or not.
 	TokenAddressRate  float64
 	TokenAddressBurst int
+	// TenancyURL is Tenancy's base URL. Identity reads each tenant's plan
+	// from it and caps the scopes of tenant tokens by that plan. Empty turns
+	// plan caps off.
+	TenancyURL string
+	// TenantLimitsTTL is how long a tenant's plan is cached.
+	TenantLimitsTTL time.Duration
 }
 
 // RegisterFlags adds Identity's flags to fs.
@@ -74,6 +80,8 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.IntVar(&cfg.TokenClientBurst, "token-client-burst", 40, "requests a client may make at once above --token-client-rate")
 	fs.Float64Var(&cfg.TokenAddressRate, "token-address-rate", 50, "token, revocation and introspection requests per second each source address may make on each replica; 0 turns the limit off")
 	fs.IntVar(&cfg.TokenAddressBurst, "token-address-burst", 100, "requests a source address may make at once above --token-address-rate")
+	fs.StringVar(&cfg.TenancyURL, "tenancy-url", "", "Tenancy's base URL; tenant tokens carry only what the tenant's plan allows, and none while Tenancy is unreachable; empty turns plan caps off")
+	fs.DurationVar(&cfg.TenantLimitsTTL, "tenant-limits-ttl", 10*time.Second, "how long a tenant's plan from Tenancy is cached")
 	return cfg
 }
 
@@ -143,6 +151,15 @@ func (cfg *Config) check() (settings, error) {
 			return s, fmt.Errorf("invalid --%s-rate (%s) %g with --%s-burst (%s) %d: use a rate of 0 to turn the limit off, or a positive rate with a burst of at least 1",
 				limit.name, config.EnvName(limit.name+"-rate"), limit.rate, limit.name, config.EnvName(limit.name+"-burst"), limit.burst)
 		}
+	}
+	if cfg.TenancyURL != "" {
+		u, err := url.Parse(cfg.TenancyURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return s, fmt.Errorf("invalid --tenancy-url (%s) %q: use an http or https URL, such as http://127.0.0.1:8082", config.EnvName("tenancy-url"), cfg.TenancyURL)
+		}
+	}
+	if cfg.TenantLimitsTTL <= 0 {
+		return s, fmt.Errorf("invalid --tenant-limits-ttl (%s) %s: use a duration above 0, such as 10s", config.EnvName("tenant-limits-ttl"), cfg.TenantLimitsTTL)
 	}
 	if cfg.KeyRotationInterval < 0 || cfg.KeyRotationInterval > 0 && cfg.KeyRotationInterval < cfg.KeyPublishDelay {
 		return s, fmt.Errorf("invalid --key-rotation-interval (%s) %s: use 0 to turn scheduled rotation off, or at least --key-publish-delay (%s)", config.EnvName("key-rotation-interval"), cfg.KeyRotationInterval, cfg.KeyPublishDelay)

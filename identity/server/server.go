@@ -20,6 +20,7 @@ import (
 	identityhttp "dokkumcp.dev/identity/internal/adapters/http"
 	"dokkumcp.dev/identity/internal/adapters/postgres"
 	"dokkumcp.dev/identity/internal/adapters/rpc"
+	"dokkumcp.dev/identity/internal/adapters/tenancy"
 	"dokkumcp.dev/identity/internal/app"
 	"dokkumcp.dev/identity/internal/domain"
 	"dokkumcp.dev/identity/migrations"
@@ -129,6 +130,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	tokens := app.NewTokens(s.issuer, cfg.TokenTTL, store, store, keyring, keys, policy, logger)
 	tokens.LimitClients(app.NewRateLimiter(cfg.TokenClientRate, cfg.TokenClientBurst))
+	if err := capByPlan(cfg, tokens, tel, logger); err != nil {
+		return err
+	}
 	addressLimit := app.NewRateLimiter(cfg.TokenAddressRate, cfg.TokenAddressBurst)
 
 	handler, err := newHandler(s.issuer, tokens, clients, keys, addressLimit, tel, logger)
@@ -151,6 +155,35 @@ func Run(ctx context.Context, opts Options) (err error) {
 		ShutdownTimeout: cfg.Common.ShutdownTimeout,
 	})
 }
+
+// capByPlan makes tokens ask Tenancy for tenants' plans, authenticating with
+// tokens Identity mints for itself. Without --tenancy-url, tenant tokens
+// are capped by role only.
+func capByPlan(cfg *Config, tokens *app.Tokens, tel *telemetry.Telemetry, logger *slog.Logger) error {
+	if cfg.TenancyURL == "" {
+		logger.Warn("no Tenancy URL is set; tenant tokens are not capped by the tenant's plan or status: set --tenancy-url",
+			"flag", "tenancy-url", "env", config.EnvName("tenancy-url"))
+		return nil
+	}
+	otelInterceptor, err := tel.Interceptor()
+	if err != nil {
+		return fmt.Errorf("create telemetry interceptor: %w", err)
+	}
+	token := func(ctx context.Context) (string, error) {
+		return tokens.ServiceToken(ctx, domain.AudienceTenancy, tenancyReadLimits)
+	}
+	client := tenancy.New(&http.Client{Timeout: tenancyTimeout}, cfg.TenancyURL, token, connect.WithInterceptors(otelInterceptor))
+	tokens.CapByPlan(app.NewTenantPlans(client, cfg.TenantLimitsTTL))
+	return nil
+}
+
+const (
+	// tenancyReadLimits is the permission GetTenantLimits requires.
+	tenancyReadLimits = "tenancy:read-limits"
+	// tenancyTimeout bounds one call to Tenancy, so that a token request
+	// fails with temporarily_unavailable instead of hanging.
+	tenancyTimeout = 5 * time.Second
+)
 
 // newHandler mounts the OAuth endpoints and the Connect service on one mux
 // with health and /metrics.

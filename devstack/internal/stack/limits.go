@@ -22,3 +22,12 @@ func (st *Stack) SetToolCallsPerMinute(ctx context.Context, tenantID string, per
 	}
 	return nil
 }
+
+// ChangePlan moves a seeded tenant to plan as the operator would.
+func (st *Stack) ChangePlan(ctx context.Context, tenantID string, plan tenancyv1.Plan) error {
+	_, tenancy, _ := st.operatorClients()
+	if _, err := tenancy.ChangePlan(ctx, connect.NewRequest(&tenancyv1.ChangePlanRequest{TenantId: tenantID, Plan: plan})); err != nil {
+		return fmt.Errorf("change plan of tenant %s to %s: %w", tenantID, plan, err)
+	}
+	return nil
+}

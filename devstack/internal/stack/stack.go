@@ -167,6 +167,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"--service-clients=" + "dokkuexec=" + dokkuexecSecret + ",mcpedge=" + mcpedgeSecret + ",operator=" + st.operatorSecret,
 			// Tenant clients may also read their own audit ledger in Tenancy.
 			"--tenant-resources=" + st.MCPURL + ",urn:dokkumcp:dokkuexec,urn:dokkumcp:tenancy",
+			"--tenancy-url=" + st.TenancyURL,
 		}); err != nil {
 			return err
 		}

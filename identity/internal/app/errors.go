@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// OAuth error codes of RFC 6749 section 5.2, RFC 8707 section 2 and RFC 8693
+// OAuth error codes of RFC 6749 sections 5.2 and 4.1.2.1, RFC 8707 section 2 and RFC 8693
 // section 2.2.2.
 const (
 	ErrCodeInvalidRequest       = "invalid_request"
@@ -21,6 +21,10 @@ const (
 	ErrCodeInvalidScope         = "invalid_scope"
 	ErrCodeInvalidTarget        = "invalid_target"
 	ErrCodeServerError          = "server_error"
+	// ErrCodeTemporarilyUnavailable is defined for the authorization
+	// endpoint (RFC 6749 section 4.1.2.1); the token endpoint uses it, with
+	// status 503, when a service it depends on is unreachable.
+	ErrCodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // OAuthError is a token endpoint error. Description goes to the client; Err

@@ -91,6 +91,9 @@ type Tokens struct {
 	parser      *jwt.Parser
 	// clientLimit limits the requests of each authenticated client.
 	clientLimit *RateLimiter
+	// plans, when set, caps the scopes of tenant tokens by the tenant's
+	// plan.
+	plans *TenantPlans
 }
 
 // NewTokens returns the token use cases. ttl is capped at MaxTokenTTL.
@@ -125,6 +128,68 @@ func NewTokens(issuer string, ttl time.Duration, clients ClientStore, revocation
 // HTTP adapter instead.
 func (t *Tokens) LimitClients(limiter *RateLimiter) {
 	t.clientLimit = limiter
+}
+
+// CapByPlan makes every token of a tenant client carry only the
+// permissions the tenant's plan allows, and refuses tokens to clients of
+// tenants that are not active. Without it, only the role narrows scopes.
+func (t *Tokens) CapByPlan(plans *TenantPlans) {
+	t.plans = plans
+}
+
+// ServiceToken mints a token for Identity's own calls to the service at
+// audience, with the permissions in scope. It is signed like every other
+// token and lives for ServiceTokenTTL.
+func (t *Tokens) ServiceToken(ctx context.Context, audience, scope string) (string, error) {
+	now := t.now()
+	claims := auth.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   ServiceSubject,
+			Audience:  jwt.ClaimStrings{audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(min(ServiceTokenTTL, t.ttl))),
+		},
+		ClientID: ServiceSubject,
+		Scope:    scope,
+	}
+	resp, err := t.issue(ctx, &claims, now)
+	if err != nil {
+		return "", err
+	}
+	return resp.AccessToken, nil
+}
+
+// capByPlan returns the permissions of granted that the plan of tenantID
+// allows. A client without a tenant, or a server without plans, keeps
+// granted. RFC 6749 has no code for a client whose tenant is suspended or
+// deleted, so such a client gets unauthorized_client naming the status.
+// When the plan cannot be read, the request fails with
+// temporarily_unavailable (503), so that no token escapes its plan while
+// Tenancy is unreachable.
+func (t *Tokens) capByPlan(ctx context.Context, tenantID string, granted []string) ([]string, *domain.TenantPlan, error) {
+	if t.plans == nil || tenantID == "" {
+		return granted, nil, nil
+	}
+	plan, err := t.plans.Plan(ctx, tenantID)
+	switch {
+	case errors.Is(err, ErrTenantNotFound):
+		plan = domain.TenantPlan{TenantID: tenantID, Status: domain.TenantDeleted}
+	case err != nil:
+		return nil, nil, oauthError(ErrCodeTemporarilyUnavailable, fmt.Sprintf("the plan of tenant %s cannot be read now; retry later", tenantID), err)
+	}
+	if err := plan.CheckActive(); err != nil {
+		return nil, nil, oauthError(ErrCodeUnauthorizedClient, err.Error(), nil)
+	}
+	return plan.CapPermissions(granted), &plan, nil
+}
+
+// planScopeError is the invalid_scope error for a request whose scopes the
+// role or the plan do not allow.
+func planScopeError(subject string, plan *domain.TenantPlan, allowed []string) error {
+	description := fmt.Sprintf("none of the requested scopes is granted to %s; it may request %s", subject, strings.Join(allowed, " "))
+	if plan != nil && plan.ReadOnly {
+		description = fmt.Sprintf("none of the requested scopes is granted to %s: tenant %s is on the read-only %s plan; it may request %s", subject, plan.TenantID, plan.Plan, strings.Join(allowed, " "))
+	}
+	return oauthError(ErrCodeInvalidScope, description, nil)
 }
 
 // Token handles one token endpoint request. Every error is an *OAuthError.
@@ -212,9 +277,13 @@ func (t *Tokens) clientCredentials(ctx context.Context, client domain.Client, re
 	if !t.policy.MayRequest(client, req.Resource) {
 		return nil, oauthError(ErrCodeInvalidTarget, fmt.Sprintf("client %q may not request tokens for resource %q", client.ID, req.Resource), nil)
 	}
-	scopes, err := domain.NarrowScopes(client.Role.Permissions(), req.Scope)
+	allowed, plan, err := t.capByPlan(ctx, client.TenantID, client.Role.Permissions())
 	if err != nil {
-		return nil, oauthError(ErrCodeInvalidScope, fmt.Sprintf("none of the requested scopes is granted to client %q; it may request %s", client.ID, strings.Join(client.Role.Permissions(), " ")), nil)
+		return nil, err
+	}
+	scopes, err := domain.NarrowScopes(allowed, req.Scope)
+	if err != nil || len(scopes) == 0 {
+		return nil, planScopeError(fmt.Sprintf("client %q", client.ID), plan, allowed)
 	}
 
 	now := t.now()
@@ -268,8 +337,15 @@ func (t *Tokens) exchange(ctx context.Context, actor domain.Client, req TokenReq
 	if err := t.checkSubjectClient(ctx, subject); err != nil {
 		return nil, err
 	}
-	scopes, err := domain.NarrowScopes(strings.Fields(subject.Scope), req.Scope)
+	allowed, plan, err := t.capByPlan(ctx, subject.TenantID, strings.Fields(subject.Scope))
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := domain.NarrowScopes(allowed, req.Scope)
 	if err != nil || len(scopes) == 0 {
+		if plan != nil && plan.ReadOnly {
+			return nil, planScopeError("the subject token", plan, allowed)
+		}
 		return nil, oauthError(ErrCodeInvalidScope, "none of the requested scopes is in the subject token; request a subset of its scope", nil)
 	}
 

@@ -216,6 +216,8 @@ func writeError(ctx context.Context, w http.ResponseWriter, logger *slog.Logger,
 		}
 	case oauthErr.Code == app.ErrCodeServerError:
 		status = http.StatusInternalServerError
+	case oauthErr.Code == app.ErrCodeTemporarilyUnavailable:
+		status = http.StatusServiceUnavailable
 	}
 
 	level := slog.LevelInfo
