@@ -67,10 +67,14 @@ var callGraph = []string{
 	"identity <- clients tcp/8081",
 	"dokkuexec <- mcpedge tcp/8084",
 	"tenancy <- dokkuexec tcp/8082",
+	"tenancy <- mcpedge tcp/8082",
+	"tenancy <- identity tcp/8082",
 	"secrets <- dokkuexec tcp/8083",
 
 	"mcpedge -> identity tcp/8081",
 	"mcpedge -> dokkuexec tcp/8084",
+	"mcpedge -> tenancy tcp/8082",
+	"identity -> tenancy tcp/8082",
 	"dokkuexec -> identity tcp/8081",
 	"dokkuexec -> tenancy tcp/8082",
 	"dokkuexec -> secrets tcp/8083",
@@ -92,7 +96,7 @@ var commonFlags = []string{"listen", "log-level", "otlp-endpoint", "shutdown-tim
 
 var serviceFlags = map[string][]string{
 	"identity": {"issuer", "postgres-url", "master-key", "service-clients", "tenant-resources", "token-ttl",
-		"key-rotation-interval", "key-publish-delay", "key-reload-interval"},
+		"key-rotation-interval", "key-publish-delay", "key-reload-interval", "tenancy-url", "tenant-limits-ttl"},
 	"tenancy": {"postgres-url", "identity-url"},
 	"secrets": {"postgres-url", "identity-url", "vault-addr", "vault-token", "vault-mount", "vault-role",
 		"vault-bootstrap", "master-key", "cert-ttl", "vault-auth-method", "vault-kubernetes-mount", "vault-kubernetes-role",

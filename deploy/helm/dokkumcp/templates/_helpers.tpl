@@ -85,6 +85,8 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
   value: {{ include "dokkumcp.identityURL" . | quote }}
 - name: DOKKUMCP_TENANT_RESOURCES
   value: {{ join "," $resources | quote }}
+- name: DOKKUMCP_TENANCY_URL
+  value: {{ include "dokkumcp.serviceURL" (dict "root" . "service" "tenancy") | quote }}
 - name: DOKKUMCP_TOKEN_TTL
   value: {{ .Values.identity.tokenTTL | quote }}
 - name: DOKKUMCP_KEY_ROTATION_INTERVAL
@@ -170,6 +172,8 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
   value: {{ include "dokkumcp.identityURL" . | quote }}
 - name: DOKKUMCP_DOKKUEXEC_URL
   value: {{ include "dokkumcp.serviceURL" (dict "root" . "service" "dokkuexec") | quote }}
+- name: DOKKUMCP_TENANCY_URL
+  value: {{ include "dokkumcp.serviceURL" (dict "root" . "service" "tenancy") | quote }}
 - name: DOKKUMCP_CLIENT_ID
   value: mcpedge
 - name: DOKKUMCP_ALLOWED_ORIGINS
