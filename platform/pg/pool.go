@@ -11,12 +11,14 @@ import (
 )
 
 // Connect opens a pool and checks that the database answers. The URL is
-// never echoed because it may carry a password.
+// never echoed because it may carry a password. Statements run inside a
+// traced call get a span each (see QueryTracer).
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("invalid PostgreSQL URL: %w; use postgres://user:password@host:port/db or a key=value string", err)
 	}
+	cfg.ConnConfig.Tracer = QueryTracer{}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)

@@ -76,6 +76,16 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 // Tracer returns a named tracer from this service's provider.
 func (t *Telemetry) Tracer(name string) trace.Tracer { return t.TracerProvider.Tracer(name) }
 
+// TracerFrom returns a named tracer from the provider that started the span
+// in ctx. Adapters use it to record child spans with their service's own
+// provider without having it passed in: every traced call enters a service
+// through the Connect interceptor or the MCP guard, which start that span.
+// Without a span in ctx the tracer records nothing, because the work is not
+// part of a traced call.
+func TracerFrom(ctx context.Context, name string) trace.Tracer {
+	return trace.SpanFromContext(ctx).TracerProvider().Tracer(name)
+}
+
 // Meter returns a named meter from this service's provider.
 func (t *Telemetry) Meter(name string) metric.Meter { return t.MeterProvider.Meter(name) }
 
@@ -85,9 +95,13 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 }
 
 // Interceptor returns the Connect interceptor that records a span and RPC
-// metrics for every call, as a server and as a client.
+// metrics for every call, as a server and as a client. A server span is a
+// child of the caller's span, so that one tool call makes one trace across
+// the services. Callers can therefore choose the trace id of their calls,
+// which are authenticated anyway.
 func (t *Telemetry) Interceptor() (connect.Interceptor, error) {
 	return otelconnect.NewInterceptor(
+		otelconnect.WithTrustRemote(),
 		otelconnect.WithTracerProvider(t.TracerProvider),
 		otelconnect.WithMeterProvider(t.MeterProvider),
 		otelconnect.WithPropagator(t.Propagator),

@@ -72,15 +72,19 @@ func New(opts Options) *Executor {
 
 // Run runs cmd on the target's host. A connection that turns out to be dead
 // when the session is opened is replaced once; nothing has run on it yet.
-func (e *Executor) Run(ctx context.Context, target app.Target, cmd domain.Command) (domain.Result, error) {
+func (e *Executor) Run(ctx context.Context, target app.Target, cmd domain.Command) (_ domain.Result, err error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.CommandTimeout)
 	defer cancel()
+	ctx, span := startSpan(ctx, target, cmd)
+	var result domain.Result
+	defer func() { endSpan(span, result, err) }()
 
 	client, session, err := e.openSession(ctx, target)
 	if err != nil {
 		return domain.Result{}, err
 	}
-	return e.runSession(ctx, target, client, session, cmd, nil)
+	result, err = e.runSession(ctx, target, client, session, cmd, nil)
+	return result, err
 }
 
 // Stream runs cmd on the target's host like Run, but hands each line of
@@ -88,16 +92,19 @@ func (e *Executor) Run(ctx context.Context, target app.Target, cmd domain.Comman
 // it. It has no command timeout: it ends when the command exits, when ctx
 // ends, or when onLine returns an error, which Stream then returns. Ending
 // closes the SSH session, which ends the command on the host.
-func (e *Executor) Stream(ctx context.Context, target app.Target, cmd domain.Command, onLine func(line string) error) (domain.Result, error) {
+func (e *Executor) Stream(ctx context.Context, target app.Target, cmd domain.Command, onLine func(line string) error) (_ domain.Result, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	ctx, span := startSpan(ctx, target, cmd)
+	var result domain.Result
+	defer func() { endSpan(span, result, err) }()
 
 	client, session, err := e.openSession(ctx, target)
 	if err != nil {
 		return domain.Result{}, err
 	}
 	lines := &lineWriter{onLine: onLine, fail: cancel, limit: e.opts.OutputLimit}
-	result, err := e.runSession(ctx, target, client, session, cmd, lines)
+	result, err = e.runSession(ctx, target, client, session, cmd, lines)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
 			return domain.Result{}, cause

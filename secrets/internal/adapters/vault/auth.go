@@ -80,6 +80,7 @@ func (k kubernetesLogin) Login(ctx context.Context, client *vaultapi.Client) (*v
 func (c *CA) login(ctx context.Context) (*vaultapi.Secret, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	ctx, span := c.startSpan(ctx, opLogin)
 	start := time.Now()
 
 	var secret *vaultapi.Secret
@@ -92,6 +93,7 @@ func (c *CA) login(ctx context.Context) (*vaultapi.Secret, error) {
 			err = errors.New("the login response carries no token")
 		}
 	}
+	endSpan(span, err)
 	c.metrics.observe(opLogin, start, err)
 	if err != nil {
 		return nil, c.loginError(ctx, err)

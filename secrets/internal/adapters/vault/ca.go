@@ -109,8 +109,10 @@ func (c *CA) PublicKey(ctx context.Context) (ssh.PublicKey, error) {
 func (c *CA) readCA(ctx context.Context) (ssh.PublicKey, bool, error) {
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	callCtx, span := c.startSpan(callCtx, opReadCA)
 	start := time.Now()
 	secret, err := c.client.Logical().ReadWithContext(callCtx, c.cfg.Mount+"/config/ca")
+	endSpan(span, err)
 	var respErr *vaultapi.ResponseError
 	if errors.As(err, &respErr) && respErr.StatusCode == http.StatusBadRequest &&
 		strings.Contains(strings.Join(respErr.Errors, " "), "haven't been configured") {
@@ -141,6 +143,7 @@ func (c *CA) SignUserKey(ctx context.Context, req app.SignRequest) (*ssh.Certifi
 	path := c.cfg.Mount + "/sign/" + c.cfg.Role
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	callCtx, span := c.startSpan(callCtx, opSign)
 	start := time.Now()
 	secret, err := c.client.Logical().WriteWithContext(callCtx, path, map[string]any{
 		"public_key":       string(ssh.MarshalAuthorizedKey(req.Key)),
@@ -149,6 +152,7 @@ func (c *CA) SignUserKey(ctx context.Context, req app.SignRequest) (*ssh.Certifi
 		"ttl":              seconds(req.TTL),
 		"key_id":           req.KeyID,
 	})
+	endSpan(span, err)
 	c.metrics.observe(opSign, start, err)
 	if err != nil {
 		return nil, c.callError(ctx, opSign, path, err)

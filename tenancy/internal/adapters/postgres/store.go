@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"dokkumcp.dev/platform/pg"
 	"dokkumcp.dev/tenancy/internal/app"
 	"dokkumcp.dev/tenancy/internal/domain"
 )
@@ -50,6 +51,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		_, err := conn.Exec(ctx, "SET ROLE "+AppRole)
 		return err
 	}
+	cfg.ConnConfig.Tracer = pg.QueryTracer{}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
