@@ -60,3 +60,4 @@ vault:
 node-deps:
 	cd $(NODE_E2E) && npm ci --no-audit --no-fund
 	cd $(NODE_CONFORMANCE) && npm ci --no-audit --no-fund
+	cd devstack/e2e/node-modern && npm ci --no-audit --no-fund

@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 	mcpserver "github.com/mark3labs/mcp-go/server"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/rpcconv"
 
 	"dokkumcp.dev/gen/dokkumcp/dokkuexec/v1/dokkuexecv1connect"
 	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
@@ -203,16 +204,25 @@ func newHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 	metadataPath := mcpserver.ProtectedResourceMetadataPath(cfg.Resource())
 	publicURL, _ := url.Parse(cfg.PublicURL)
 
+	// MCP is JSON-RPC, so its requests are recorded like the other
+	// services' Connect calls.
+	callDuration, err := rpcconv.NewServerCallDuration(tel.Meter("dokkumcp.dev/mcpedge"))
+	if err != nil {
+		return nil, nil, err
+	}
+
 	streamable := mcpadapter.NewStreamableHTTPServer(mcp, publicURL.Host, cfg.MaxBodyBytes, logger)
 	guard := &httpguard.Guard{
-		Verifier:       verifier,
-		MetadataURL:    strings.TrimRight(cfg.PublicURL, "/") + metadataPath,
-		AllowedOrigins: splitList(cfg.AllowedOrigins),
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		Scopes:         strings.Join(scopes(), " "),
-		Calls:          gate,
-		Tracer:         tel.Tracer("dokkumcp.dev/mcpedge"),
-		Logger:         logger,
+		DropCancellations: true,
+		Verifier:          verifier,
+		MetadataURL:       strings.TrimRight(cfg.PublicURL, "/") + metadataPath,
+		AllowedOrigins:    splitList(cfg.AllowedOrigins),
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		Scopes:            strings.Join(scopes(), " "),
+		Calls:             gate,
+		Tracer:            tel.Tracer("dokkumcp.dev/mcpedge"),
+		CallDuration:      callDuration.Inst(),
+		Logger:            logger,
 	}
 
 	sse, err := newLegacySSE(cfg, mcp, guard, publicURL.Host)

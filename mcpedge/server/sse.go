@@ -46,6 +46,9 @@ func newLegacySSE(cfg *Config, mcp *mcpserver.MCPServer, guard *httpguard.Guard,
 
 	sseGuard := *guard
 	sseGuard.AllowQueryToken = cfg.SSEQueryTokens
+	// SSE sessions are bound to one principal, so a cancellation there names
+	// only that principal's requests and is passed on.
+	sseGuard.DropCancellations = false
 	return &legacySSE{
 		stream:  sseGuard.Wrap(sse.SSEHandler()),
 		message: sseGuard.Wrap(bindings.RequireOwner(sse.MessageHandler())),

@@ -18,9 +18,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"dokkumcp.dev/mcpedge/internal/app"
@@ -46,6 +48,11 @@ type Guard struct {
 	// endpoints only, off unless an operator enables it, and the parameter
 	// is removed from the request before anything else sees the URL.
 	AllowQueryToken bool
+	// DropCancellations answers notifications/cancelled with 202 without
+	// passing it on. The stateless /mcp endpoint needs it: without sessions,
+	// one tenant's cancellation of request id 7 would cancel every tenant's
+	// in-flight request 7.
+	DropCancellations bool
 	// TestPrincipal, when set, replaces bearer-token verification: every
 	// request that passes the other checks carries this principal. It exists
 	// for test listeners whose clients send no token, such as the one the MCP
@@ -57,7 +64,10 @@ type Guard struct {
 	Calls *app.CallGate
 	// Tracer, when set, starts a span for each tools/call.
 	Tracer trace.Tracer
-	Logger *slog.Logger
+	// CallDuration, when set, records the duration of each JSON-RPC
+	// request as rpc.server.call.duration, by method.
+	CallDuration metric.Float64Histogram
+	Logger       *slog.Logger
 }
 
 // Wrap returns next guarded.
@@ -116,6 +126,17 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
+			if g.DropCancellations && isCancellation(body) {
+				// Stateless requests all carry an empty session id, so mcp-go
+				// would match the request id against every caller's in-flight
+				// calls. A stateless client cannot name a call in another POST
+				// anyway, so the notification is accepted and dropped.
+				w.WriteHeader(http.StatusAccepted)
+				return
+			}
+			if g.CallDuration != nil {
+				defer g.recordDuration(ctx, body, time.Now())
+			}
 			var admitted bool
 			var end func()
 			if ctx, admitted, end = g.admit(ctx, w, principal, body); !admitted {
@@ -195,7 +216,18 @@ func (g *Guard) admit(ctx context.Context, w http.ResponseWriter, principal *aut
 	end := func() {}
 	if g.Tracer != nil {
 		var span trace.Span
-		ctx, span = g.Tracer.Start(ctx, "mcp tools/call", trace.WithAttributes(attribute.String("mcp.tool", message.Params.Name)))
+		// The span names the tool and the tenant, never the arguments,
+		// which may carry config values.
+		attrs := []attribute.KeyValue{attribute.String("mcp.method.name", message.Method), attribute.String("mcp.tool", message.Params.Name)}
+		if principal.TenantID != "" {
+			attrs = append(attrs, attribute.String("dokkumcp.tenant_id", principal.TenantID))
+		}
+		name := "mcp.tools/call"
+		if slices.Contains(domain.ToolNames(), message.Params.Name) {
+			// Unknown names, which the client chooses, stay out of span names.
+			name += " " + message.Params.Name
+		}
+		ctx, span = g.Tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 		end = func() { span.End() }
 	}
 	traceID := ""
@@ -212,6 +244,31 @@ func (g *Guard) admit(ctx context.Context, w http.ResponseWriter, principal *aut
 		return ctx, false, end
 	}
 	return app.WithCall(ctx, call), true, end
+}
+
+// recordedMethods are the MCP methods that label the duration metric; the
+// client chooses the method, so any other is recorded as _OTHER.
+var recordedMethods = []string{
+	string(mcp.MethodInitialize), string(mcp.MethodPing), string(mcp.MethodToolsList), string(mcp.MethodToolsCall),
+	"notifications/initialized", "notifications/cancelled",
+}
+
+// recordDuration records how long the JSON-RPC request in body took since
+// start. Responses the client sends, which have no method, are not
+// recorded.
+func (g *Guard) recordDuration(ctx context.Context, body []byte, start time.Time) {
+	var message struct {
+		Method string `json:"method"`
+	}
+	if json.Unmarshal(body, &message) != nil || message.Method == "" {
+		return
+	}
+	method := message.Method
+	if !slices.Contains(recordedMethods, method) {
+		method = "_OTHER"
+	}
+	g.CallDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
+		attribute.String("rpc.system.name", "jsonrpc"), attribute.String("rpc.method", method)))
 }
 
 // JSON-RPC 2.0 error codes used before dispatch.
@@ -262,4 +319,12 @@ func newRequestID() string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// isCancellation reports whether body is a notifications/cancelled message.
+func isCancellation(body []byte) bool {
+	var message struct {
+		Method string `json:"method"`
+	}
+	return json.Unmarshal(body, &message) == nil && message.Method == string(mcp.MethodNotificationCancelled)
 }

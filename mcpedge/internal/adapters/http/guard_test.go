@@ -238,3 +238,32 @@ func TestGuardTestPrincipal(t *testing.T) {
 		}
 	}
 }
+
+func TestGuardDropsCancellations(t *testing.T) {
+	t.Parallel()
+	iss := newIssuer(t)
+	valid := iss.token(t, resource)
+	for _, drop := range []bool{true, false} {
+		reached := false
+		guard := &httpguard.Guard{
+			Verifier:          auth.NewVerifier(auth.VerifierConfig{Issuer: iss.url, Audience: resource, JWKSURL: iss.url}),
+			MetadataURL:       "http://mcp.test/.well-known/oauth-protected-resource/mcp",
+			DropCancellations: drop,
+			Logger:            slog.New(slog.DiscardHandler),
+		}
+		handler := guard.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true }))
+		body := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}`
+		req := httptest.NewRequest(http.MethodPost, "http://mcp.test/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+valid)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+
+		if drop && (reached || rec.Code != http.StatusAccepted) {
+			t.Errorf("DropCancellations: reached = %v, status = %d; want the notification answered 202 and dropped", reached, rec.Code)
+		}
+		if !drop && !reached {
+			t.Error("without DropCancellations the notification did not reach the handler")
+		}
+	}
+}
