@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 	"golang.org/x/crypto/ssh"
 
+	"dokkumcp.dev/devstack/internal/admin"
 	identityv1 "dokkumcp.dev/gen/dokkumcp/identity/v1"
 	"dokkumcp.dev/gen/dokkumcp/identity/v1/identityv1connect"
 	secretsv1 "dokkumcp.dev/gen/dokkumcp/secrets/v1"
@@ -92,7 +93,7 @@ func (st *Stack) SeedTenant(ctx context.Context, opts TenantOptions) (*Tenant, e
 			return nil, err
 		}
 		hostAddr = host.Addr()
-	} else if hostKey, err = ProbeHostKey(hostAddr); err != nil {
+	} else if hostKey, err = admin.ProbeHostKey(hostAddr); err != nil {
 		return nil, err
 	}
 	address, portText, err := net.SplitHostPort(hostAddr)
