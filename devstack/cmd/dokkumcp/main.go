@@ -28,7 +28,8 @@ commands:
   tenant create    create a tenant on a plan
   host add         read a Dokku host's SSH key, register it and print its trust command
   client create    create an API client for a tenant and print MCP client configuration
-  host verify      log in to a tenant's host through DokkuExec and show its Dokku version
+  host verify      log in to a tenant's host through DokkuExec, show and record its Dokku version
+  host remove      remove a tenant's host and its app records
 
 The onboarding commands talk to a running stack; dokkumcp run prints the
 environment variables they read. Each command takes --help.

@@ -25,7 +25,7 @@ func endpointFlags(fs *config.FlagSet) (*admin.Endpoints, *string) {
 }
 
 // onboard runs one onboarding command: tenant create, host add, host
-// verify or client create.
+// verify, host remove or client create.
 func onboard(ctx context.Context, command string, args []string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -107,15 +107,25 @@ func onboard(ctx context.Context, command string, args []string, out io.Writer) 
 		id, secret := created.GetClient().GetClientId(), created.GetClientSecret()
 		fmt.Fprintf(out, "Client created: %s (role %s)\nClient secret (shown once): %s\n\n", id, *role, secret)
 		printClientConfig(out, endpoints, id, secret)
-		fmt.Fprintf(out, "\nVerify the host: dokkumcp host verify --client-id %s --client-secret '%s'\n", id, secret)
+		fmt.Fprintf(out, "\nVerify the host: dokkumcp host verify --tenant %s --client-id %s --client-secret '%s'\n", *tenant, id, secret)
 		return nil
 
 	case "host verify":
 		clientID := fs.String("client-id", "", "a client of the tenant, from client create")
 		clientSecret := fs.String("client-secret", "", "that client's secret")
 		host := fs.String("host", "", "host name; empty when the tenant has one host")
+		tenant := fs.String("tenant", "", "tenant id; when given, the operator records the Dokku version and plugins on the host")
 		if err := fs.Parse(args); err != nil {
 			return err
+		}
+		// Check the operator's secret before verifying, so that a missing
+		// one fails before the host is contacted.
+		var op *admin.Operator
+		if *tenant != "" {
+			var err error
+			if op, err = operator(); err != nil {
+				return err
+			}
 		}
 		info, err := admin.VerifyHost(ctx, *endpoints, *clientID, *clientSecret, *host)
 		if err != nil {
@@ -127,6 +137,41 @@ func onboard(ctx context.Context, command string, args []string, out io.Writer) 
 		}
 		fmt.Fprintf(out, "Host verified: Dokku %s answered over SSH with the platform's certificate.\nPlugins: %s\n",
 			info.GetDokkuVersion(), strings.Join(plugins, ", "))
+
+		if op == nil {
+			fmt.Fprintf(out, "Not recorded: pass --tenant (and --operator-secret) to store the Dokku version and plugins on the host.\n")
+			return nil
+		}
+		recorded, err := op.RecordHostVerification(ctx, *tenant, *host, info)
+		if err != nil {
+			return fmt.Errorf("record the verification of the host: %w", err)
+		}
+		fmt.Fprintf(out, "Recorded on host %s (%s): Dokku %s, %d plugins, verified at %s\n",
+			recorded.GetId(), recorded.GetName(), recorded.GetDokkuVersion(), len(recorded.GetPlugins()),
+			recorded.GetVerifyTime().AsTime().Format(time.RFC3339))
+		return nil
+
+	case "host remove":
+		tenant := fs.String("tenant", "", "tenant id")
+		host := fs.String("host", "", "name or id of the host to remove")
+		force := fs.Bool("force", false, "remove the host even when apps are recorded on it, with their records")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if *tenant == "" || *host == "" {
+			return fmt.Errorf("missing --tenant or --host: name the tenant id and the host to remove")
+		}
+		op, err := operator()
+		if err != nil {
+			return err
+		}
+		removed, err := op.RemoveHost(ctx, *tenant, *host, *force)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Host removed: %s of tenant %s, with %d app records and %d pending reservations.\n"+
+			"The tenant's audit events stay. Remove the platform's line from the dokku user's authorized_keys on the host.\n",
+			*host, *tenant, removed.GetAppsRemoved(), removed.GetReservationsRemoved())
 		return nil
 	}
 	return fmt.Errorf("unknown command %q", command)

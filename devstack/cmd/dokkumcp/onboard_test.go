@@ -14,6 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"dokkumcp.dev/devstack/internal/admin"
 	"dokkumcp.dev/devstack/internal/stack"
 )
 
@@ -71,9 +72,18 @@ func TestOnboardingCommands(t *testing.T) {
 	clientID := match(created, `Client created: (\S+)`)
 	secret := match(created, `Client secret \(shown once\): (\S+)`)
 
+	// Without --tenant the verification is shown but not recorded.
 	verified := runCommand("host verify", "--client-id="+clientID, "--client-secret="+secret)
-	if !strings.Contains(verified, "Host verified: Dokku 0.38.27") {
-		t.Fatalf("host verify printed:\n%s", verified)
+	if !strings.Contains(verified, "Host verified: Dokku 0.38.27") || !strings.Contains(verified, "Not recorded: pass --tenant") {
+		t.Fatalf("host verify without --tenant printed:\n%s", verified)
+	}
+	verified = runCommand("host verify", "--tenant="+tenantID, "--client-id="+clientID, "--client-secret="+secret)
+	// The recorded line shows the host row as Tenancy stored it.
+	if recorded := match(verified, `Recorded on host \S+ \(main\): Dokku (\S+),`); recorded != "0.38.27" {
+		t.Fatalf("host verify recorded Dokku %q, want 0.38.27:\n%s", recorded, verified)
+	}
+	if plugins := match(verified, `, (\d+) plugins, verified at `); plugins == "0" {
+		t.Errorf("host verify recorded no plugins:\n%s", verified)
 	}
 
 	cfg := clientcredentials.Config{ClientID: clientID, ClientSecret: secret, TokenURL: st.IdentityURL + "/oauth2/token",
@@ -95,6 +105,24 @@ func TestOnboardingCommands(t *testing.T) {
 	result, err := c.CallTool(ctx, req)
 	if err != nil || result.IsError {
 		t.Fatalf("apps_list for the onboarded tenant: %v %+v", err, result)
+	}
+
+	removed := runCommand("host remove", "--tenant="+tenantID, "--host=main", "--force")
+	if !strings.Contains(removed, "Host removed: main of tenant "+tenantID) {
+		t.Fatalf("host remove printed:\n%s", removed)
+	}
+	operator := admin.NewOperator(admin.Endpoints{IdentityURL: st.IdentityURL, TenancyURL: st.TenancyURL}, st.OperatorSecret())
+	usage, err := operator.TenantUsage(ctx, tenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if usage.GetHosts() != 0 || usage.GetApps() != 0 {
+		t.Errorf("after host remove the tenant has %d hosts and %d apps, want none", usage.GetHosts(), usage.GetApps())
+	}
+	var out bytes.Buffer
+	err = onboard(ctx, "host remove", append(common, "--tenant="+tenantID, "--host=main"), &out)
+	if err == nil || !strings.Contains(err.Error(), `host "main" not found`) {
+		t.Errorf("removing the host twice: %v, want host not found", err)
 	}
 }
 

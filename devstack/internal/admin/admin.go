@@ -121,6 +121,44 @@ func (o *Operator) AddHost(ctx context.Context, tenantID, name, addr, sshUser st
 	return &AddedHost{Host: host, Trust: trust.Msg}, nil
 }
 
+// RecordHostVerification stores on the tenant's host (a name, an id, or ""
+// for the tenant's only host) the Dokku version and plugin names that a
+// successful verification found.
+func (o *Operator) RecordHostVerification(ctx context.Context, tenantID, host string, info *dokkuexecv1.GetHostInfoResponse) (*tenancyv1.Host, error) {
+	plugins := make([]string, 0, len(info.GetPlugins()))
+	for _, p := range info.GetPlugins() {
+		plugins = append(plugins, p.GetName())
+	}
+	resp, err := o.tenancy.RecordHostVerification(ctx, connect.NewRequest(&tenancyv1.RecordHostVerificationRequest{
+		TenantId: tenantID, Host: host, DokkuVersion: info.GetDokkuVersion(), Plugins: plugins,
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg.GetHost(), nil
+}
+
+// RemoveHost deletes the tenant's host (a name or an id) with its app
+// records and pending reservations. Without force Tenancy rejects the
+// removal while apps are recorded on the host.
+func (o *Operator) RemoveHost(ctx context.Context, tenantID, host string, force bool) (*tenancyv1.RemoveHostResponse, error) {
+	resp, err := o.tenancy.RemoveHost(ctx, connect.NewRequest(&tenancyv1.RemoveHostRequest{TenantId: tenantID, Host: host, Force: force}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
+}
+
+// TenantUsage counts the tenant's apps, hosts, pending reservations and
+// audit events.
+func (o *Operator) TenantUsage(ctx context.Context, tenantID string) (*tenancyv1.TenantUsage, error) {
+	resp, err := o.tenancy.GetTenantUsage(ctx, connect.NewRequest(&tenancyv1.GetTenantUsageRequest{TenantId: tenantID}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg.GetUsage(), nil
+}
+
 // CreateClient creates an API client for the tenant. It may request tokens
 // for the MCP endpoint and for DokkuExec, which host verification calls.
 func (o *Operator) CreateClient(ctx context.Context, tenantID, name, role string) (*identityv1.CreateClientResponse, error) {

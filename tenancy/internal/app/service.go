@@ -55,6 +55,17 @@ type Store interface {
 	HostByName(ctx context.Context, tenantID, name string) (*domain.Host, error)
 	// Hosts returns the tenant's hosts ordered by name.
 	Hosts(ctx context.Context, tenantID string) ([]domain.Host, error)
+	// RecordHostVerification stores v and now on the host and returns the
+	// updated host, or ErrNotFound when the tenant has no such host.
+	RecordHostVerification(ctx context.Context, tenantID, hostID string, v domain.Verification, now time.Time) (*domain.Host, error)
+	// RemoveHost locks the tenant and deletes the host with its apps and
+	// reservations. It returns ErrNotFound for an unknown tenant,
+	// ErrHostNotFound for an unknown host, and a *HostInUseError when apps
+	// are recorded on the host and force is false.
+	RemoveHost(ctx context.Context, tenantID, hostID string, force bool) (RemovedHost, error)
+	// Usage counts the tenant's resources; reservations count when they
+	// expire after now. It returns ErrNotFound for an unknown tenant.
+	Usage(ctx context.Context, tenantID string, now time.Time) (*domain.Usage, error)
 
 	// ReserveApp locks the tenant, drops its expired reservations, calls
 	// admit with its apps plus pending reservations and stores r. It
@@ -188,11 +199,18 @@ func (s *Service) GetHost(ctx context.Context, tenantID, selector string) (*doma
 		return nil, domain.FailedPrecondition("tenant %s is %s: its hosts can no longer be used", tenant.ID, tenant.Status)
 	}
 
+	return s.findHost(ctx, tenantID, selector)
+}
+
+// findHost resolves selector (a host id, a host name, or "" for the
+// tenant's only host) whatever the tenant's status.
+func (s *Service) findHost(ctx context.Context, tenantID, selector string) (*domain.Host, error) {
 	if selector == "" {
 		return s.onlyHost(ctx, tenantID)
 	}
 
 	var host *domain.Host
+	var err error
 	if domain.IsHostID(selector) {
 		host, err = s.store.HostByID(ctx, tenantID, selector)
 	} else {

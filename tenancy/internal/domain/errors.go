@@ -35,6 +35,11 @@ func invalid(format string, args ...any) error {
 	return &Error{Kind: KindInvalid, Message: fmt.Sprintf(format, args...)}
 }
 
+// Invalid returns a KindInvalid error with a formatted message.
+func Invalid(format string, args ...any) error {
+	return invalid(format, args...)
+}
+
 // NotFound returns a KindNotFound error with a formatted message.
 func NotFound(format string, args ...any) error {
 	return &Error{Kind: KindNotFound, Message: fmt.Sprintf(format, args...)}

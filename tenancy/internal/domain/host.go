@@ -43,6 +43,46 @@ type Host struct {
 	HostKeyFingerprint string
 	CredentialMode     CredentialMode
 	CreateTime         time.Time
+	// DokkuVersion and Plugins are what the last recorded verification
+	// found on the host; VerifyTime is when it was recorded, zero before.
+	DokkuVersion string
+	Plugins      []string
+	VerifyTime   time.Time
+}
+
+// Verification is the Dokku version and plugin names that a successful
+// host verification found.
+type Verification struct {
+	DokkuVersion string
+	Plugins      []string
+}
+
+var (
+	// dokkuVersionPattern accepts version strings such as 0.38.27 or
+	// 0.35.0-rc1, with an optional package epoch such as 1:.
+	dokkuVersionPattern = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+~:-]{0,63}$`)
+	// pluginNamePattern accepts Dokku plugin names such as postgres or
+	// letsencrypt.
+	pluginNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
+
+// maxPlugins bounds the plugin list a verification may record.
+const maxPlugins = 256
+
+// ValidateVerification checks a verification's version and plugin names.
+func ValidateVerification(v Verification) error {
+	if !dokkuVersionPattern.MatchString(v.DokkuVersion) {
+		return invalid("dokku_version %q is invalid: give the version GetHostInfo reports, for example 0.38.27", v.DokkuVersion)
+	}
+	if len(v.Plugins) > maxPlugins {
+		return invalid("plugins lists %d names: record at most %d", len(v.Plugins), maxPlugins)
+	}
+	for _, name := range v.Plugins {
+		if !pluginNamePattern.MatchString(name) {
+			return invalid("plugin name %q is invalid: give the plugin names GetHostInfo reports, for example postgres", name)
+		}
+	}
+	return nil
 }
 
 // HostRegistration is the input of NewHost; zero values select defaults.

@@ -278,8 +278,15 @@ type Host struct {
 	HostKeyFingerprint string                 `protobuf:"bytes,8,opt,name=host_key_fingerprint,json=hostKeyFingerprint,proto3" json:"host_key_fingerprint,omitempty"`
 	CredentialMode     CredentialMode         `protobuf:"varint,9,opt,name=credential_mode,json=credentialMode,proto3,enum=dokkumcp.tenancy.v1.CredentialMode" json:"credential_mode,omitempty"`
 	CreateTime         *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// dokku_version and plugins are what the last recorded verification
+	// found; empty until RecordHostVerification.
+	DokkuVersion string   `protobuf:"bytes,11,opt,name=dokku_version,json=dokkuVersion,proto3" json:"dokku_version,omitempty"`
+	Plugins      []string `protobuf:"bytes,12,rep,name=plugins,proto3" json:"plugins,omitempty"`
+	// verify_time is when the last verification was recorded; unset until
+	// then.
+	VerifyTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=verify_time,json=verifyTime,proto3" json:"verify_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Host) Reset() {
@@ -378,6 +385,27 @@ func (x *Host) GetCredentialMode() CredentialMode {
 func (x *Host) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Host) GetDokkuVersion() string {
+	if x != nil {
+		return x.DokkuVersion
+	}
+	return ""
+}
+
+func (x *Host) GetPlugins() []string {
+	if x != nil {
+		return x.Plugins
+	}
+	return nil
+}
+
+func (x *Host) GetVerifyTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.VerifyTime
 	}
 	return nil
 }
@@ -807,6 +835,411 @@ func (x *GetHostResponse) GetHost() *Host {
 	return nil
 }
 
+type RecordHostVerificationRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// host is the host's name or id; empty selects the tenant's only host.
+	Host         string `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
+	DokkuVersion string `protobuf:"bytes,3,opt,name=dokku_version,json=dokkuVersion,proto3" json:"dokku_version,omitempty"`
+	// plugins are the names of the host's Dokku plugins.
+	Plugins       []string `protobuf:"bytes,4,rep,name=plugins,proto3" json:"plugins,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordHostVerificationRequest) Reset() {
+	*x = RecordHostVerificationRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordHostVerificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordHostVerificationRequest) ProtoMessage() {}
+
+func (x *RecordHostVerificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordHostVerificationRequest.ProtoReflect.Descriptor instead.
+func (*RecordHostVerificationRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RecordHostVerificationRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *RecordHostVerificationRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *RecordHostVerificationRequest) GetDokkuVersion() string {
+	if x != nil {
+		return x.DokkuVersion
+	}
+	return ""
+}
+
+func (x *RecordHostVerificationRequest) GetPlugins() []string {
+	if x != nil {
+		return x.Plugins
+	}
+	return nil
+}
+
+type RecordHostVerificationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          *Host                  `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordHostVerificationResponse) Reset() {
+	*x = RecordHostVerificationResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordHostVerificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordHostVerificationResponse) ProtoMessage() {}
+
+func (x *RecordHostVerificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordHostVerificationResponse.ProtoReflect.Descriptor instead.
+func (*RecordHostVerificationResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RecordHostVerificationResponse) GetHost() *Host {
+	if x != nil {
+		return x.Host
+	}
+	return nil
+}
+
+type RemoveHostRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// host is the host's name or id.
+	Host string `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
+	// force removes the host even when apps are recorded on it.
+	Force         bool `protobuf:"varint,3,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveHostRequest) Reset() {
+	*x = RemoveHostRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveHostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveHostRequest) ProtoMessage() {}
+
+func (x *RemoveHostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveHostRequest.ProtoReflect.Descriptor instead.
+func (*RemoveHostRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RemoveHostRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *RemoveHostRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *RemoveHostRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+type RemoveHostResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// apps_removed and reservations_removed count the deleted app records
+	// and pending reservations of the host.
+	AppsRemoved         int32 `protobuf:"varint,1,opt,name=apps_removed,json=appsRemoved,proto3" json:"apps_removed,omitempty"`
+	ReservationsRemoved int32 `protobuf:"varint,2,opt,name=reservations_removed,json=reservationsRemoved,proto3" json:"reservations_removed,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *RemoveHostResponse) Reset() {
+	*x = RemoveHostResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveHostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveHostResponse) ProtoMessage() {}
+
+func (x *RemoveHostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveHostResponse.ProtoReflect.Descriptor instead.
+func (*RemoveHostResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RemoveHostResponse) GetAppsRemoved() int32 {
+	if x != nil {
+		return x.AppsRemoved
+	}
+	return 0
+}
+
+func (x *RemoveHostResponse) GetReservationsRemoved() int32 {
+	if x != nil {
+		return x.ReservationsRemoved
+	}
+	return 0
+}
+
+type GetTenantUsageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTenantUsageRequest) Reset() {
+	*x = GetTenantUsageRequest{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTenantUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTenantUsageRequest) ProtoMessage() {}
+
+func (x *GetTenantUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTenantUsageRequest.ProtoReflect.Descriptor instead.
+func (*GetTenantUsageRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetTenantUsageRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+type TenantUsage struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Apps     int32                  `protobuf:"varint,2,opt,name=apps,proto3" json:"apps,omitempty"`
+	Hosts    int32                  `protobuf:"varint,3,opt,name=hosts,proto3" json:"hosts,omitempty"`
+	// pending_reservations counts reservations that have not expired.
+	PendingReservations int32 `protobuf:"varint,4,opt,name=pending_reservations,json=pendingReservations,proto3" json:"pending_reservations,omitempty"`
+	AuditEvents         int64 `protobuf:"varint,5,opt,name=audit_events,json=auditEvents,proto3" json:"audit_events,omitempty"`
+	// last_event_time is the time of the newest audit event; unset when the
+	// tenant has none.
+	LastEventTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_event_time,json=lastEventTime,proto3" json:"last_event_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantUsage) Reset() {
+	*x = TenantUsage{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantUsage) ProtoMessage() {}
+
+func (x *TenantUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantUsage.ProtoReflect.Descriptor instead.
+func (*TenantUsage) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *TenantUsage) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *TenantUsage) GetApps() int32 {
+	if x != nil {
+		return x.Apps
+	}
+	return 0
+}
+
+func (x *TenantUsage) GetHosts() int32 {
+	if x != nil {
+		return x.Hosts
+	}
+	return 0
+}
+
+func (x *TenantUsage) GetPendingReservations() int32 {
+	if x != nil {
+		return x.PendingReservations
+	}
+	return 0
+}
+
+func (x *TenantUsage) GetAuditEvents() int64 {
+	if x != nil {
+		return x.AuditEvents
+	}
+	return 0
+}
+
+func (x *TenantUsage) GetLastEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastEventTime
+	}
+	return nil
+}
+
+type GetTenantUsageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Usage         *TenantUsage           `protobuf:"bytes,1,opt,name=usage,proto3" json:"usage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTenantUsageResponse) Reset() {
+	*x = GetTenantUsageResponse{}
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTenantUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTenantUsageResponse) ProtoMessage() {}
+
+func (x *GetTenantUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTenantUsageResponse.ProtoReflect.Descriptor instead.
+func (*GetTenantUsageResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetTenantUsageResponse) GetUsage() *TenantUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
 // LimitOverrides replace single limits of a tenant's plan. An unset field
 // keeps the plan's value.
 type LimitOverrides struct {
@@ -820,7 +1253,7 @@ type LimitOverrides struct {
 
 func (x *LimitOverrides) Reset() {
 	*x = LimitOverrides{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[10]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1265,7 @@ func (x *LimitOverrides) String() string {
 func (*LimitOverrides) ProtoMessage() {}
 
 func (x *LimitOverrides) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[10]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1278,7 @@ func (x *LimitOverrides) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitOverrides.ProtoReflect.Descriptor instead.
 func (*LimitOverrides) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{10}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LimitOverrides) GetMaxApps() int32 {
@@ -881,7 +1314,7 @@ type ChangePlanRequest struct {
 
 func (x *ChangePlanRequest) Reset() {
 	*x = ChangePlanRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[11]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1326,7 @@ func (x *ChangePlanRequest) String() string {
 func (*ChangePlanRequest) ProtoMessage() {}
 
 func (x *ChangePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[11]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1339,7 @@ func (x *ChangePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePlanRequest.ProtoReflect.Descriptor instead.
 func (*ChangePlanRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{11}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ChangePlanRequest) GetTenantId() string {
@@ -940,7 +1373,7 @@ type ChangePlanResponse struct {
 
 func (x *ChangePlanResponse) Reset() {
 	*x = ChangePlanResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[12]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1385,7 @@ func (x *ChangePlanResponse) String() string {
 func (*ChangePlanResponse) ProtoMessage() {}
 
 func (x *ChangePlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[12]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1398,7 @@ func (x *ChangePlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePlanResponse.ProtoReflect.Descriptor instead.
 func (*ChangePlanResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{12}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ChangePlanResponse) GetTenant() *Tenant {
@@ -991,7 +1424,7 @@ type SuspendTenantRequest struct {
 
 func (x *SuspendTenantRequest) Reset() {
 	*x = SuspendTenantRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[13]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1436,7 @@ func (x *SuspendTenantRequest) String() string {
 func (*SuspendTenantRequest) ProtoMessage() {}
 
 func (x *SuspendTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[13]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1449,7 @@ func (x *SuspendTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendTenantRequest.ProtoReflect.Descriptor instead.
 func (*SuspendTenantRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{13}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SuspendTenantRequest) GetTenantId() string {
@@ -1035,7 +1468,7 @@ type SuspendTenantResponse struct {
 
 func (x *SuspendTenantResponse) Reset() {
 	*x = SuspendTenantResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[14]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1480,7 @@ func (x *SuspendTenantResponse) String() string {
 func (*SuspendTenantResponse) ProtoMessage() {}
 
 func (x *SuspendTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[14]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1493,7 @@ func (x *SuspendTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendTenantResponse.ProtoReflect.Descriptor instead.
 func (*SuspendTenantResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{14}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SuspendTenantResponse) GetTenant() *Tenant {
@@ -1079,7 +1512,7 @@ type ResumeTenantRequest struct {
 
 func (x *ResumeTenantRequest) Reset() {
 	*x = ResumeTenantRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[15]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1524,7 @@ func (x *ResumeTenantRequest) String() string {
 func (*ResumeTenantRequest) ProtoMessage() {}
 
 func (x *ResumeTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[15]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1537,7 @@ func (x *ResumeTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeTenantRequest.ProtoReflect.Descriptor instead.
 func (*ResumeTenantRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{15}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResumeTenantRequest) GetTenantId() string {
@@ -1123,7 +1556,7 @@ type ResumeTenantResponse struct {
 
 func (x *ResumeTenantResponse) Reset() {
 	*x = ResumeTenantResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[16]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1568,7 @@ func (x *ResumeTenantResponse) String() string {
 func (*ResumeTenantResponse) ProtoMessage() {}
 
 func (x *ResumeTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[16]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1581,7 @@ func (x *ResumeTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeTenantResponse.ProtoReflect.Descriptor instead.
 func (*ResumeTenantResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{16}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResumeTenantResponse) GetTenant() *Tenant {
@@ -1167,7 +1600,7 @@ type GetTenantLimitsRequest struct {
 
 func (x *GetTenantLimitsRequest) Reset() {
 	*x = GetTenantLimitsRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[17]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1612,7 @@ func (x *GetTenantLimitsRequest) String() string {
 func (*GetTenantLimitsRequest) ProtoMessage() {}
 
 func (x *GetTenantLimitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[17]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1625,7 @@ func (x *GetTenantLimitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantLimitsRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantLimitsRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{17}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetTenantLimitsRequest) GetTenantId() string {
@@ -1222,7 +1655,7 @@ type TenantLimits struct {
 
 func (x *TenantLimits) Reset() {
 	*x = TenantLimits{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[18]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1667,7 @@ func (x *TenantLimits) String() string {
 func (*TenantLimits) ProtoMessage() {}
 
 func (x *TenantLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[18]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1680,7 @@ func (x *TenantLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantLimits.ProtoReflect.Descriptor instead.
 func (*TenantLimits) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{18}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TenantLimits) GetTenantId() string {
@@ -1315,7 +1748,7 @@ type GetTenantLimitsResponse struct {
 
 func (x *GetTenantLimitsResponse) Reset() {
 	*x = GetTenantLimitsResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[19]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1760,7 @@ func (x *GetTenantLimitsResponse) String() string {
 func (*GetTenantLimitsResponse) ProtoMessage() {}
 
 func (x *GetTenantLimitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[19]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1773,7 @@ func (x *GetTenantLimitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantLimitsResponse.ProtoReflect.Descriptor instead.
 func (*GetTenantLimitsResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{19}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetTenantLimitsResponse) GetLimits() *TenantLimits {
@@ -1363,7 +1796,7 @@ type ReserveAppRequest struct {
 
 func (x *ReserveAppRequest) Reset() {
 	*x = ReserveAppRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[20]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1808,7 @@ func (x *ReserveAppRequest) String() string {
 func (*ReserveAppRequest) ProtoMessage() {}
 
 func (x *ReserveAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[20]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1821,7 @@ func (x *ReserveAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReserveAppRequest.ProtoReflect.Descriptor instead.
 func (*ReserveAppRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{20}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReserveAppRequest) GetTenantId() string {
@@ -1422,7 +1855,7 @@ type ReserveAppResponse struct {
 
 func (x *ReserveAppResponse) Reset() {
 	*x = ReserveAppResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[21]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1867,7 @@ func (x *ReserveAppResponse) String() string {
 func (*ReserveAppResponse) ProtoMessage() {}
 
 func (x *ReserveAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[21]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1880,7 @@ func (x *ReserveAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReserveAppResponse.ProtoReflect.Descriptor instead.
 func (*ReserveAppResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{21}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ReserveAppResponse) GetReservationId() string {
@@ -1474,7 +1907,7 @@ type CommitAppReservationRequest struct {
 
 func (x *CommitAppReservationRequest) Reset() {
 	*x = CommitAppReservationRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[22]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1919,7 @@ func (x *CommitAppReservationRequest) String() string {
 func (*CommitAppReservationRequest) ProtoMessage() {}
 
 func (x *CommitAppReservationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[22]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1932,7 @@ func (x *CommitAppReservationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitAppReservationRequest.ProtoReflect.Descriptor instead.
 func (*CommitAppReservationRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{22}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CommitAppReservationRequest) GetTenantId() string {
@@ -1524,7 +1957,7 @@ type CommitAppReservationResponse struct {
 
 func (x *CommitAppReservationResponse) Reset() {
 	*x = CommitAppReservationResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[23]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1969,7 @@ func (x *CommitAppReservationResponse) String() string {
 func (*CommitAppReservationResponse) ProtoMessage() {}
 
 func (x *CommitAppReservationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[23]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1982,7 @@ func (x *CommitAppReservationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitAppReservationResponse.ProtoReflect.Descriptor instead.
 func (*CommitAppReservationResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{23}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{30}
 }
 
 type ReleaseAppReservationRequest struct {
@@ -1562,7 +1995,7 @@ type ReleaseAppReservationRequest struct {
 
 func (x *ReleaseAppReservationRequest) Reset() {
 	*x = ReleaseAppReservationRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[24]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +2007,7 @@ func (x *ReleaseAppReservationRequest) String() string {
 func (*ReleaseAppReservationRequest) ProtoMessage() {}
 
 func (x *ReleaseAppReservationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[24]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +2020,7 @@ func (x *ReleaseAppReservationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseAppReservationRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseAppReservationRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{24}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReleaseAppReservationRequest) GetTenantId() string {
@@ -1612,7 +2045,7 @@ type ReleaseAppReservationResponse struct {
 
 func (x *ReleaseAppReservationResponse) Reset() {
 	*x = ReleaseAppReservationResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[25]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +2057,7 @@ func (x *ReleaseAppReservationResponse) String() string {
 func (*ReleaseAppReservationResponse) ProtoMessage() {}
 
 func (x *ReleaseAppReservationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[25]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +2070,7 @@ func (x *ReleaseAppReservationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseAppReservationResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseAppReservationResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{25}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{32}
 }
 
 type RecordAppRemovedRequest struct {
@@ -1651,7 +2084,7 @@ type RecordAppRemovedRequest struct {
 
 func (x *RecordAppRemovedRequest) Reset() {
 	*x = RecordAppRemovedRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[26]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +2096,7 @@ func (x *RecordAppRemovedRequest) String() string {
 func (*RecordAppRemovedRequest) ProtoMessage() {}
 
 func (x *RecordAppRemovedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[26]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +2109,7 @@ func (x *RecordAppRemovedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAppRemovedRequest.ProtoReflect.Descriptor instead.
 func (*RecordAppRemovedRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{26}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RecordAppRemovedRequest) GetTenantId() string {
@@ -1708,7 +2141,7 @@ type RecordAppRemovedResponse struct {
 
 func (x *RecordAppRemovedResponse) Reset() {
 	*x = RecordAppRemovedResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[27]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +2153,7 @@ func (x *RecordAppRemovedResponse) String() string {
 func (*RecordAppRemovedResponse) ProtoMessage() {}
 
 func (x *RecordAppRemovedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[27]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +2166,7 @@ func (x *RecordAppRemovedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAppRemovedResponse.ProtoReflect.Descriptor instead.
 func (*RecordAppRemovedResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{27}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{34}
 }
 
 // AuditEvent is one entry of a tenant's audit ledger. hash is SHA-256 over
@@ -1768,7 +2201,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[28]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +2213,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[28]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +2226,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{28}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AuditEvent) GetTenantId() string {
@@ -1914,7 +2347,7 @@ type AppendAuditEventRequest struct {
 
 func (x *AppendAuditEventRequest) Reset() {
 	*x = AppendAuditEventRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[29]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2359,7 @@ func (x *AppendAuditEventRequest) String() string {
 func (*AppendAuditEventRequest) ProtoMessage() {}
 
 func (x *AppendAuditEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[29]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2372,7 @@ func (x *AppendAuditEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendAuditEventRequest.ProtoReflect.Descriptor instead.
 func (*AppendAuditEventRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{29}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AppendAuditEventRequest) GetTenantId() string {
@@ -2028,7 +2461,7 @@ type AppendAuditEventResponse struct {
 
 func (x *AppendAuditEventResponse) Reset() {
 	*x = AppendAuditEventResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[30]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2040,7 +2473,7 @@ func (x *AppendAuditEventResponse) String() string {
 func (*AppendAuditEventResponse) ProtoMessage() {}
 
 func (x *AppendAuditEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[30]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2053,7 +2486,7 @@ func (x *AppendAuditEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendAuditEventResponse.ProtoReflect.Descriptor instead.
 func (*AppendAuditEventResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{30}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AppendAuditEventResponse) GetEvent() *AuditEvent {
@@ -2079,7 +2512,7 @@ type AuditFilter struct {
 
 func (x *AuditFilter) Reset() {
 	*x = AuditFilter{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[31]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2524,7 @@ func (x *AuditFilter) String() string {
 func (*AuditFilter) ProtoMessage() {}
 
 func (x *AuditFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[31]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2537,7 @@ func (x *AuditFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditFilter.ProtoReflect.Descriptor instead.
 func (*AuditFilter) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{31}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AuditFilter) GetStartTime() *timestamppb.Timestamp {
@@ -2157,7 +2590,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[32]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2602,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[32]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2615,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{32}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListAuditEventsRequest) GetTenantId() string {
@@ -2224,7 +2657,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[33]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2236,7 +2669,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[33]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2249,7 +2682,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{33}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -2276,7 +2709,7 @@ type ExportAuditEventsRequest struct {
 
 func (x *ExportAuditEventsRequest) Reset() {
 	*x = ExportAuditEventsRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[34]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2721,7 @@ func (x *ExportAuditEventsRequest) String() string {
 func (*ExportAuditEventsRequest) ProtoMessage() {}
 
 func (x *ExportAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[34]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2734,7 @@ func (x *ExportAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ExportAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{34}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ExportAuditEventsRequest) GetTenantId() string {
@@ -2329,7 +2762,7 @@ type ExportAuditEventsResponse struct {
 
 func (x *ExportAuditEventsResponse) Reset() {
 	*x = ExportAuditEventsResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[35]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2774,7 @@ func (x *ExportAuditEventsResponse) String() string {
 func (*ExportAuditEventsResponse) ProtoMessage() {}
 
 func (x *ExportAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[35]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2787,7 @@ func (x *ExportAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ExportAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{35}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ExportAuditEventsResponse) GetLines() []byte {
@@ -2373,7 +2806,7 @@ type VerifyAuditChainRequest struct {
 
 func (x *VerifyAuditChainRequest) Reset() {
 	*x = VerifyAuditChainRequest{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[36]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2385,7 +2818,7 @@ func (x *VerifyAuditChainRequest) String() string {
 func (*VerifyAuditChainRequest) ProtoMessage() {}
 
 func (x *VerifyAuditChainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[36]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2398,7 +2831,7 @@ func (x *VerifyAuditChainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditChainRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAuditChainRequest) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{36}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *VerifyAuditChainRequest) GetTenantId() string {
@@ -2421,7 +2854,7 @@ type VerifyAuditChainResponse struct {
 
 func (x *VerifyAuditChainResponse) Reset() {
 	*x = VerifyAuditChainResponse{}
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[37]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2866,7 @@ func (x *VerifyAuditChainResponse) String() string {
 func (*VerifyAuditChainResponse) ProtoMessage() {}
 
 func (x *VerifyAuditChainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[37]
+	mi := &file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2879,7 @@ func (x *VerifyAuditChainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditChainResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAuditChainResponse) Descriptor() ([]byte, []int) {
-	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{37}
+	return file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *VerifyAuditChainResponse) GetOk() bool {
@@ -2489,7 +2922,7 @@ const file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc = "" +
 	"\x04plan\x18\x04 \x01(\x0e2\x19.dokkumcp.tenancy.v1.PlanR\x04plan\x129\n" +
 	"\x06status\x18\x05 \x01(\x0e2!.dokkumcp.tenancy.v1.TenantStatusR\x06status\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xe8\x02\n" +
+	"createTime\"\xe4\x03\n" +
 	"\x04Host\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x12\n" +
@@ -2502,7 +2935,11 @@ const file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc = "" +
 	"\x0fcredential_mode\x18\t \x01(\x0e2#.dokkumcp.tenancy.v1.CredentialModeR\x0ecredentialMode\x12;\n" +
 	"\vcreate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"{\n" +
+	"createTime\x12#\n" +
+	"\rdokku_version\x18\v \x01(\tR\fdokkuVersion\x12\x18\n" +
+	"\aplugins\x18\f \x03(\tR\aplugins\x12;\n" +
+	"\vverify_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"verifyTime\"{\n" +
 	"\x13CreateTenantRequest\x12\x12\n" +
 	"\x04slug\x18\x01 \x01(\tR\x04slug\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12-\n" +
@@ -2527,7 +2964,32 @@ const file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\"@\n" +
 	"\x0fGetHostResponse\x12-\n" +
-	"\x04host\x18\x01 \x01(\v2\x19.dokkumcp.tenancy.v1.HostR\x04host\"\xbf\x01\n" +
+	"\x04host\x18\x01 \x01(\v2\x19.dokkumcp.tenancy.v1.HostR\x04host\"\x8f\x01\n" +
+	"\x1dRecordHostVerificationRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\x12#\n" +
+	"\rdokku_version\x18\x03 \x01(\tR\fdokkuVersion\x12\x18\n" +
+	"\aplugins\x18\x04 \x03(\tR\aplugins\"O\n" +
+	"\x1eRecordHostVerificationResponse\x12-\n" +
+	"\x04host\x18\x01 \x01(\v2\x19.dokkumcp.tenancy.v1.HostR\x04host\"Z\n" +
+	"\x11RemoveHostRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\x12\x14\n" +
+	"\x05force\x18\x03 \x01(\bR\x05force\"j\n" +
+	"\x12RemoveHostResponse\x12!\n" +
+	"\fapps_removed\x18\x01 \x01(\x05R\vappsRemoved\x121\n" +
+	"\x14reservations_removed\x18\x02 \x01(\x05R\x13reservationsRemoved\"4\n" +
+	"\x15GetTenantUsageRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"\xee\x01\n" +
+	"\vTenantUsage\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
+	"\x04apps\x18\x02 \x01(\x05R\x04apps\x12\x14\n" +
+	"\x05hosts\x18\x03 \x01(\x05R\x05hosts\x121\n" +
+	"\x14pending_reservations\x18\x04 \x01(\x05R\x13pendingReservations\x12!\n" +
+	"\faudit_events\x18\x05 \x01(\x03R\vauditEvents\x12B\n" +
+	"\x0flast_event_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rlastEventTime\"P\n" +
+	"\x16GetTenantUsageResponse\x126\n" +
+	"\x05usage\x18\x01 \x01(\v2 .dokkumcp.tenancy.v1.TenantUsageR\x05usage\"\xbf\x01\n" +
 	"\x0eLimitOverrides\x12\x1e\n" +
 	"\bmax_apps\x18\x01 \x01(\x05H\x00R\amaxApps\x88\x01\x01\x12 \n" +
 	"\tmax_hosts\x18\x02 \x01(\x05H\x01R\bmaxHosts\x88\x01\x01\x126\n" +
@@ -2665,12 +3127,16 @@ const file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc = "" +
 	"\x0eCredentialMode\x12\x1f\n" +
 	"\x1bCREDENTIAL_MODE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bCREDENTIAL_MODE_CERTIFICATE\x10\x01\x12\x1f\n" +
-	"\x1bCREDENTIAL_MODE_MANAGED_KEY\x10\x022\x92\x10\n" +
+	"\x1bCREDENTIAL_MODE_MANAGED_KEY\x10\x022\x9c\x13\n" +
 	"\x0eTenancyService\x12w\n" +
 	"\fCreateTenant\x12(.dokkumcp.tenancy.v1.CreateTenantRequest\x1a).dokkumcp.tenancy.v1.CreateTenantResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12n\n" +
 	"\tGetTenant\x12%.dokkumcp.tenancy.v1.GetTenantRequest\x1a&.dokkumcp.tenancy.v1.GetTenantResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12w\n" +
 	"\fRegisterHost\x12(.dokkumcp.tenancy.v1.RegisterHostRequest\x1a).dokkumcp.tenancy.v1.RegisterHostResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12l\n" +
-	"\aGetHost\x12#.dokkumcp.tenancy.v1.GetHostRequest\x1a$.dokkumcp.tenancy.v1.GetHostResponse\"\x16\xc2\xf3\x18\x12tenancy:read-hosts\x12q\n" +
+	"\aGetHost\x12#.dokkumcp.tenancy.v1.GetHostRequest\x1a$.dokkumcp.tenancy.v1.GetHostResponse\"\x16\xc2\xf3\x18\x12tenancy:read-hosts\x12\x95\x01\n" +
+	"\x16RecordHostVerification\x122.dokkumcp.tenancy.v1.RecordHostVerificationRequest\x1a3.dokkumcp.tenancy.v1.RecordHostVerificationResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12q\n" +
+	"\n" +
+	"RemoveHost\x12&.dokkumcp.tenancy.v1.RemoveHostRequest\x1a'.dokkumcp.tenancy.v1.RemoveHostResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12}\n" +
+	"\x0eGetTenantUsage\x12*.dokkumcp.tenancy.v1.GetTenantUsageRequest\x1a+.dokkumcp.tenancy.v1.GetTenantUsageResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12q\n" +
 	"\n" +
 	"ChangePlan\x12&.dokkumcp.tenancy.v1.ChangePlanRequest\x1a'.dokkumcp.tenancy.v1.ChangePlanResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12z\n" +
 	"\rSuspendTenant\x12).dokkumcp.tenancy.v1.SuspendTenantRequest\x1a*.dokkumcp.tenancy.v1.SuspendTenantResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12w\n" +
@@ -2703,118 +3169,135 @@ func file_dokkumcp_tenancy_v1_tenancy_proto_rawDescGZIP() []byte {
 }
 
 var file_dokkumcp_tenancy_v1_tenancy_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_dokkumcp_tenancy_v1_tenancy_proto_goTypes = []any{
-	(Plan)(0),                             // 0: dokkumcp.tenancy.v1.Plan
-	(TenantStatus)(0),                     // 1: dokkumcp.tenancy.v1.TenantStatus
-	(CredentialMode)(0),                   // 2: dokkumcp.tenancy.v1.CredentialMode
-	(*Tenant)(nil),                        // 3: dokkumcp.tenancy.v1.Tenant
-	(*Host)(nil),                          // 4: dokkumcp.tenancy.v1.Host
-	(*CreateTenantRequest)(nil),           // 5: dokkumcp.tenancy.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),          // 6: dokkumcp.tenancy.v1.CreateTenantResponse
-	(*GetTenantRequest)(nil),              // 7: dokkumcp.tenancy.v1.GetTenantRequest
-	(*GetTenantResponse)(nil),             // 8: dokkumcp.tenancy.v1.GetTenantResponse
-	(*RegisterHostRequest)(nil),           // 9: dokkumcp.tenancy.v1.RegisterHostRequest
-	(*RegisterHostResponse)(nil),          // 10: dokkumcp.tenancy.v1.RegisterHostResponse
-	(*GetHostRequest)(nil),                // 11: dokkumcp.tenancy.v1.GetHostRequest
-	(*GetHostResponse)(nil),               // 12: dokkumcp.tenancy.v1.GetHostResponse
-	(*LimitOverrides)(nil),                // 13: dokkumcp.tenancy.v1.LimitOverrides
-	(*ChangePlanRequest)(nil),             // 14: dokkumcp.tenancy.v1.ChangePlanRequest
-	(*ChangePlanResponse)(nil),            // 15: dokkumcp.tenancy.v1.ChangePlanResponse
-	(*SuspendTenantRequest)(nil),          // 16: dokkumcp.tenancy.v1.SuspendTenantRequest
-	(*SuspendTenantResponse)(nil),         // 17: dokkumcp.tenancy.v1.SuspendTenantResponse
-	(*ResumeTenantRequest)(nil),           // 18: dokkumcp.tenancy.v1.ResumeTenantRequest
-	(*ResumeTenantResponse)(nil),          // 19: dokkumcp.tenancy.v1.ResumeTenantResponse
-	(*GetTenantLimitsRequest)(nil),        // 20: dokkumcp.tenancy.v1.GetTenantLimitsRequest
-	(*TenantLimits)(nil),                  // 21: dokkumcp.tenancy.v1.TenantLimits
-	(*GetTenantLimitsResponse)(nil),       // 22: dokkumcp.tenancy.v1.GetTenantLimitsResponse
-	(*ReserveAppRequest)(nil),             // 23: dokkumcp.tenancy.v1.ReserveAppRequest
-	(*ReserveAppResponse)(nil),            // 24: dokkumcp.tenancy.v1.ReserveAppResponse
-	(*CommitAppReservationRequest)(nil),   // 25: dokkumcp.tenancy.v1.CommitAppReservationRequest
-	(*CommitAppReservationResponse)(nil),  // 26: dokkumcp.tenancy.v1.CommitAppReservationResponse
-	(*ReleaseAppReservationRequest)(nil),  // 27: dokkumcp.tenancy.v1.ReleaseAppReservationRequest
-	(*ReleaseAppReservationResponse)(nil), // 28: dokkumcp.tenancy.v1.ReleaseAppReservationResponse
-	(*RecordAppRemovedRequest)(nil),       // 29: dokkumcp.tenancy.v1.RecordAppRemovedRequest
-	(*RecordAppRemovedResponse)(nil),      // 30: dokkumcp.tenancy.v1.RecordAppRemovedResponse
-	(*AuditEvent)(nil),                    // 31: dokkumcp.tenancy.v1.AuditEvent
-	(*AppendAuditEventRequest)(nil),       // 32: dokkumcp.tenancy.v1.AppendAuditEventRequest
-	(*AppendAuditEventResponse)(nil),      // 33: dokkumcp.tenancy.v1.AppendAuditEventResponse
-	(*AuditFilter)(nil),                   // 34: dokkumcp.tenancy.v1.AuditFilter
-	(*ListAuditEventsRequest)(nil),        // 35: dokkumcp.tenancy.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),       // 36: dokkumcp.tenancy.v1.ListAuditEventsResponse
-	(*ExportAuditEventsRequest)(nil),      // 37: dokkumcp.tenancy.v1.ExportAuditEventsRequest
-	(*ExportAuditEventsResponse)(nil),     // 38: dokkumcp.tenancy.v1.ExportAuditEventsResponse
-	(*VerifyAuditChainRequest)(nil),       // 39: dokkumcp.tenancy.v1.VerifyAuditChainRequest
-	(*VerifyAuditChainResponse)(nil),      // 40: dokkumcp.tenancy.v1.VerifyAuditChainResponse
-	(*timestamppb.Timestamp)(nil),         // 41: google.protobuf.Timestamp
+	(Plan)(0),                              // 0: dokkumcp.tenancy.v1.Plan
+	(TenantStatus)(0),                      // 1: dokkumcp.tenancy.v1.TenantStatus
+	(CredentialMode)(0),                    // 2: dokkumcp.tenancy.v1.CredentialMode
+	(*Tenant)(nil),                         // 3: dokkumcp.tenancy.v1.Tenant
+	(*Host)(nil),                           // 4: dokkumcp.tenancy.v1.Host
+	(*CreateTenantRequest)(nil),            // 5: dokkumcp.tenancy.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),           // 6: dokkumcp.tenancy.v1.CreateTenantResponse
+	(*GetTenantRequest)(nil),               // 7: dokkumcp.tenancy.v1.GetTenantRequest
+	(*GetTenantResponse)(nil),              // 8: dokkumcp.tenancy.v1.GetTenantResponse
+	(*RegisterHostRequest)(nil),            // 9: dokkumcp.tenancy.v1.RegisterHostRequest
+	(*RegisterHostResponse)(nil),           // 10: dokkumcp.tenancy.v1.RegisterHostResponse
+	(*GetHostRequest)(nil),                 // 11: dokkumcp.tenancy.v1.GetHostRequest
+	(*GetHostResponse)(nil),                // 12: dokkumcp.tenancy.v1.GetHostResponse
+	(*RecordHostVerificationRequest)(nil),  // 13: dokkumcp.tenancy.v1.RecordHostVerificationRequest
+	(*RecordHostVerificationResponse)(nil), // 14: dokkumcp.tenancy.v1.RecordHostVerificationResponse
+	(*RemoveHostRequest)(nil),              // 15: dokkumcp.tenancy.v1.RemoveHostRequest
+	(*RemoveHostResponse)(nil),             // 16: dokkumcp.tenancy.v1.RemoveHostResponse
+	(*GetTenantUsageRequest)(nil),          // 17: dokkumcp.tenancy.v1.GetTenantUsageRequest
+	(*TenantUsage)(nil),                    // 18: dokkumcp.tenancy.v1.TenantUsage
+	(*GetTenantUsageResponse)(nil),         // 19: dokkumcp.tenancy.v1.GetTenantUsageResponse
+	(*LimitOverrides)(nil),                 // 20: dokkumcp.tenancy.v1.LimitOverrides
+	(*ChangePlanRequest)(nil),              // 21: dokkumcp.tenancy.v1.ChangePlanRequest
+	(*ChangePlanResponse)(nil),             // 22: dokkumcp.tenancy.v1.ChangePlanResponse
+	(*SuspendTenantRequest)(nil),           // 23: dokkumcp.tenancy.v1.SuspendTenantRequest
+	(*SuspendTenantResponse)(nil),          // 24: dokkumcp.tenancy.v1.SuspendTenantResponse
+	(*ResumeTenantRequest)(nil),            // 25: dokkumcp.tenancy.v1.ResumeTenantRequest
+	(*ResumeTenantResponse)(nil),           // 26: dokkumcp.tenancy.v1.ResumeTenantResponse
+	(*GetTenantLimitsRequest)(nil),         // 27: dokkumcp.tenancy.v1.GetTenantLimitsRequest
+	(*TenantLimits)(nil),                   // 28: dokkumcp.tenancy.v1.TenantLimits
+	(*GetTenantLimitsResponse)(nil),        // 29: dokkumcp.tenancy.v1.GetTenantLimitsResponse
+	(*ReserveAppRequest)(nil),              // 30: dokkumcp.tenancy.v1.ReserveAppRequest
+	(*ReserveAppResponse)(nil),             // 31: dokkumcp.tenancy.v1.ReserveAppResponse
+	(*CommitAppReservationRequest)(nil),    // 32: dokkumcp.tenancy.v1.CommitAppReservationRequest
+	(*CommitAppReservationResponse)(nil),   // 33: dokkumcp.tenancy.v1.CommitAppReservationResponse
+	(*ReleaseAppReservationRequest)(nil),   // 34: dokkumcp.tenancy.v1.ReleaseAppReservationRequest
+	(*ReleaseAppReservationResponse)(nil),  // 35: dokkumcp.tenancy.v1.ReleaseAppReservationResponse
+	(*RecordAppRemovedRequest)(nil),        // 36: dokkumcp.tenancy.v1.RecordAppRemovedRequest
+	(*RecordAppRemovedResponse)(nil),       // 37: dokkumcp.tenancy.v1.RecordAppRemovedResponse
+	(*AuditEvent)(nil),                     // 38: dokkumcp.tenancy.v1.AuditEvent
+	(*AppendAuditEventRequest)(nil),        // 39: dokkumcp.tenancy.v1.AppendAuditEventRequest
+	(*AppendAuditEventResponse)(nil),       // 40: dokkumcp.tenancy.v1.AppendAuditEventResponse
+	(*AuditFilter)(nil),                    // 41: dokkumcp.tenancy.v1.AuditFilter
+	(*ListAuditEventsRequest)(nil),         // 42: dokkumcp.tenancy.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 43: dokkumcp.tenancy.v1.ListAuditEventsResponse
+	(*ExportAuditEventsRequest)(nil),       // 44: dokkumcp.tenancy.v1.ExportAuditEventsRequest
+	(*ExportAuditEventsResponse)(nil),      // 45: dokkumcp.tenancy.v1.ExportAuditEventsResponse
+	(*VerifyAuditChainRequest)(nil),        // 46: dokkumcp.tenancy.v1.VerifyAuditChainRequest
+	(*VerifyAuditChainResponse)(nil),       // 47: dokkumcp.tenancy.v1.VerifyAuditChainResponse
+	(*timestamppb.Timestamp)(nil),          // 48: google.protobuf.Timestamp
 }
 var file_dokkumcp_tenancy_v1_tenancy_proto_depIdxs = []int32{
 	0,  // 0: dokkumcp.tenancy.v1.Tenant.plan:type_name -> dokkumcp.tenancy.v1.Plan
 	1,  // 1: dokkumcp.tenancy.v1.Tenant.status:type_name -> dokkumcp.tenancy.v1.TenantStatus
-	41, // 2: dokkumcp.tenancy.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	48, // 2: dokkumcp.tenancy.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 3: dokkumcp.tenancy.v1.Host.credential_mode:type_name -> dokkumcp.tenancy.v1.CredentialMode
-	41, // 4: dokkumcp.tenancy.v1.Host.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 5: dokkumcp.tenancy.v1.CreateTenantRequest.plan:type_name -> dokkumcp.tenancy.v1.Plan
-	3,  // 6: dokkumcp.tenancy.v1.CreateTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
-	3,  // 7: dokkumcp.tenancy.v1.GetTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
-	2,  // 8: dokkumcp.tenancy.v1.RegisterHostRequest.credential_mode:type_name -> dokkumcp.tenancy.v1.CredentialMode
-	4,  // 9: dokkumcp.tenancy.v1.RegisterHostResponse.host:type_name -> dokkumcp.tenancy.v1.Host
-	4,  // 10: dokkumcp.tenancy.v1.GetHostResponse.host:type_name -> dokkumcp.tenancy.v1.Host
-	0,  // 11: dokkumcp.tenancy.v1.ChangePlanRequest.plan:type_name -> dokkumcp.tenancy.v1.Plan
-	13, // 12: dokkumcp.tenancy.v1.ChangePlanRequest.overrides:type_name -> dokkumcp.tenancy.v1.LimitOverrides
-	3,  // 13: dokkumcp.tenancy.v1.ChangePlanResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
-	21, // 14: dokkumcp.tenancy.v1.ChangePlanResponse.limits:type_name -> dokkumcp.tenancy.v1.TenantLimits
-	3,  // 15: dokkumcp.tenancy.v1.SuspendTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
-	3,  // 16: dokkumcp.tenancy.v1.ResumeTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
-	0,  // 17: dokkumcp.tenancy.v1.TenantLimits.plan:type_name -> dokkumcp.tenancy.v1.Plan
-	1,  // 18: dokkumcp.tenancy.v1.TenantLimits.status:type_name -> dokkumcp.tenancy.v1.TenantStatus
-	21, // 19: dokkumcp.tenancy.v1.GetTenantLimitsResponse.limits:type_name -> dokkumcp.tenancy.v1.TenantLimits
-	41, // 20: dokkumcp.tenancy.v1.ReserveAppResponse.expire_time:type_name -> google.protobuf.Timestamp
-	41, // 21: dokkumcp.tenancy.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	41, // 22: dokkumcp.tenancy.v1.AppendAuditEventRequest.time:type_name -> google.protobuf.Timestamp
-	31, // 23: dokkumcp.tenancy.v1.AppendAuditEventResponse.event:type_name -> dokkumcp.tenancy.v1.AuditEvent
-	41, // 24: dokkumcp.tenancy.v1.AuditFilter.start_time:type_name -> google.protobuf.Timestamp
-	41, // 25: dokkumcp.tenancy.v1.AuditFilter.end_time:type_name -> google.protobuf.Timestamp
-	34, // 26: dokkumcp.tenancy.v1.ListAuditEventsRequest.filter:type_name -> dokkumcp.tenancy.v1.AuditFilter
-	31, // 27: dokkumcp.tenancy.v1.ListAuditEventsResponse.events:type_name -> dokkumcp.tenancy.v1.AuditEvent
-	34, // 28: dokkumcp.tenancy.v1.ExportAuditEventsRequest.filter:type_name -> dokkumcp.tenancy.v1.AuditFilter
-	5,  // 29: dokkumcp.tenancy.v1.TenancyService.CreateTenant:input_type -> dokkumcp.tenancy.v1.CreateTenantRequest
-	7,  // 30: dokkumcp.tenancy.v1.TenancyService.GetTenant:input_type -> dokkumcp.tenancy.v1.GetTenantRequest
-	9,  // 31: dokkumcp.tenancy.v1.TenancyService.RegisterHost:input_type -> dokkumcp.tenancy.v1.RegisterHostRequest
-	11, // 32: dokkumcp.tenancy.v1.TenancyService.GetHost:input_type -> dokkumcp.tenancy.v1.GetHostRequest
-	14, // 33: dokkumcp.tenancy.v1.TenancyService.ChangePlan:input_type -> dokkumcp.tenancy.v1.ChangePlanRequest
-	16, // 34: dokkumcp.tenancy.v1.TenancyService.SuspendTenant:input_type -> dokkumcp.tenancy.v1.SuspendTenantRequest
-	18, // 35: dokkumcp.tenancy.v1.TenancyService.ResumeTenant:input_type -> dokkumcp.tenancy.v1.ResumeTenantRequest
-	20, // 36: dokkumcp.tenancy.v1.TenancyService.GetTenantLimits:input_type -> dokkumcp.tenancy.v1.GetTenantLimitsRequest
-	23, // 37: dokkumcp.tenancy.v1.TenancyService.ReserveApp:input_type -> dokkumcp.tenancy.v1.ReserveAppRequest
-	25, // 38: dokkumcp.tenancy.v1.TenancyService.CommitAppReservation:input_type -> dokkumcp.tenancy.v1.CommitAppReservationRequest
-	27, // 39: dokkumcp.tenancy.v1.TenancyService.ReleaseAppReservation:input_type -> dokkumcp.tenancy.v1.ReleaseAppReservationRequest
-	29, // 40: dokkumcp.tenancy.v1.TenancyService.RecordAppRemoved:input_type -> dokkumcp.tenancy.v1.RecordAppRemovedRequest
-	32, // 41: dokkumcp.tenancy.v1.TenancyService.AppendAuditEvent:input_type -> dokkumcp.tenancy.v1.AppendAuditEventRequest
-	35, // 42: dokkumcp.tenancy.v1.TenancyService.ListAuditEvents:input_type -> dokkumcp.tenancy.v1.ListAuditEventsRequest
-	37, // 43: dokkumcp.tenancy.v1.TenancyService.ExportAuditEvents:input_type -> dokkumcp.tenancy.v1.ExportAuditEventsRequest
-	39, // 44: dokkumcp.tenancy.v1.TenancyService.VerifyAuditChain:input_type -> dokkumcp.tenancy.v1.VerifyAuditChainRequest
-	6,  // 45: dokkumcp.tenancy.v1.TenancyService.CreateTenant:output_type -> dokkumcp.tenancy.v1.CreateTenantResponse
-	8,  // 46: dokkumcp.tenancy.v1.TenancyService.GetTenant:output_type -> dokkumcp.tenancy.v1.GetTenantResponse
-	10, // 47: dokkumcp.tenancy.v1.TenancyService.RegisterHost:output_type -> dokkumcp.tenancy.v1.RegisterHostResponse
-	12, // 48: dokkumcp.tenancy.v1.TenancyService.GetHost:output_type -> dokkumcp.tenancy.v1.GetHostResponse
-	15, // 49: dokkumcp.tenancy.v1.TenancyService.ChangePlan:output_type -> dokkumcp.tenancy.v1.ChangePlanResponse
-	17, // 50: dokkumcp.tenancy.v1.TenancyService.SuspendTenant:output_type -> dokkumcp.tenancy.v1.SuspendTenantResponse
-	19, // 51: dokkumcp.tenancy.v1.TenancyService.ResumeTenant:output_type -> dokkumcp.tenancy.v1.ResumeTenantResponse
-	22, // 52: dokkumcp.tenancy.v1.TenancyService.GetTenantLimits:output_type -> dokkumcp.tenancy.v1.GetTenantLimitsResponse
-	24, // 53: dokkumcp.tenancy.v1.TenancyService.ReserveApp:output_type -> dokkumcp.tenancy.v1.ReserveAppResponse
-	26, // 54: dokkumcp.tenancy.v1.TenancyService.CommitAppReservation:output_type -> dokkumcp.tenancy.v1.CommitAppReservationResponse
-	28, // 55: dokkumcp.tenancy.v1.TenancyService.ReleaseAppReservation:output_type -> dokkumcp.tenancy.v1.ReleaseAppReservationResponse
-	30, // 56: dokkumcp.tenancy.v1.TenancyService.RecordAppRemoved:output_type -> dokkumcp.tenancy.v1.RecordAppRemovedResponse
-	33, // 57: dokkumcp.tenancy.v1.TenancyService.AppendAuditEvent:output_type -> dokkumcp.tenancy.v1.AppendAuditEventResponse
-	36, // 58: dokkumcp.tenancy.v1.TenancyService.ListAuditEvents:output_type -> dokkumcp.tenancy.v1.ListAuditEventsResponse
-	38, // 59: dokkumcp.tenancy.v1.TenancyService.ExportAuditEvents:output_type -> dokkumcp.tenancy.v1.ExportAuditEventsResponse
-	40, // 60: dokkumcp.tenancy.v1.TenancyService.VerifyAuditChain:output_type -> dokkumcp.tenancy.v1.VerifyAuditChainResponse
-	45, // [45:61] is the sub-list for method output_type
-	29, // [29:45] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	48, // 4: dokkumcp.tenancy.v1.Host.create_time:type_name -> google.protobuf.Timestamp
+	48, // 5: dokkumcp.tenancy.v1.Host.verify_time:type_name -> google.protobuf.Timestamp
+	0,  // 6: dokkumcp.tenancy.v1.CreateTenantRequest.plan:type_name -> dokkumcp.tenancy.v1.Plan
+	3,  // 7: dokkumcp.tenancy.v1.CreateTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
+	3,  // 8: dokkumcp.tenancy.v1.GetTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
+	2,  // 9: dokkumcp.tenancy.v1.RegisterHostRequest.credential_mode:type_name -> dokkumcp.tenancy.v1.CredentialMode
+	4,  // 10: dokkumcp.tenancy.v1.RegisterHostResponse.host:type_name -> dokkumcp.tenancy.v1.Host
+	4,  // 11: dokkumcp.tenancy.v1.GetHostResponse.host:type_name -> dokkumcp.tenancy.v1.Host
+	4,  // 12: dokkumcp.tenancy.v1.RecordHostVerificationResponse.host:type_name -> dokkumcp.tenancy.v1.Host
+	48, // 13: dokkumcp.tenancy.v1.TenantUsage.last_event_time:type_name -> google.protobuf.Timestamp
+	18, // 14: dokkumcp.tenancy.v1.GetTenantUsageResponse.usage:type_name -> dokkumcp.tenancy.v1.TenantUsage
+	0,  // 15: dokkumcp.tenancy.v1.ChangePlanRequest.plan:type_name -> dokkumcp.tenancy.v1.Plan
+	20, // 16: dokkumcp.tenancy.v1.ChangePlanRequest.overrides:type_name -> dokkumcp.tenancy.v1.LimitOverrides
+	3,  // 17: dokkumcp.tenancy.v1.ChangePlanResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
+	28, // 18: dokkumcp.tenancy.v1.ChangePlanResponse.limits:type_name -> dokkumcp.tenancy.v1.TenantLimits
+	3,  // 19: dokkumcp.tenancy.v1.SuspendTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
+	3,  // 20: dokkumcp.tenancy.v1.ResumeTenantResponse.tenant:type_name -> dokkumcp.tenancy.v1.Tenant
+	0,  // 21: dokkumcp.tenancy.v1.TenantLimits.plan:type_name -> dokkumcp.tenancy.v1.Plan
+	1,  // 22: dokkumcp.tenancy.v1.TenantLimits.status:type_name -> dokkumcp.tenancy.v1.TenantStatus
+	28, // 23: dokkumcp.tenancy.v1.GetTenantLimitsResponse.limits:type_name -> dokkumcp.tenancy.v1.TenantLimits
+	48, // 24: dokkumcp.tenancy.v1.ReserveAppResponse.expire_time:type_name -> google.protobuf.Timestamp
+	48, // 25: dokkumcp.tenancy.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	48, // 26: dokkumcp.tenancy.v1.AppendAuditEventRequest.time:type_name -> google.protobuf.Timestamp
+	38, // 27: dokkumcp.tenancy.v1.AppendAuditEventResponse.event:type_name -> dokkumcp.tenancy.v1.AuditEvent
+	48, // 28: dokkumcp.tenancy.v1.AuditFilter.start_time:type_name -> google.protobuf.Timestamp
+	48, // 29: dokkumcp.tenancy.v1.AuditFilter.end_time:type_name -> google.protobuf.Timestamp
+	41, // 30: dokkumcp.tenancy.v1.ListAuditEventsRequest.filter:type_name -> dokkumcp.tenancy.v1.AuditFilter
+	38, // 31: dokkumcp.tenancy.v1.ListAuditEventsResponse.events:type_name -> dokkumcp.tenancy.v1.AuditEvent
+	41, // 32: dokkumcp.tenancy.v1.ExportAuditEventsRequest.filter:type_name -> dokkumcp.tenancy.v1.AuditFilter
+	5,  // 33: dokkumcp.tenancy.v1.TenancyService.CreateTenant:input_type -> dokkumcp.tenancy.v1.CreateTenantRequest
+	7,  // 34: dokkumcp.tenancy.v1.TenancyService.GetTenant:input_type -> dokkumcp.tenancy.v1.GetTenantRequest
+	9,  // 35: dokkumcp.tenancy.v1.TenancyService.RegisterHost:input_type -> dokkumcp.tenancy.v1.RegisterHostRequest
+	11, // 36: dokkumcp.tenancy.v1.TenancyService.GetHost:input_type -> dokkumcp.tenancy.v1.GetHostRequest
+	13, // 37: dokkumcp.tenancy.v1.TenancyService.RecordHostVerification:input_type -> dokkumcp.tenancy.v1.RecordHostVerificationRequest
+	15, // 38: dokkumcp.tenancy.v1.TenancyService.RemoveHost:input_type -> dokkumcp.tenancy.v1.RemoveHostRequest
+	17, // 39: dokkumcp.tenancy.v1.TenancyService.GetTenantUsage:input_type -> dokkumcp.tenancy.v1.GetTenantUsageRequest
+	21, // 40: dokkumcp.tenancy.v1.TenancyService.ChangePlan:input_type -> dokkumcp.tenancy.v1.ChangePlanRequest
+	23, // 41: dokkumcp.tenancy.v1.TenancyService.SuspendTenant:input_type -> dokkumcp.tenancy.v1.SuspendTenantRequest
+	25, // 42: dokkumcp.tenancy.v1.TenancyService.ResumeTenant:input_type -> dokkumcp.tenancy.v1.ResumeTenantRequest
+	27, // 43: dokkumcp.tenancy.v1.TenancyService.GetTenantLimits:input_type -> dokkumcp.tenancy.v1.GetTenantLimitsRequest
+	30, // 44: dokkumcp.tenancy.v1.TenancyService.ReserveApp:input_type -> dokkumcp.tenancy.v1.ReserveAppRequest
+	32, // 45: dokkumcp.tenancy.v1.TenancyService.CommitAppReservation:input_type -> dokkumcp.tenancy.v1.CommitAppReservationRequest
+	34, // 46: dokkumcp.tenancy.v1.TenancyService.ReleaseAppReservation:input_type -> dokkumcp.tenancy.v1.ReleaseAppReservationRequest
+	36, // 47: dokkumcp.tenancy.v1.TenancyService.RecordAppRemoved:input_type -> dokkumcp.tenancy.v1.RecordAppRemovedRequest
+	39, // 48: dokkumcp.tenancy.v1.TenancyService.AppendAuditEvent:input_type -> dokkumcp.tenancy.v1.AppendAuditEventRequest
+	42, // 49: dokkumcp.tenancy.v1.TenancyService.ListAuditEvents:input_type -> dokkumcp.tenancy.v1.ListAuditEventsRequest
+	44, // 50: dokkumcp.tenancy.v1.TenancyService.ExportAuditEvents:input_type -> dokkumcp.tenancy.v1.ExportAuditEventsRequest
+	46, // 51: dokkumcp.tenancy.v1.TenancyService.VerifyAuditChain:input_type -> dokkumcp.tenancy.v1.VerifyAuditChainRequest
+	6,  // 52: dokkumcp.tenancy.v1.TenancyService.CreateTenant:output_type -> dokkumcp.tenancy.v1.CreateTenantResponse
+	8,  // 53: dokkumcp.tenancy.v1.TenancyService.GetTenant:output_type -> dokkumcp.tenancy.v1.GetTenantResponse
+	10, // 54: dokkumcp.tenancy.v1.TenancyService.RegisterHost:output_type -> dokkumcp.tenancy.v1.RegisterHostResponse
+	12, // 55: dokkumcp.tenancy.v1.TenancyService.GetHost:output_type -> dokkumcp.tenancy.v1.GetHostResponse
+	14, // 56: dokkumcp.tenancy.v1.TenancyService.RecordHostVerification:output_type -> dokkumcp.tenancy.v1.RecordHostVerificationResponse
+	16, // 57: dokkumcp.tenancy.v1.TenancyService.RemoveHost:output_type -> dokkumcp.tenancy.v1.RemoveHostResponse
+	19, // 58: dokkumcp.tenancy.v1.TenancyService.GetTenantUsage:output_type -> dokkumcp.tenancy.v1.GetTenantUsageResponse
+	22, // 59: dokkumcp.tenancy.v1.TenancyService.ChangePlan:output_type -> dokkumcp.tenancy.v1.ChangePlanResponse
+	24, // 60: dokkumcp.tenancy.v1.TenancyService.SuspendTenant:output_type -> dokkumcp.tenancy.v1.SuspendTenantResponse
+	26, // 61: dokkumcp.tenancy.v1.TenancyService.ResumeTenant:output_type -> dokkumcp.tenancy.v1.ResumeTenantResponse
+	29, // 62: dokkumcp.tenancy.v1.TenancyService.GetTenantLimits:output_type -> dokkumcp.tenancy.v1.GetTenantLimitsResponse
+	31, // 63: dokkumcp.tenancy.v1.TenancyService.ReserveApp:output_type -> dokkumcp.tenancy.v1.ReserveAppResponse
+	33, // 64: dokkumcp.tenancy.v1.TenancyService.CommitAppReservation:output_type -> dokkumcp.tenancy.v1.CommitAppReservationResponse
+	35, // 65: dokkumcp.tenancy.v1.TenancyService.ReleaseAppReservation:output_type -> dokkumcp.tenancy.v1.ReleaseAppReservationResponse
+	37, // 66: dokkumcp.tenancy.v1.TenancyService.RecordAppRemoved:output_type -> dokkumcp.tenancy.v1.RecordAppRemovedResponse
+	40, // 67: dokkumcp.tenancy.v1.TenancyService.AppendAuditEvent:output_type -> dokkumcp.tenancy.v1.AppendAuditEventResponse
+	43, // 68: dokkumcp.tenancy.v1.TenancyService.ListAuditEvents:output_type -> dokkumcp.tenancy.v1.ListAuditEventsResponse
+	45, // 69: dokkumcp.tenancy.v1.TenancyService.ExportAuditEvents:output_type -> dokkumcp.tenancy.v1.ExportAuditEventsResponse
+	47, // 70: dokkumcp.tenancy.v1.TenancyService.VerifyAuditChain:output_type -> dokkumcp.tenancy.v1.VerifyAuditChainResponse
+	52, // [52:71] is the sub-list for method output_type
+	33, // [33:52] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_dokkumcp_tenancy_v1_tenancy_proto_init() }
@@ -2822,15 +3305,15 @@ func file_dokkumcp_tenancy_v1_tenancy_proto_init() {
 	if File_dokkumcp_tenancy_v1_tenancy_proto != nil {
 		return
 	}
-	file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[10].OneofWrappers = []any{}
-	file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[18].OneofWrappers = []any{}
+	file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[17].OneofWrappers = []any{}
+	file_dokkumcp_tenancy_v1_tenancy_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc), len(file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   38,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -196,7 +196,7 @@ func (s *Store) CreateHost(ctx context.Context, h *domain.Host, admit app.AdmitF
 
 const selectHost = `
 	SELECT id, tenant_id, name, address, port, ssh_user, host_key, host_key_fingerprint,
-		credential_mode, create_time
+		credential_mode, create_time, dokku_version, plugins, verify_time
 	FROM tenancy.hosts`
 
 func (s *Store) HostByID(ctx context.Context, tenantID, hostID string) (*domain.Host, error) {
@@ -242,12 +242,16 @@ func (s *Store) oneHost(ctx context.Context, tenantID, query string, args ...any
 func scanHost(row pgx.Row) (*domain.Host, error) {
 	var h domain.Host
 	var mode string
+	var verifyTime *time.Time
 	err := row.Scan(&h.ID, &h.TenantID, &h.Name, &h.Address, &h.Port, &h.SSHUser, &h.HostKey,
-		&h.HostKeyFingerprint, &mode, &h.CreateTime)
+		&h.HostKeyFingerprint, &mode, &h.CreateTime, &h.DokkuVersion, &h.Plugins, &verifyTime)
 	if err != nil {
 		return nil, err
 	}
 	h.CredentialMode, h.CreateTime = domain.CredentialMode(mode), h.CreateTime.UTC()
+	if verifyTime != nil {
+		h.VerifyTime = verifyTime.UTC()
+	}
 	return &h, nil
 }
 

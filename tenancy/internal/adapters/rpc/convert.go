@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"fmt"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -78,5 +79,16 @@ func hostToProto(h *domain.Host) *tenancyv1.Host {
 		HostKeyFingerprint: h.HostKeyFingerprint,
 		CredentialMode:     modeToProto[h.CredentialMode],
 		CreateTime:         timestamppb.New(h.CreateTime),
+		DokkuVersion:       h.DokkuVersion,
+		Plugins:            h.Plugins,
+		VerifyTime:         optionalTimestamp(h.VerifyTime),
 	}
+}
+
+// optionalTimestamp leaves a zero time unset.
+func optionalTimestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
 }

@@ -44,6 +44,15 @@ const (
 	TenancyServiceRegisterHostProcedure = "/dokkumcp.tenancy.v1.TenancyService/RegisterHost"
 	// TenancyServiceGetHostProcedure is the fully-qualified name of the TenancyService's GetHost RPC.
 	TenancyServiceGetHostProcedure = "/dokkumcp.tenancy.v1.TenancyService/GetHost"
+	// TenancyServiceRecordHostVerificationProcedure is the fully-qualified name of the TenancyService's
+	// RecordHostVerification RPC.
+	TenancyServiceRecordHostVerificationProcedure = "/dokkumcp.tenancy.v1.TenancyService/RecordHostVerification"
+	// TenancyServiceRemoveHostProcedure is the fully-qualified name of the TenancyService's RemoveHost
+	// RPC.
+	TenancyServiceRemoveHostProcedure = "/dokkumcp.tenancy.v1.TenancyService/RemoveHost"
+	// TenancyServiceGetTenantUsageProcedure is the fully-qualified name of the TenancyService's
+	// GetTenantUsage RPC.
+	TenancyServiceGetTenantUsageProcedure = "/dokkumcp.tenancy.v1.TenancyService/GetTenantUsage"
 	// TenancyServiceChangePlanProcedure is the fully-qualified name of the TenancyService's ChangePlan
 	// RPC.
 	TenancyServiceChangePlanProcedure = "/dokkumcp.tenancy.v1.TenancyService/ChangePlan"
@@ -93,6 +102,15 @@ type TenancyServiceClient interface {
 	// GetHost resolves a tenant's host for the services that connect to it.
 	// Only service identities hold tenancy:read-hosts.
 	GetHost(context.Context, *connect.Request[v1.GetHostRequest]) (*connect.Response[v1.GetHostResponse], error)
+	// RecordHostVerification stores what a successful host verification
+	// found on the host: its Dokku version and plugins.
+	RecordHostVerification(context.Context, *connect.Request[v1.RecordHostVerificationRequest]) (*connect.Response[v1.RecordHostVerificationResponse], error)
+	// RemoveHost deletes a tenant's host with its app records and pending
+	// reservations. The tenant's audit events stay.
+	RemoveHost(context.Context, *connect.Request[v1.RemoveHostRequest]) (*connect.Response[v1.RemoveHostResponse], error)
+	// GetTenantUsage counts a tenant's apps, hosts, pending reservations and
+	// audit events.
+	GetTenantUsage(context.Context, *connect.Request[v1.GetTenantUsageRequest]) (*connect.Response[v1.GetTenantUsageResponse], error)
 	// ChangePlan moves a tenant to another plan, with optional per-tenant
 	// limit overrides, effective for the next request.
 	ChangePlan(context.Context, *connect.Request[v1.ChangePlanRequest]) (*connect.Response[v1.ChangePlanResponse], error)
@@ -160,6 +178,24 @@ func NewTenancyServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			httpClient,
 			baseURL+TenancyServiceGetHostProcedure,
 			connect.WithSchema(tenancyServiceMethods.ByName("GetHost")),
+			connect.WithClientOptions(opts...),
+		),
+		recordHostVerification: connect.NewClient[v1.RecordHostVerificationRequest, v1.RecordHostVerificationResponse](
+			httpClient,
+			baseURL+TenancyServiceRecordHostVerificationProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("RecordHostVerification")),
+			connect.WithClientOptions(opts...),
+		),
+		removeHost: connect.NewClient[v1.RemoveHostRequest, v1.RemoveHostResponse](
+			httpClient,
+			baseURL+TenancyServiceRemoveHostProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("RemoveHost")),
+			connect.WithClientOptions(opts...),
+		),
+		getTenantUsage: connect.NewClient[v1.GetTenantUsageRequest, v1.GetTenantUsageResponse](
+			httpClient,
+			baseURL+TenancyServiceGetTenantUsageProcedure,
+			connect.WithSchema(tenancyServiceMethods.ByName("GetTenantUsage")),
 			connect.WithClientOptions(opts...),
 		),
 		changePlan: connect.NewClient[v1.ChangePlanRequest, v1.ChangePlanResponse](
@@ -239,22 +275,25 @@ func NewTenancyServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // tenancyServiceClient implements TenancyServiceClient.
 type tenancyServiceClient struct {
-	createTenant          *connect.Client[v1.CreateTenantRequest, v1.CreateTenantResponse]
-	getTenant             *connect.Client[v1.GetTenantRequest, v1.GetTenantResponse]
-	registerHost          *connect.Client[v1.RegisterHostRequest, v1.RegisterHostResponse]
-	getHost               *connect.Client[v1.GetHostRequest, v1.GetHostResponse]
-	changePlan            *connect.Client[v1.ChangePlanRequest, v1.ChangePlanResponse]
-	suspendTenant         *connect.Client[v1.SuspendTenantRequest, v1.SuspendTenantResponse]
-	resumeTenant          *connect.Client[v1.ResumeTenantRequest, v1.ResumeTenantResponse]
-	getTenantLimits       *connect.Client[v1.GetTenantLimitsRequest, v1.GetTenantLimitsResponse]
-	reserveApp            *connect.Client[v1.ReserveAppRequest, v1.ReserveAppResponse]
-	commitAppReservation  *connect.Client[v1.CommitAppReservationRequest, v1.CommitAppReservationResponse]
-	releaseAppReservation *connect.Client[v1.ReleaseAppReservationRequest, v1.ReleaseAppReservationResponse]
-	recordAppRemoved      *connect.Client[v1.RecordAppRemovedRequest, v1.RecordAppRemovedResponse]
-	appendAuditEvent      *connect.Client[v1.AppendAuditEventRequest, v1.AppendAuditEventResponse]
-	listAuditEvents       *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
-	exportAuditEvents     *connect.Client[v1.ExportAuditEventsRequest, v1.ExportAuditEventsResponse]
-	verifyAuditChain      *connect.Client[v1.VerifyAuditChainRequest, v1.VerifyAuditChainResponse]
+	createTenant           *connect.Client[v1.CreateTenantRequest, v1.CreateTenantResponse]
+	getTenant              *connect.Client[v1.GetTenantRequest, v1.GetTenantResponse]
+	registerHost           *connect.Client[v1.RegisterHostRequest, v1.RegisterHostResponse]
+	getHost                *connect.Client[v1.GetHostRequest, v1.GetHostResponse]
+	recordHostVerification *connect.Client[v1.RecordHostVerificationRequest, v1.RecordHostVerificationResponse]
+	removeHost             *connect.Client[v1.RemoveHostRequest, v1.RemoveHostResponse]
+	getTenantUsage         *connect.Client[v1.GetTenantUsageRequest, v1.GetTenantUsageResponse]
+	changePlan             *connect.Client[v1.ChangePlanRequest, v1.ChangePlanResponse]
+	suspendTenant          *connect.Client[v1.SuspendTenantRequest, v1.SuspendTenantResponse]
+	resumeTenant           *connect.Client[v1.ResumeTenantRequest, v1.ResumeTenantResponse]
+	getTenantLimits        *connect.Client[v1.GetTenantLimitsRequest, v1.GetTenantLimitsResponse]
+	reserveApp             *connect.Client[v1.ReserveAppRequest, v1.ReserveAppResponse]
+	commitAppReservation   *connect.Client[v1.CommitAppReservationRequest, v1.CommitAppReservationResponse]
+	releaseAppReservation  *connect.Client[v1.ReleaseAppReservationRequest, v1.ReleaseAppReservationResponse]
+	recordAppRemoved       *connect.Client[v1.RecordAppRemovedRequest, v1.RecordAppRemovedResponse]
+	appendAuditEvent       *connect.Client[v1.AppendAuditEventRequest, v1.AppendAuditEventResponse]
+	listAuditEvents        *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
+	exportAuditEvents      *connect.Client[v1.ExportAuditEventsRequest, v1.ExportAuditEventsResponse]
+	verifyAuditChain       *connect.Client[v1.VerifyAuditChainRequest, v1.VerifyAuditChainResponse]
 }
 
 // CreateTenant calls dokkumcp.tenancy.v1.TenancyService.CreateTenant.
@@ -275,6 +314,21 @@ func (c *tenancyServiceClient) RegisterHost(ctx context.Context, req *connect.Re
 // GetHost calls dokkumcp.tenancy.v1.TenancyService.GetHost.
 func (c *tenancyServiceClient) GetHost(ctx context.Context, req *connect.Request[v1.GetHostRequest]) (*connect.Response[v1.GetHostResponse], error) {
 	return c.getHost.CallUnary(ctx, req)
+}
+
+// RecordHostVerification calls dokkumcp.tenancy.v1.TenancyService.RecordHostVerification.
+func (c *tenancyServiceClient) RecordHostVerification(ctx context.Context, req *connect.Request[v1.RecordHostVerificationRequest]) (*connect.Response[v1.RecordHostVerificationResponse], error) {
+	return c.recordHostVerification.CallUnary(ctx, req)
+}
+
+// RemoveHost calls dokkumcp.tenancy.v1.TenancyService.RemoveHost.
+func (c *tenancyServiceClient) RemoveHost(ctx context.Context, req *connect.Request[v1.RemoveHostRequest]) (*connect.Response[v1.RemoveHostResponse], error) {
+	return c.removeHost.CallUnary(ctx, req)
+}
+
+// GetTenantUsage calls dokkumcp.tenancy.v1.TenancyService.GetTenantUsage.
+func (c *tenancyServiceClient) GetTenantUsage(ctx context.Context, req *connect.Request[v1.GetTenantUsageRequest]) (*connect.Response[v1.GetTenantUsageResponse], error) {
+	return c.getTenantUsage.CallUnary(ctx, req)
 }
 
 // ChangePlan calls dokkumcp.tenancy.v1.TenancyService.ChangePlan.
@@ -348,6 +402,15 @@ type TenancyServiceHandler interface {
 	// GetHost resolves a tenant's host for the services that connect to it.
 	// Only service identities hold tenancy:read-hosts.
 	GetHost(context.Context, *connect.Request[v1.GetHostRequest]) (*connect.Response[v1.GetHostResponse], error)
+	// RecordHostVerification stores what a successful host verification
+	// found on the host: its Dokku version and plugins.
+	RecordHostVerification(context.Context, *connect.Request[v1.RecordHostVerificationRequest]) (*connect.Response[v1.RecordHostVerificationResponse], error)
+	// RemoveHost deletes a tenant's host with its app records and pending
+	// reservations. The tenant's audit events stay.
+	RemoveHost(context.Context, *connect.Request[v1.RemoveHostRequest]) (*connect.Response[v1.RemoveHostResponse], error)
+	// GetTenantUsage counts a tenant's apps, hosts, pending reservations and
+	// audit events.
+	GetTenantUsage(context.Context, *connect.Request[v1.GetTenantUsageRequest]) (*connect.Response[v1.GetTenantUsageResponse], error)
 	// ChangePlan moves a tenant to another plan, with optional per-tenant
 	// limit overrides, effective for the next request.
 	ChangePlan(context.Context, *connect.Request[v1.ChangePlanRequest]) (*connect.Response[v1.ChangePlanResponse], error)
@@ -411,6 +474,24 @@ func NewTenancyServiceHandler(svc TenancyServiceHandler, opts ...connect.Handler
 		TenancyServiceGetHostProcedure,
 		svc.GetHost,
 		connect.WithSchema(tenancyServiceMethods.ByName("GetHost")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceRecordHostVerificationHandler := connect.NewUnaryHandler(
+		TenancyServiceRecordHostVerificationProcedure,
+		svc.RecordHostVerification,
+		connect.WithSchema(tenancyServiceMethods.ByName("RecordHostVerification")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceRemoveHostHandler := connect.NewUnaryHandler(
+		TenancyServiceRemoveHostProcedure,
+		svc.RemoveHost,
+		connect.WithSchema(tenancyServiceMethods.ByName("RemoveHost")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenancyServiceGetTenantUsageHandler := connect.NewUnaryHandler(
+		TenancyServiceGetTenantUsageProcedure,
+		svc.GetTenantUsage,
+		connect.WithSchema(tenancyServiceMethods.ByName("GetTenantUsage")),
 		connect.WithHandlerOptions(opts...),
 	)
 	tenancyServiceChangePlanHandler := connect.NewUnaryHandler(
@@ -495,6 +576,12 @@ func NewTenancyServiceHandler(svc TenancyServiceHandler, opts ...connect.Handler
 			tenancyServiceRegisterHostHandler.ServeHTTP(w, r)
 		case TenancyServiceGetHostProcedure:
 			tenancyServiceGetHostHandler.ServeHTTP(w, r)
+		case TenancyServiceRecordHostVerificationProcedure:
+			tenancyServiceRecordHostVerificationHandler.ServeHTTP(w, r)
+		case TenancyServiceRemoveHostProcedure:
+			tenancyServiceRemoveHostHandler.ServeHTTP(w, r)
+		case TenancyServiceGetTenantUsageProcedure:
+			tenancyServiceGetTenantUsageHandler.ServeHTTP(w, r)
 		case TenancyServiceChangePlanProcedure:
 			tenancyServiceChangePlanHandler.ServeHTTP(w, r)
 		case TenancyServiceSuspendTenantProcedure:
@@ -542,6 +629,18 @@ func (UnimplementedTenancyServiceHandler) RegisterHost(context.Context, *connect
 
 func (UnimplementedTenancyServiceHandler) GetHost(context.Context, *connect.Request[v1.GetHostRequest]) (*connect.Response[v1.GetHostResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.GetHost is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) RecordHostVerification(context.Context, *connect.Request[v1.RecordHostVerificationRequest]) (*connect.Response[v1.RecordHostVerificationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.RecordHostVerification is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) RemoveHost(context.Context, *connect.Request[v1.RemoveHostRequest]) (*connect.Response[v1.RemoveHostResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.RemoveHost is not implemented"))
+}
+
+func (UnimplementedTenancyServiceHandler) GetTenantUsage(context.Context, *connect.Request[v1.GetTenantUsageRequest]) (*connect.Response[v1.GetTenantUsageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.tenancy.v1.TenancyService.GetTenantUsage is not implemented"))
 }
 
 func (UnimplementedTenancyServiceHandler) ChangePlan(context.Context, *connect.Request[v1.ChangePlanRequest]) (*connect.Response[v1.ChangePlanResponse], error) {
