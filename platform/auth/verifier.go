@@ -19,7 +19,7 @@ import (
 const MaxLeeway = 60 * time.Second
 
 // ErrInvalidToken wraps every reason a token is rejected, so callers can
-// answer 401 without echoing the detail.
+// respond with 401 without echoing the detail.
 var ErrInvalidToken = errors.New("invalid access token")
 
 // VerifierConfig configures a Verifier.

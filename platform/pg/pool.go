@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Connect opens a pool and checks that the database answers. The URL is
+// Connect opens a pool and checks that the database responds. The URL is
 // never echoed because it may carry a password. Statements run inside a
 // traced call get a span each (see QueryTracer).
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {

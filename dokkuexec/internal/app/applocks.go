@@ -108,7 +108,7 @@ func (l *appLocks) waiting(key string) int {
 }
 
 // lockApps takes the write locks of apps on the target's host. When ctx ends
-// first, the returned Error tells the caller that nothing was run.
+// first, the returned Error reports that nothing was run.
 func (s *Service) lockApps(ctx context.Context, target Target, apps ...string) (func(), error) {
 	keys := make([]string, len(apps))
 	for i, app := range apps {

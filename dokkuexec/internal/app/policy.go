@@ -72,9 +72,9 @@ func (s *Service) checkActive(ctx context.Context, tenantID string) (TenantLimit
 	case "active":
 		return limits, nil
 	case "suspended":
-		return TenantLimits{}, Errorf(KindFailedPrecondition, "tenant %s is suspended, so DokkuExec refuses its requests; ask an operator to resume it with ResumeTenant", tenantID)
+		return TenantLimits{}, Errorf(KindFailedPrecondition, "tenant %s is suspended, so DokkuExec rejects its requests; ask an operator to resume it with ResumeTenant", tenantID)
 	}
-	return TenantLimits{}, Errorf(KindFailedPrecondition, "tenant %s is %s, so DokkuExec refuses its requests", tenantID, limits.Status)
+	return TenantLimits{}, Errorf(KindFailedPrecondition, "tenant %s is %s, so DokkuExec rejects its requests; ask an operator to restore it", tenantID, limits.Status)
 }
 
 // checkWritable refuses a change for a tenant that is not active or whose
@@ -158,7 +158,7 @@ func (s *Service) write(ctx context.Context, req writeRequest, change func(ctx c
 	}
 	if err != nil {
 		// Nothing was changed, or the change failed: the request's own
-		// error tells the caller more than the audit failure.
+		// error is more useful to the caller than the audit failure.
 		return err
 	}
 	return &Error{

@@ -20,15 +20,15 @@ type LimitsSource interface {
 // CacheFor, and one per tool that has its own limit (domain.ToolCallLimit).
 // A call must fit in both.
 //
-// When Tenancy cannot be asked, the limiter fails open: it logs a warning,
+// When Tenancy cannot be reached, the limiter fails open: it logs a warning,
 // keeps the tenant's last known rate if it has one, applies only the
-// per-tool limits otherwise, and asks again after RetryFor.
+// per-tool limits otherwise, and requests the limits again after RetryFor.
 type Limiter struct {
 	Source LimitsSource
 	Logger *slog.Logger
 	// CacheFor is how long a tenant's rate is reused; default 30s.
 	CacheFor time.Duration
-	// RetryFor is how long after a failed read the limiter asks again;
+	// RetryFor is how long after a failed read the limiter requests the limits again;
 	// default 5s.
 	RetryFor time.Duration
 	// Now returns the current time; default time.Now.
@@ -135,7 +135,7 @@ func (l *Limiter) refresh(ctx context.Context, tenantID string) {
 			retry = 5 * time.Second
 		}
 		state.nextFetch = now.Add(retry)
-		l.Logger.WarnContext(ctx, "tenant limits unavailable; tool calls are limited only per tool until Tenancy answers",
+		l.Logger.WarnContext(ctx, "tenant limits unavailable; tool calls are limited only per tool until Tenancy responds",
 			"tenant_id", tenantID, "known_rate", state.known, "error", err)
 		return
 	}

@@ -75,7 +75,7 @@ type ScaleResult struct {
 }
 
 // ProcessChanged is the result of ps_start, ps_stop and ps_restart. Reason
-// says why nothing changed, for example that the app is not deployed.
+// explains why nothing changed, for example that the app is not deployed.
 type ProcessChanged struct {
 	App      string   `json:"app"`
 	Changed  bool     `json:"changed"`
@@ -113,7 +113,7 @@ type LogLine struct {
 type Logs struct {
 	Lines     []LogLine `json:"lines"`
 	Truncated bool      `json:"truncated"`
-	// Hint tells the model how to see more or fewer lines.
+	// Hint explains to the model how to see more or fewer lines.
 	Hint string `json:"hint"`
 }
 
@@ -295,7 +295,7 @@ func (t *Tools) GetLogs(ctx context.Context, args LogsArgs) (*Logs, error) {
 	return &Logs{Lines: lines, Truncated: resp.Msg.GetTruncated(), Hint: logsHint(args, len(lines), resp.Msg.GetTruncated())}, nil
 }
 
-// logsHint tells the model how to get more, or more relevant, lines.
+// logsHint explains to the model how to get more, or more relevant, lines.
 func logsHint(args LogsArgs, got int, truncated bool) string {
 	num := args.Num
 	if num == 0 {

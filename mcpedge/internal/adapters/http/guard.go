@@ -1,6 +1,6 @@
 // Package http guards the MCP endpoint before mcp-go receives a request: Origin
 // checks, a body limit, and bearer-token validation with the RFC 9728
-// challenge that tells a client where to find the authorization server.
+// challenge that names the authorization server for the client.
 package http
 
 import (
@@ -46,9 +46,9 @@ type Guard struct {
 	// AllowQueryToken accepts the token in an access_token query parameter
 	// for clients that cannot send headers. It is for the legacy SSE
 	// endpoints only, off unless an operator enables it, and the parameter
-	// is removed from the request before anything else sees the URL.
+	// is removed from the request before any other handler reads the URL.
 	AllowQueryToken bool
-	// DropCancellations answers notifications/cancelled with 202 without
+	// DropCancellations returns 202 for notifications/cancelled without
 	// passing it on. The stateless /mcp endpoint needs it: without sessions,
 	// one tenant's cancellation of request id 7 would cancel every tenant's
 	// in-flight request 7.
@@ -58,7 +58,7 @@ type Guard struct {
 	// for test listeners whose clients send no token, such as the one the MCP
 	// conformance suite runs against; server.NewHandler never sets it.
 	TestPrincipal *auth.Principal
-	// Calls, when set, admits every tools/call before mcp-go sees it: a
+	// Calls, when set, admits every tools/call before mcp-go dispatches it: a
 	// call over a rate limit gets HTTP 429 with Retry-After, and every
 	// admitted call carries an app.Call for its audit event.
 	Calls *app.CallGate
@@ -279,13 +279,13 @@ const (
 	codeRateLimited = -32029
 )
 
-// writeJSONRPCError answers a message rejected before dispatch with a
+// writeJSONRPCError responds to a message rejected before dispatch with a
 // JSON-RPC error and an HTTP status.
 func writeJSONRPCError(w http.ResponseWriter, status, code int, message string) {
 	writeJSONRPCErrorWithID(w, status, nil, code, message)
 }
 
-// writeJSONRPCErrorWithID answers a message whose id is known.
+// writeJSONRPCErrorWithID responds to a message whose id is known.
 func writeJSONRPCErrorWithID(w http.ResponseWriter, status int, id json.RawMessage, code int, message string) {
 	var idValue any
 	if len(id) > 0 {

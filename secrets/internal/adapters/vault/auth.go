@@ -136,7 +136,7 @@ func (c *CA) recordExpiry(auth *vaultapi.SecretAuth) {
 
 // loginError names the settings to check. The api client's error text is
 // included because it names the Vault address and Vault's reason, which
-// the operator reading a startup error needs and no RPC caller sees.
+// the operator reading a startup error needs and no RPC caller receives.
 func (c *CA) loginError(ctx context.Context, err error) error {
 	if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("timed out after %s", c.cfg.Timeout)

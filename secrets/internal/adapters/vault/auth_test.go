@@ -18,7 +18,7 @@ import (
 // fakeKubernetesVault is a fake standing in for Vault's
 // auth/<mount>/login endpoint of Kubernetes auth, which cannot run here
 // without a cluster to review the ServiceAccount token. It records every
-// login and answers with a non-renewable token that lives two seconds, so
+// login and responds with a non-renewable token that lives two seconds, so
 // the client logs in again shortly.
 type fakeKubernetesVault struct {
 	mu     sync.Mutex

@@ -20,7 +20,7 @@ import (
 // Backend is the name the Vault CA reports.
 const Backend = "vault"
 
-// Config locates the SSH secrets engine and says how to reach it.
+// Config locates the SSH secrets engine and how to reach it.
 type Config struct {
 	// Address is Vault's URL, for example https://vault.example.com:8200.
 	Address string
@@ -69,7 +69,7 @@ func New(cfg Config) (*CA, error) {
 	apiConfig.Timeout = cfg.Timeout
 	// The api client retries connection errors, 5xx (except 501), 412 and
 	// 429 with linear jittered backoff, honouring Retry-After. Retrying a
-	// sign request is safe: if Vault signed but the answer was lost, the
+	// sign request is safe: if Vault signed but the response was lost, the
 	// retry signs again, and the unused certificate is never handed out.
 	apiConfig.MaxRetries = cfg.MaxRetries
 	client, err := vaultapi.NewClient(apiConfig)

@@ -130,7 +130,7 @@ type TenancyServiceClient interface {
 	CommitAppReservation(context.Context, *connect.Request[v1.CommitAppReservationRequest]) (*connect.Response[v1.CommitAppReservationResponse], error)
 	// ReleaseAppReservation frees a reservation whose app was not created.
 	ReleaseAppReservation(context.Context, *connect.Request[v1.ReleaseAppReservationRequest]) (*connect.Response[v1.ReleaseAppReservationResponse], error)
-	// RecordAppRemoved forgets a destroyed app, which frees its slot.
+	// RecordAppRemoved deletes the record of a destroyed app, which frees its slot.
 	RecordAppRemoved(context.Context, *connect.Request[v1.RecordAppRemovedRequest]) (*connect.Response[v1.RecordAppRemovedResponse], error)
 	// AppendAuditEvent appends one event to the tenant's hash-chained audit
 	// ledger. It returns after the event is committed.
@@ -430,7 +430,7 @@ type TenancyServiceHandler interface {
 	CommitAppReservation(context.Context, *connect.Request[v1.CommitAppReservationRequest]) (*connect.Response[v1.CommitAppReservationResponse], error)
 	// ReleaseAppReservation frees a reservation whose app was not created.
 	ReleaseAppReservation(context.Context, *connect.Request[v1.ReleaseAppReservationRequest]) (*connect.Response[v1.ReleaseAppReservationResponse], error)
-	// RecordAppRemoved forgets a destroyed app, which frees its slot.
+	// RecordAppRemoved deletes the record of a destroyed app, which frees its slot.
 	RecordAppRemoved(context.Context, *connect.Request[v1.RecordAppRemovedRequest]) (*connect.Response[v1.RecordAppRemovedResponse], error)
 	// AppendAuditEvent appends one event to the tenant's hash-chained audit
 	// ledger. It returns after the event is committed.
