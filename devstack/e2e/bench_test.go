@@ -12,8 +12,10 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +63,7 @@ func postTool(client *http.Client, mcpURL, token, body string) error {
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
 	req.Header.Set("Authorization", "Bearer "+token)
+
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
@@ -73,11 +76,16 @@ func postTool(client *http.Client, mcpURL, token, body string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("status %d: %s", resp.StatusCode, raw)
 	}
-	// A stateless JSON response; an SSE one would start with "event:" or
-	// "data:".
-	raw = bytes.TrimPrefix(bytes.TrimSpace(raw), []byte("data: "))
-	if i := bytes.Index(raw, []byte("data: ")); i >= 0 {
-		raw = raw[i+len("data: "):]
+
+	// mcpedge answers with JSON, or with an SSE stream whose first data line
+	// is the response.
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		for line := range strings.Lines(string(raw)) {
+			if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok {
+				raw = []byte(data)
+				break
+			}
+		}
 	}
 	var answer struct {
 		Result *struct {
@@ -87,7 +95,7 @@ func postTool(client *http.Client, mcpURL, token, body string) error {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(raw), &answer); err != nil {
+	if err := json.Unmarshal(raw, &answer); err != nil {
 		return fmt.Errorf("decode %q: %w", raw, err)
 	}
 	if answer.Error != nil || answer.Result == nil || answer.Result.IsError {
@@ -122,27 +130,34 @@ func (l *latencies) add(d time.Duration) {
 	l.mu.Unlock()
 }
 
-// report adds the p50, p95 and p99 of the collected durations to b.
-func (l *latencies) report(b *testing.B) {
+// report adds the mean, p50, p95 and p99 of the collected durations to b,
+// each metric's unit starting with prefix.
+func (l *latencies) report(b *testing.B, prefix string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.values) == 0 {
 		return
 	}
 	slices.Sort(l.values)
+	var sum time.Duration
+	for _, d := range l.values {
+		sum += d
+	}
+	b.ReportMetric(float64(sum.Nanoseconds())/float64(len(l.values)), prefix+"mean-ns")
 	for _, p := range []int{50, 95, 99} {
 		index := min(len(l.values)*p/100, len(l.values)-1)
-		b.ReportMetric(float64(l.values[index].Nanoseconds()), "p"+strconv.Itoa(p)+"-ns")
+		b.ReportMetric(float64(l.values[index].Nanoseconds()), prefix+"p"+strconv.Itoa(p)+"-ns")
 	}
 }
 
 // BenchmarkToolCallOverhead reads one app's report through mcpedge
-// (apps_report over Streamable HTTP) and, in the same run against the same
-// Dokku test host, straight from DokkuExec (GetAppReport over Connect). The
-// difference between the two is what mcpedge adds: bearer verification,
-// the strict JSON-RPC parse, the rate limiter, the audit event, mcp-go's
-// dispatch and schema validation, and a second HTTP hop. Both clients send
-// requests one at a time.
+// (apps_report over Streamable HTTP) and straight from DokkuExec
+// (GetAppReport over Connect), against the same Dokku test host. Each
+// iteration makes one call of each, in alternating order, so that both see
+// the same load on a shared machine. The difference between the two is
+// what mcpedge adds: bearer verification, the strict JSON-RPC parse, the
+// rate limiter, the audit event, mcp-go's dispatch and schema validation,
+// and a second HTTP hop. Both clients send one request at a time.
 func BenchmarkToolCallOverhead(b *testing.B) {
 	st := startBenchStack(b)
 	ctx := context.Background()
@@ -170,53 +185,53 @@ func BenchmarkToolCallOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	b.Run("via=mcpedge", func(b *testing.B) {
-		body := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"apps_report","arguments":{"app":"bench"}}}`
-		// The first call exchanges the token and opens the SSH connection.
-		if err := postTool(client, st.MCPURL, mcpToken, body); err != nil {
+	body := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"apps_report","arguments":{"app":"bench"}}}`
+	viaMCPEdge := func() error { return postTool(client, st.MCPURL, mcpToken, body) }
+	exec := dokkuexecv1connect.NewDokkuExecServiceClient(client, st.DokkuExecURL)
+	direct := func() error {
+		req := connect.NewRequest(&dokkuexecv1.GetAppReportRequest{App: "bench"})
+		req.Header().Set("Authorization", "Bearer "+execToken)
+		resp, err := exec.GetAppReport(ctx, req)
+		if err == nil && resp.Msg.GetReport().GetApp() != "bench" {
+			err = fmt.Errorf("report of app %q, want bench", resp.Msg.GetReport().GetApp())
+		}
+		return err
+	}
+	// The first calls exchange the token and open the SSH connection.
+	for _, call := range []func() error{viaMCPEdge, direct} {
+		if err := call(); err != nil {
 			b.Fatal(err)
 		}
-		var lat latencies
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			start := time.Now()
-			if err := postTool(client, st.MCPURL, mcpToken, body); err != nil {
-				b.Fatal(err)
-			}
-			lat.add(time.Since(start))
-		}
-		b.StopTimer()
-		lat.report(b)
-	})
+	}
 
-	b.Run("via=dokkuexec", func(b *testing.B) {
-		exec := dokkuexecv1connect.NewDokkuExecServiceClient(client, st.DokkuExecURL)
-		request := func() error {
-			req := connect.NewRequest(&dokkuexecv1.GetAppReportRequest{App: "bench"})
-			req.Header().Set("Authorization", "Bearer "+execToken)
-			resp, err := exec.GetAppReport(ctx, req)
-			if err == nil && resp.Msg.GetReport().GetApp() != "bench" {
-				err = fmt.Errorf("report of app %q, want bench", resp.Msg.GetReport().GetApp())
-			}
-			return err
-		}
-		if err := request(); err != nil {
+	var mcpedgeLatency, directLatency latencies
+	// CPU time is measured around each call. Work a call leaves running,
+	// such as mcpedge's asynchronous audit append, is counted in whichever
+	// call runs next, and the alternating order spreads it over both.
+	var mcpedgeCPU, directCPU time.Duration
+	timed := func(call func() error, into *latencies, cpu *time.Duration) {
+		start, cpuStart := time.Now(), processCPU(b)
+		if err := call(); err != nil {
 			b.Fatal(err)
 		}
-		var lat latencies
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			start := time.Now()
-			if err := request(); err != nil {
-				b.Fatal(err)
-			}
-			lat.add(time.Since(start))
+		into.add(time.Since(start))
+		*cpu += processCPU(b) - cpuStart
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			timed(viaMCPEdge, &mcpedgeLatency, &mcpedgeCPU)
+			timed(direct, &directLatency, &directCPU)
+		} else {
+			timed(direct, &directLatency, &directCPU)
+			timed(viaMCPEdge, &mcpedgeLatency, &mcpedgeCPU)
 		}
-		b.StopTimer()
-		lat.report(b)
-	})
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(mcpedgeCPU.Nanoseconds())/float64(b.N), "mcpedge-cpu-ns")
+	b.ReportMetric(float64(directCPU.Nanoseconds())/float64(b.N), "direct-cpu-ns")
+	mcpedgeLatency.report(b, "mcpedge-")
+	directLatency.report(b, "direct-")
 }
 
 // benchTenants is the number of tenants of BenchmarkConcurrentTenants;
@@ -233,6 +248,17 @@ func benchTenants(b *testing.B) int {
 	return n
 }
 
+// processCPU returns the CPU time, user and system, the process has used.
+// It counts every service and test host in the process, but not PostgreSQL
+// or Vault, which run as separate processes.
+func processCPU(b *testing.B) time.Duration {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+}
+
 // heapInuse returns the process's in-use heap after a garbage collection.
 func heapInuse() uint64 {
 	runtime.GC()
@@ -242,10 +268,10 @@ func heapInuse() uint64 {
 }
 
 // BenchmarkConcurrentTenants seeds 1,000 tenants, each with its own API
-// client, token and Dokku test host, warms each one up with one call, and
-// then keeps one worker per tenant calling apps_list through mcpedge until
-// b.N calls are done, so 1,000 calls are in flight at a time. Tenants keep
-// the pro plan's rate limit of 600 calls a minute.
+// client, token and Dokku test host, and warms each one up with one call.
+// Then one worker per tenant calls apps_list through mcpedge until b.N
+// calls are done, so 1,000 calls are in flight at a time. Tenants keep the
+// pro plan's rate limit of 600 calls a minute.
 //
 // It reports ns/op (wall time / calls, the inverse of throughput, not a
 // call's latency), the latency percentiles of all calls, and the heap in
@@ -302,6 +328,7 @@ func BenchmarkConcurrentTenants(b *testing.B) {
 		var failed atomic.Int64
 		var errOnce sync.Once
 		var firstErr error
+		cpuStart := processCPU(b)
 		b.ResetTimer()
 		var workers sync.WaitGroup
 		for i := range n {
@@ -322,7 +349,8 @@ func BenchmarkConcurrentTenants(b *testing.B) {
 		if failed.Load() > 0 {
 			b.Fatalf("%d of %d calls failed; first: %v", failed.Load(), b.N, firstErr)
 		}
-		lat.report(b)
+		b.ReportMetric(float64((processCPU(b)-cpuStart).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		lat.report(b, "")
 		b.ReportMetric(float64(heapInuse())/(1<<20), "heap-inuse-MiB")
 	})
 }

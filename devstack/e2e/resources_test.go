@@ -280,17 +280,17 @@ func TestResourcesAndPrompts(t *testing.T) {
 // checkNodeResourcesAndPrompt checks what a TypeScript client printed after
 // listing the resource templates, reading app's report resource on host and
 // getting the diagnose_app prompt for it.
-func checkNodeResourcesAndPrompt(t *testing.T, who, host, app string, templates []string, uri, mimeType, readApp, prompt string) {
+func checkNodeResourcesAndPrompt(t *testing.T, clientName, host, app string, templates []string, uri, mimeType, readApp, prompt string) {
 	t.Helper()
 	wantTemplates := []string{"dokku://hosts/{host}/apps", "dokku://hosts/{host}/apps/{app}", "dokku://hosts/{host}/apps/{app}/logs"}
 	if !slices.Equal(templates, wantTemplates) {
-		t.Errorf("%s saw resource templates %v, want %v", who, templates, wantTemplates)
+		t.Errorf("%s saw resource templates %v, want %v", clientName, templates, wantTemplates)
 	}
 	wantURI := "dokku://hosts/" + host + "/apps/" + app
 	if uri != wantURI || mimeType != "application/json" || readApp != app {
-		t.Errorf("%s read resource %q (%s) with app %q; want %s as application/json with app %s", who, uri, mimeType, readApp, wantURI, app)
+		t.Errorf("%s read resource %q (%s) with app %q; want %s as application/json with app %s", clientName, uri, mimeType, readApp, wantURI, app)
 	}
 	if !strings.Contains(prompt, "apps_report") || !strings.Contains(prompt, app) {
-		t.Errorf("%s got diagnose_app text %q, want steps naming apps_report and %s", who, prompt, app)
+		t.Errorf("%s got diagnose_app text %q, want steps naming apps_report and %s", clientName, prompt, app)
 	}
 }

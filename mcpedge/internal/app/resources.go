@@ -56,7 +56,7 @@ func boundedJSON(v any, uri, tool string) (string, error) {
 }
 
 // fitLogs encodes logs within limit bytes by leaving out the oldest lines,
-// since the resource is about recent logs, and says so in the hint.
+// because the resource serves recent logs, and explains the cut in the hint.
 func fitLogs(logs *Logs, limit int) (string, error) {
 	text, err := json.Marshal(logs)
 	if err != nil {

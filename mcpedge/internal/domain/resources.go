@@ -26,7 +26,7 @@ const (
 	// RPC; until then no deployment resource exists.
 )
 
-// resourceURIPrefix is what every resource URI starts with.
+// resourceURIPrefix is the prefix of every resource URI.
 const resourceURIPrefix = "dokku://hosts/"
 
 // maxResourceURILength bounds a URI before it is parsed: the longest valid
@@ -147,8 +147,8 @@ const (
 	PromptDeployChecklist = "deploy_checklist"
 )
 
-// promptTools lists, per prompt, the tools its text tells the model to
-// call; a caller sees a prompt only when it may call all of them.
+// promptTools lists, per prompt, the tools its text directs the model to
+// call. A caller sees a prompt only when it may call all of them.
 var promptTools = map[string][]string{
 	PromptDiagnoseApp:     {ToolAppsReport, ToolPsReport, ToolLogsGet},
 	PromptDeployChecklist: {ToolAppsReport, ToolPsReport, ToolConfigExport, ToolLogsGet, ToolPsRestart},

@@ -113,7 +113,7 @@ func finish(ctx context.Context, outcome string) {
 }
 
 // jsonRPCError is a handler error whose code and message reach the client
-// as they are; mcp-go reports any other handler error as an internal error
+// unchanged. mcp-go reports any other handler error as an internal error
 // with the error's text.
 type jsonRPCError struct {
 	code    int
