@@ -77,7 +77,7 @@ func postTool(client *http.Client, mcpURL, token, body string) error {
 		return fmt.Errorf("status %d: %s", resp.StatusCode, raw)
 	}
 
-	// mcpedge answers with JSON, or with an SSE stream whose first data line
+	// mcpedge responds with JSON, or with an SSE stream whose first data line
 	// is the response.
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		for line := range strings.Lines(string(raw)) {
