@@ -58,12 +58,14 @@ func readResource(h handler, name string, tools *app.Tools) mcpserver.ResourceTe
 			err = &domain.ResourceURIError{Message: fmt.Sprintf("resource URI %q does not match the %s template", uri, name)}
 		}
 		if err != nil {
+			h.logger.InfoContext(ctx, "resource URI rejected", "resource", name, "error", err)
 			finish(ctx, app.OutcomeIsError)
 			return nil, rpcError(mcp.INVALID_PARAMS, err.Error())
 		}
 
 		principal, ok := auth.PrincipalFrom(ctx)
 		if !ok || !domain.ResourceAllowed(name, principal.Scopes) {
+			h.logger.InfoContext(ctx, "resource read denied", "resource", name, "permission", domain.ResourcePermission(name))
 			finish(ctx, app.OutcomeDenied)
 			return nil, rpcError(mcp.INVALID_PARAMS, fmt.Sprintf("reading %s needs the %s permission, which your access token does not carry; "+
 				"ask the tenant owner for a client with a role that grants it", uri, domain.ResourcePermission(name)))
