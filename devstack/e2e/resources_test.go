@@ -227,6 +227,11 @@ func TestResourcesAndPrompts(t *testing.T) {
 		if got := templateNames(t, v); len(got) != 3 {
 			t.Errorf("viewer templates = %v, want all 3", got)
 		}
+		waitForAudit(t, st, viewer.ID, func(events []auditRow) bool {
+			return slices.ContainsFunc(events, func(e auditRow) bool {
+				return e.operation == "mcpedge.prompt.deploy_checklist" && e.result == "denied"
+			})
+		})
 	})
 
 	t.Run("legacy SSE transport", func(t *testing.T) {
