@@ -109,8 +109,9 @@ func attempt(t *testing.T, c *client.Client, tool string, args map[string]any) s
 }
 
 // TestCrossTenantMatrix calls, as tenant A, every tool that takes an app or
-// a host, aimed at tenant B's app and host. Each call must fail and leave
-// B's app unchanged, and the attempts must be in A's audit ledger, not B's.
+// a host, and reads every resource, aimed at tenant B's app and host. Each
+// call and read must fail and leave B's app unchanged, and the attempts must
+// be in A's audit ledger, not B's.
 func TestCrossTenantMatrix(t *testing.T) {
 	logs := &syncBuffer{}
 	st := startStack(t, logs)
@@ -219,6 +220,44 @@ func TestCrossTenantMatrix(t *testing.T) {
 		}
 	})
 
+	// The resources read through the same RPCs as the tools, so a URI
+	// naming tenant b's host id finds no host, and one naming b's host name
+	// and app reaches a's own host, where b-app does not exist.
+	resourceURIs := func(host string) map[string]string {
+		return map[string]string{
+			"resource.apps":       "dokku://hosts/" + host + "/apps",
+			"resource.app_report": "dokku://hosts/" + host + "/apps/" + victimApp,
+			"resource.app_logs":   "dokku://hosts/" + host + "/apps/" + victimApp + "/logs",
+		}
+	}
+	t.Run("resources by tenant b's host id", func(t *testing.T) {
+		for name, uri := range resourceURIs(tenantB.HostID) {
+			err := readResourceError(t, a, uri)
+			if !strings.Contains(err.Error(), "not found") || !strings.Contains(err.Error(), tenantB.HostID) {
+				t.Errorf("%s: reading %s failed with %q; want host %s not found", name, uri, err, tenantB.HostID)
+			}
+			checkNoLeak(t, name, err.Error())
+		}
+	})
+	t.Run("resources by tenant b's host name and app name", func(t *testing.T) {
+		for name, uri := range resourceURIs(tenantB.HostName) {
+			if name == "resource.apps" {
+				// This is a's own host; the list must not show b's app.
+				var list struct{ Apps []string }
+				readResource(t, a, uri, &list)
+				if slices.Contains(list.Apps, victimApp) || !slices.Contains(list.Apps, "a-app") {
+					t.Errorf("reading %s as tenant a = %v; want a-app and not %s", uri, list.Apps, victimApp)
+				}
+				continue
+			}
+			err := readResourceError(t, a, uri)
+			if !strings.Contains(err.Error(), victimApp) {
+				t.Errorf("%s: reading %s failed with %q; want an error naming %s", name, uri, err, victimApp)
+			}
+			checkNoLeak(t, name, err.Error())
+		}
+	})
+
 	t.Run("tenant b's app is unchanged", func(t *testing.T) {
 		after := readTenantState(t, b)
 		if !slices.Equal(after.Apps, before.Apps) || !maps.Equal(after.Config, before.Config) ||
@@ -231,9 +270,13 @@ func TestCrossTenantMatrix(t *testing.T) {
 	// reads Tenancy's table (see waitForAudit).
 	t.Run("attempts are in a's ledger only", func(t *testing.T) {
 		events := waitForAudit(t, st, tenantA.ID, func(events []auditRow) bool {
+			operations := []string{"mcpedge.resource.apps", "mcpedge.resource.app_report", "mcpedge.resource.app_logs"}
 			for _, tool := range targeted {
+				operations = append(operations, "mcpedge."+tool.Name)
+			}
+			for _, operation := range operations {
 				rejected := slices.ContainsFunc(events, func(e auditRow) bool {
-					return e.operation == "mcpedge."+tool.Name && e.result != "ok"
+					return e.operation == operation && e.result != "ok"
 				})
 				if !rejected {
 					return false
@@ -438,7 +481,7 @@ func TestModernTypeScriptClient(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"MCP_URL="+st.MCPURL, "TOKEN_URL="+st.IdentityURL+"/oauth2/token",
 		"CLIENT_ID="+tenant.ClientID, "CLIENT_SECRET="+tenant.ClientSecret,
-		"APP=modern", "CONFIG_VALUE="+hostileValue)
+		"APP=modern", "HOST="+tenant.HostName, "CONFIG_VALUE="+hostileValue)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -451,10 +494,14 @@ func TestModernTypeScriptClient(t *testing.T) {
 		Created         string
 		Value           string
 		Apps            []string
+		Templates       []string
+		Resource        struct{ URI, MIMEType, App string }
+		Prompt          string
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("decode node output %q: %v", stdout.String(), err)
 	}
+	checkNodeResourcesAndPrompt(t, "the modern client", tenant.HostName, "modern", out.Templates, out.Resource.URI, out.Resource.MIMEType, out.Resource.App, out.Prompt)
 	if out.ProtocolVersion != "2026-07-28" {
 		t.Errorf("negotiated protocol %q, want 2026-07-28", out.ProtocolVersion)
 	}

@@ -436,7 +436,7 @@ func TestEndToEnd(t *testing.T) {
 		cmd.Env = append(os.Environ(),
 			"MCP_URL="+st.MCPURL, "TOKEN_URL="+tokenURL,
 			"CLIENT_ID="+tenantA.ClientID, "CLIENT_SECRET="+tenantA.ClientSecret,
-			"APP=api", "CONFIG_VALUE="+hostileValue)
+			"APP=api", "HOST="+tenantA.HostName, "CONFIG_VALUE="+hostileValue)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
@@ -451,11 +451,15 @@ func TestEndToEnd(t *testing.T) {
 				Locked bool
 				Dir    string
 			}
-			Apps []string
+			Apps      []string
+			Templates []string
+			Resource  struct{ URI, MIMEType, App string }
+			Prompt    string
 		}
 		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 			t.Fatalf("decode node output %q: %v", stdout.String(), err)
 		}
+		checkNodeResourcesAndPrompt(t, "node client", tenantA.HostName, "api", out.Templates, out.Resource.URI, out.Resource.MIMEType, out.Resource.App, out.Prompt)
 		if len(out.Tools) != 24 {
 			t.Errorf("node client saw tools %v, want 24", out.Tools)
 		}

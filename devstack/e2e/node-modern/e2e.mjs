@@ -6,7 +6,10 @@
 // mangle, reads it back and lists the apps. It prints one JSON object with
 // what it saw and exits non-zero on failure.
 //
-// Environment: MCP_URL, TOKEN_URL, CLIENT_ID, CLIENT_SECRET, APP, CONFIG_VALUE.
+// It also lists the resource templates, reads the app's report resource and
+// gets the diagnose_app prompt.
+//
+// Environment: MCP_URL, TOKEN_URL, CLIENT_ID, CLIENT_SECRET, APP, HOST, CONFIG_VALUE.
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 
 const PROTOCOL_VERSION = "2026-07-28";
@@ -45,6 +48,7 @@ function structured(result, tool) {
 async function main() {
   const mcpURL = required("MCP_URL");
   const app = required("APP");
+  const host = required("HOST");
   const configValue = process.env.CONFIG_VALUE ?? "";
   const token = await fetchToken(required("TOKEN_URL"), required("CLIENT_ID"), required("CLIENT_SECRET"), mcpURL);
 
@@ -80,6 +84,9 @@ async function main() {
   structured(await client.callTool({ name: "config_set", arguments: { app, vars: { E2E_VALUE: configValue }, no_restart: true } }), "config_set");
   const read = structured(await client.callTool({ name: "config_get", arguments: { app, key: "E2E_VALUE" } }), "config_get");
   const list = structured(await client.callTool({ name: "apps_list", arguments: {} }), "apps_list");
+  const { resourceTemplates } = await client.listResourceTemplates();
+  const resource = await client.readResource({ uri: `dokku://hosts/${host}/apps/${app}` });
+  const prompt = await client.getPrompt({ name: "diagnose_app", arguments: { host, app } });
   const protocolVersion = client.getNegotiatedProtocolVersion() ?? null;
   await client.close();
 
@@ -90,6 +97,13 @@ async function main() {
     created: created.app,
     value: read.value,
     apps: list.apps,
+    templates: resourceTemplates.map((t) => t.uriTemplate).sort(),
+    resource: {
+      uri: resource.contents[0]?.uri,
+      mimeType: resource.contents[0]?.mimeType,
+      app: JSON.parse(resource.contents[0]?.text ?? "{}").app,
+    },
+    prompt: prompt.messages.map((m) => m.content.text).join("\n"),
   }));
 }
 

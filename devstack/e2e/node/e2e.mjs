@@ -4,7 +4,10 @@
 // Dokku's tokenizer would mangle, reads it back and reads the app report.
 // It prints one JSON object with what it saw and exits non-zero on failure.
 //
-// Environment: MCP_URL, TOKEN_URL, CLIENT_ID, CLIENT_SECRET, APP, CONFIG_VALUE.
+// It also lists the resource templates, reads the app's report resource and
+// gets the diagnose_app prompt.
+//
+// Environment: MCP_URL, TOKEN_URL, CLIENT_ID, CLIENT_SECRET, APP, HOST, CONFIG_VALUE.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -42,6 +45,7 @@ function structured(result, tool) {
 async function main() {
   const mcpURL = required("MCP_URL");
   const app = required("APP");
+  const host = required("HOST");
   const configValue = process.env.CONFIG_VALUE ?? "";
   const token = await fetchToken(required("TOKEN_URL"), required("CLIENT_ID"), required("CLIENT_SECRET"), mcpURL);
 
@@ -57,6 +61,9 @@ async function main() {
   const read = structured(await client.callTool({ name: "config_get", arguments: { app, key: "E2E_VALUE" } }), "config_get");
   const report = structured(await client.callTool({ name: "apps_report", arguments: { app } }), "apps_report");
   const list = structured(await client.callTool({ name: "apps_list", arguments: {} }), "apps_list");
+  const { resourceTemplates } = await client.listResourceTemplates();
+  const resource = await client.readResource({ uri: `dokku://hosts/${host}/apps/${app}` });
+  const prompt = await client.getPrompt({ name: "diagnose_app", arguments: { host, app } });
   await client.close();
 
   process.stdout.write(JSON.stringify({
@@ -66,6 +73,13 @@ async function main() {
     value: read.value,
     report: { app: report.app, locked: report.locked, dir: report.dir },
     apps: list.apps,
+    templates: resourceTemplates.map((t) => t.uriTemplate).sort(),
+    resource: {
+      uri: resource.contents[0]?.uri,
+      mimeType: resource.contents[0]?.mimeType,
+      app: JSON.parse(resource.contents[0]?.text ?? "{}").app,
+    },
+    prompt: prompt.messages.map((m) => m.content.text).join("\n"),
   }));
 }
 

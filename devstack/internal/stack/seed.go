@@ -53,6 +53,10 @@ type TenantOptions struct {
 	// register instead of starting a test host. Its host key is read and
 	// pinned, and the caller must run Tenant.TrustCommand on it as root.
 	ExternalHost string
+	// Resources are audiences the API client may request besides the MCP
+	// endpoint, such as urn:dokkumcp:dokkuexec for a benchmark that calls
+	// DokkuExec directly.
+	Resources []string
 }
 
 // operatorClients returns Connect clients that act as the platform operator.
@@ -122,7 +126,7 @@ func (st *Stack) SeedTenant(ctx context.Context, opts TenantOptions) (*Tenant, e
 	}
 
 	client, err := identity.CreateClient(ctx, connect.NewRequest(&identityv1.CreateClientRequest{
-		TenantId: tenantID, Name: opts.Slug + "-agent", Role: opts.Role, Resources: []string{st.MCPURL},
+		TenantId: tenantID, Name: opts.Slug + "-agent", Role: opts.Role, Resources: append([]string{st.MCPURL}, opts.Resources...),
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("create API client for tenant %q: %w", opts.Slug, err)

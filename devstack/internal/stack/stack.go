@@ -55,6 +55,11 @@ type Options struct {
 	// as http://127.0.0.1:8200) and returns the URL Secrets uses instead, so
 	// that a test can put a fault injector between Secrets and Vault.
 	VaultProxy func(vaultURL string) string
+	// IdentityRateLimitsOff turns off Identity's per-client and per-address
+	// limits on token requests (its --token-client-rate and
+	// --token-address-rate), for benchmarks whose load generator and
+	// thousands of tenants share one address and one mcpedge client.
+	IdentityRateLimitsOff bool
 	// CertTTL, when set, is the lifetime of the SSH certificates Secrets
 	// issues (its --cert-ttl, at least 1m); zero keeps Secrets' default.
 	CertTTL time.Duration
@@ -159,7 +164,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	st.run(runCtx, services["identity"], logs, opts, func(ctx context.Context, l net.Listener, logger *slog.Logger, tel *telemetry.Telemetry) error {
 		fs := config.NewFlagSet("identity")
 		cfg := identityserver.RegisterFlags(fs)
-		if err := fs.Parse([]string{
+		args := []string{
 			"--log-level=" + level,
 			"--issuer=" + st.IdentityURL,
 			"--postgres-url=" + dbURL,
@@ -168,7 +173,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			// Tenant clients may also read their own audit ledger in Tenancy.
 			"--tenant-resources=" + st.MCPURL + ",urn:dokkumcp:dokkuexec,urn:dokkumcp:tenancy",
 			"--tenancy-url=" + st.TenancyURL,
-		}); err != nil {
+		}
+		if opts.IdentityRateLimitsOff {
+			args = append(args, "--token-client-rate=0", "--token-address-rate=0")
+		}
+		if err := fs.Parse(args); err != nil {
 			return err
 		}
 		return identityserver.Run(ctx, identityserver.Options{Config: cfg, Listener: l, Logger: logger, Telemetry: tel})

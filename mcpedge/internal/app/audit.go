@@ -27,7 +27,9 @@ type CallRecord struct {
 	Subject  string
 	ClientID string
 	Actor    string
-	Tool     string
+	// Tool is the called tool's name, or resource.<name> for a resource
+	// read and prompt.<name> for a prompt request.
+	Tool string
 	// Target is the app the call names, when it names a valid one.
 	Target string
 	// ArgumentsSHA256 is the hex SHA-256 of the canonical arguments JSON.

@@ -66,15 +66,42 @@ var appNamePattern = regexp.MustCompile(domain.AppNamePattern)
 // Admit starts a tools/call. When the call is over a rate limit it records
 // the rejection and returns false with the time after which to retry.
 func (g *CallGate) Admit(ctx context.Context, principal *auth.Principal, tool string, arguments []byte, traceID string) (*Call, bool, time.Duration) {
+	return g.AdmitRequest(ctx, principal, Request{Operation: tool, Target: targetApp(arguments), Arguments: arguments}, traceID)
+}
+
+// Request is a tools/call, resources/read or prompts/get as the gate admits
+// and audits it.
+type Request struct {
+	// Operation is the tool's name, or domain.ResourceOperation or
+	// domain.PromptOperation of the resource or prompt. The ledger records
+	// it as mcpedge.<Operation>.
+	Operation string
+	// Target is the app the request names, or "".
+	Target string
+	// Arguments is the JSON whose digest the ledger records.
+	Arguments []byte
+}
+
+// AdmitRequest starts a request that reaches a tenant's hosts or data:
+// tool calls, resource reads and prompt requests share the tenant's rate
+// limit and are audited alike. When the request is over a rate limit it
+// records the rejection and returns false with the time after which to
+// retry.
+func (g *CallGate) AdmitRequest(ctx context.Context, principal *auth.Principal, request Request, traceID string) (*Call, bool, time.Duration) {
+	tool := request.Operation
 	if len(tool) > maxToolNameLength {
 		tool = tool[:maxToolNameLength]
+	}
+	target := request.Target
+	if len(target) > 255 || !appNamePattern.MatchString(target) {
+		target = ""
 	}
 	call := &Call{
 		start:    time.Now(),
 		recorder: g.Recorder,
 		record: CallRecord{
 			TenantID: principal.TenantID, Subject: principal.Subject, ClientID: principal.ClientID, Actor: principal.Actor,
-			Tool: tool, Target: targetApp(arguments), ArgumentsSHA256: ArgumentsDigest(arguments),
+			Tool: tool, Target: target, ArgumentsSHA256: ArgumentsDigest(request.Arguments),
 			Time: time.Now(), TraceID: traceID,
 		},
 	}

@@ -275,6 +275,12 @@ func (t *Tools) SetDomains(ctx context.Context, args DomainsConfirmArgs) (*Domai
 
 // GetLogs returns the last lines of an app's logs.
 func (t *Tools) GetLogs(ctx context.Context, args LogsArgs) (*Logs, error) {
+	return t.getLogs(ctx, args, domain.ToolLogsGet)
+}
+
+// getLogs returns the last lines of an app's logs; label names the tool or
+// resource in error messages.
+func (t *Tools) getLogs(ctx context.Context, args LogsArgs, label string) (*Logs, error) {
 	if args.Num < 0 || args.Num > domain.MaxLogLines {
 		return nil, &ToolError{Message: fmt.Sprintf("num %d is out of range: ask for 1 to %d lines per container, or omit it for %d", args.Num, domain.MaxLogLines, domain.DefaultLogLines)}
 	}
@@ -282,7 +288,7 @@ func (t *Tools) GetLogs(ctx context.Context, args LogsArgs) (*Logs, error) {
 		Host: args.Host, App: args.App, Num: int32(args.Num), ProcessType: args.ProcessType,
 	}))
 	if err != nil {
-		return nil, t.toolError(ctx, domain.ToolLogsGet, err)
+		return nil, t.toolError(ctx, label, err)
 	}
 	lines := make([]LogLine, 0, len(resp.Msg.GetLines()))
 	for _, l := range resp.Msg.GetLines() {

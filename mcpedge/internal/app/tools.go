@@ -88,9 +88,15 @@ type ConfigSetResult struct {
 
 // ListApps lists the apps on a host.
 func (t *Tools) ListApps(ctx context.Context, args HostArgs) (*AppList, error) {
+	return t.listApps(ctx, args, "apps_list")
+}
+
+// listApps lists the apps on a host; label names the tool or resource in
+// error messages.
+func (t *Tools) listApps(ctx context.Context, args HostArgs, label string) (*AppList, error) {
 	resp, err := t.DokkuExec.ListApps(ctx, connect.NewRequest(&dokkuexecv1.ListAppsRequest{Host: args.Host}))
 	if err != nil {
-		return nil, t.toolError(ctx, "apps_list", err)
+		return nil, t.toolError(ctx, label, err)
 	}
 	apps := resp.Msg.GetApps()
 	if apps == nil {
@@ -114,9 +120,15 @@ func (t *Tools) CreateApp(ctx context.Context, args AppArgs) (*AppCreated, error
 
 // AppReport returns an app's report.
 func (t *Tools) AppReport(ctx context.Context, args AppArgs) (*AppReport, error) {
+	return t.appReport(ctx, args, "apps_report")
+}
+
+// appReport returns an app's report; label names the tool or resource in
+// error messages.
+func (t *Tools) appReport(ctx context.Context, args AppArgs, label string) (*AppReport, error) {
 	resp, err := t.DokkuExec.GetAppReport(ctx, connect.NewRequest(&dokkuexecv1.GetAppReportRequest{Host: args.Host, App: args.App}))
 	if err != nil {
-		return nil, t.toolError(ctx, "apps_report", err)
+		return nil, t.toolError(ctx, label, err)
 	}
 	report := resp.Msg.GetReport()
 	out := &AppReport{
@@ -170,6 +182,9 @@ var ErrExchangeRejected = errors.New("token exchange rejected")
 // ToolError is an error whose message is safe to show the model.
 type ToolError struct {
 	Message string
+	// Code is the Connect code of the downstream error the message comes
+	// from; zero (connect's "ok") when the error arose in mcpedge.
+	Code connect.Code
 }
 
 func (e *ToolError) Error() string { return e.Message }
@@ -194,13 +209,13 @@ func (t *Tools) toolError(ctx context.Context, tool string, err error) error {
 	case connect.CodeInvalidArgument, connect.CodeNotFound, connect.CodeAlreadyExists,
 		connect.CodeFailedPrecondition, connect.CodeAborted, connect.CodeOutOfRange, connect.CodeResourceExhausted:
 		t.Logger.InfoContext(ctx, "tool call rejected", "tool", tool, "code", connectErr.Code().String(), "error", err)
-		return &ToolError{Message: connectErr.Message()}
+		return &ToolError{Message: connectErr.Message(), Code: connectErr.Code()}
 	case connect.CodePermissionDenied:
 		t.Logger.InfoContext(ctx, "tool call denied", "tool", tool, "error", err)
-		return &ToolError{Message: connectErr.Message() + "; ask the tenant owner for a client with a role that grants it"}
+		return &ToolError{Message: connectErr.Message() + "; ask the tenant owner for a client with a role that grants it", Code: connectErr.Code()}
 	case connect.CodeUnavailable, connect.CodeDeadlineExceeded:
 		t.Logger.WarnContext(ctx, "tool call unavailable", "tool", tool, "error", err)
-		return &ToolError{Message: fmt.Sprintf("%s could not reach the Dokku host or a platform service in time; retry in a minute", tool)}
+		return &ToolError{Message: fmt.Sprintf("%s could not reach the Dokku host or a platform service in time; retry in a minute", tool), Code: connectErr.Code()}
 	default:
 		t.Logger.ErrorContext(ctx, "tool call failed", "tool", tool, "code", connectErr.Code().String(), "error", err)
 		return &ToolError{Message: fmt.Sprintf("%s failed because of an internal error; retry later or report request id %q", tool, logging.RequestID(ctx))}

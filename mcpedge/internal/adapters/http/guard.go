@@ -194,8 +194,9 @@ func (g *Guard) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, int
 	return body, http.StatusOK, 0, nil
 }
 
-// admit passes a tools/call through g.Calls. It returns false after writing
-// a 429 when the call is over a rate limit. end ends the call's span.
+// admit passes a tools/call, resources/read or prompts/get through
+// g.Calls. It returns false after writing a 429 when the request is over a
+// rate limit. end ends the request's span.
 func (g *Guard) admit(ctx context.Context, w http.ResponseWriter, principal *auth.Principal, body []byte) (context.Context, bool, func()) {
 	if g.Calls == nil {
 		return ctx, true, func() {}
@@ -206,50 +207,104 @@ func (g *Guard) admit(ctx context.Context, w http.ResponseWriter, principal *aut
 		Params struct {
 			Name      string          `json:"name"`
 			Arguments json.RawMessage `json:"arguments"`
+			URI       string          `json:"uri"`
 		} `json:"params"`
 	}
 	// The body already passed the strict check, so this reads the same
 	// members mcp-go will.
-	if json.Unmarshal(body, &message) != nil || message.Method != string(mcp.MethodToolsCall) {
+	if json.Unmarshal(body, &message) != nil {
 		return ctx, true, func() {}
 	}
+	request, spanName, ok := gatedRequest(message.Method, message.Params.Name, message.Params.Arguments, message.Params.URI)
+	if !ok {
+		return ctx, true, func() {}
+	}
+
 	end := func() {}
 	if g.Tracer != nil {
 		var span trace.Span
-		// The span names the tool and the tenant, never the arguments,
+		// The span names the operation and the tenant, never the arguments,
 		// which may carry config values.
-		attrs := []attribute.KeyValue{attribute.String("mcp.method.name", message.Method), attribute.String("mcp.tool", message.Params.Name)}
+		attrs := []attribute.KeyValue{attribute.String("mcp.method.name", message.Method), attribute.String(spanOperationKey[message.Method], request.Operation)}
 		if principal.TenantID != "" {
 			attrs = append(attrs, attribute.String("dokkumcp.tenant_id", principal.TenantID))
 		}
-		name := "mcp.tools/call"
-		if slices.Contains(domain.ToolNames(), message.Params.Name) {
-			// Unknown names, which the client chooses, stay out of span names.
-			name += " " + message.Params.Name
-		}
-		ctx, span = g.Tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+		ctx, span = g.Tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 		end = func() { span.End() }
 	}
 	traceID := ""
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
 		traceID = sc.TraceID().String()
 	}
-	call, ok, wait := g.Calls.Admit(ctx, principal, message.Params.Name, message.Params.Arguments, traceID)
+	call, ok, wait := g.Calls.AdmitRequest(ctx, principal, request, traceID)
 	if !ok {
 		end()
 		seconds := domain.RetryAfterSeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(seconds))
 		writeJSONRPCErrorWithID(w, http.StatusTooManyRequests, message.ID, codeRateLimited,
-			fmt.Sprintf("rate limit reached for tool calls of this tenant (or of %s); retry after %d seconds", message.Params.Name, seconds))
+			fmt.Sprintf("rate limit reached for tool calls and resource reads of this tenant (or of %s); retry after %d seconds", request.Operation, seconds))
 		return ctx, false, end
 	}
 	return app.WithCall(ctx, call), true, end
+}
+
+// spanOperationKey is the span attribute that carries a gated request's
+// operation, by method.
+var spanOperationKey = map[string]string{
+	string(mcp.MethodToolsCall):     "mcp.tool",
+	string(mcp.MethodResourcesRead): "mcp.resource",
+	string(mcp.MethodPromptsGet):    "mcp.prompt",
+}
+
+// gatedRequest returns the audited request and the span name of a
+// tools/call, resources/read or prompts/get, and false for any other
+// method. Names the client chooses stay out of span names unless they name
+// a known tool, resource or prompt.
+func gatedRequest(method, name string, arguments json.RawMessage, uri string) (app.Request, string, bool) {
+	switch method {
+	case string(mcp.MethodToolsCall):
+		spanName := "mcp.tools/call"
+		if slices.Contains(domain.ToolNames(), name) {
+			spanName += " " + name
+		}
+		return app.Request{Operation: name, Target: targetApp(arguments), Arguments: arguments}, spanName, true
+	case string(mcp.MethodResourcesRead):
+		ref, err := domain.ParseResourceURI(uri)
+		if err != nil {
+			ref = domain.ResourceRef{}
+		}
+		operation := domain.ResourceOperation(ref.Name)
+		uriJSON, _ := json.Marshal(map[string]string{"uri": uri})
+		return app.Request{Operation: operation, Target: ref.App, Arguments: uriJSON}, "mcp.resources/read " + operation, true
+	case string(mcp.MethodPromptsGet):
+		spanName := "mcp.prompts/get"
+		if slices.Contains(domain.PromptNames(), name) {
+			spanName += " " + name
+		}
+		return app.Request{Operation: domain.PromptOperation(name), Target: targetApp(arguments), Arguments: arguments}, spanName, true
+	default:
+		return app.Request{}, "", false
+	}
+}
+
+// targetApp returns the app member of a request's arguments, or "". The
+// gate keeps it only when it is a valid app name.
+func targetApp(arguments json.RawMessage) string {
+	var args struct {
+		App string `json:"app"`
+	}
+	if json.Unmarshal(arguments, &args) != nil {
+		return ""
+	}
+	return args.App
 }
 
 // recordedMethods are the MCP methods that label the duration metric; the
 // client chooses the method, so any other is recorded as _OTHER.
 var recordedMethods = []string{
 	string(mcp.MethodInitialize), string(mcp.MethodPing), string(mcp.MethodToolsList), string(mcp.MethodToolsCall),
+	string(mcp.MethodResourcesList), string(mcp.MethodResourcesTemplatesList), string(mcp.MethodResourcesRead),
+	string(mcp.MethodPromptsList), string(mcp.MethodPromptsGet),
 	"notifications/initialized", "notifications/cancelled",
 }
 

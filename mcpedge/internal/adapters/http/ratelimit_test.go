@@ -66,3 +66,55 @@ func TestGuardRateLimitsToolCalls(t *testing.T) {
 		t.Fatalf("tools/list: status %d, want 200", rec.Code)
 	}
 }
+
+func TestGuardAdmitsResourceReadsAndPrompts(t *testing.T) {
+	t.Parallel()
+	logger := slog.New(slog.DiscardHandler)
+	guard := &httpguard.Guard{
+		TestPrincipal: &auth.Principal{TenantID: "t-1", Subject: "c-1", ClientID: "c-1"},
+		Calls:         &app.CallGate{Limiter: &app.Limiter{Source: onePerMinute{}, Logger: logger}, Logger: logger},
+		Logger:        logger,
+	}
+	var operation string
+	handler := guard.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		operation = ""
+		if call := app.CallFrom(r.Context()); call != nil {
+			operation = call.Tool()
+		}
+	}))
+	post := func(body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "http://mcp.test/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		return rec
+	}
+
+	cases := []struct {
+		name, body, operation string
+	}{
+		{"templates list is not gated", `{"jsonrpc":"2.0","id":1,"method":"resources/templates/list"}`, ""},
+		{"resource read", `{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"dokku://hosts/main/apps/web"}}`, "resource.app_report"},
+		{"unknown resource", `{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///etc/passwd"}}`, "resource"},
+		{"prompt", `{"jsonrpc":"2.0","id":4,"method":"prompts/get","params":{"name":"diagnose_app","arguments":{"app":"web"}}}`, "prompt.diagnose_app"},
+	}
+	// The tenant may make one gated request a minute, so only the first
+	// gated request passes.
+	for i, tc := range cases {
+		rec := post(tc.body)
+		switch {
+		case tc.operation == "":
+			if rec.Code != http.StatusOK || operation != "" {
+				t.Errorf("%s: status %d, operation %q; want 200 without a call", tc.name, rec.Code, operation)
+			}
+		case i == 1:
+			if rec.Code != http.StatusOK || operation != tc.operation {
+				t.Errorf("%s: status %d, operation %q; want 200 with operation %q", tc.name, rec.Code, operation, tc.operation)
+			}
+		default:
+			if rec.Code != http.StatusTooManyRequests {
+				t.Errorf("%s: status %d, want 429 because it shares the tenant's limit with the earlier read", tc.name, rec.Code)
+			}
+		}
+	}
+}

@@ -195,7 +195,8 @@ func addOperationsTools(s *mcpserver.MCPServer, tools *app.Tools, h handler) {
 	s.AddTool(mcp.NewTool(domain.ToolAuditLog, with(readOnly,
 		mcp.WithTitleAnnotation("Read the audit log"),
 		mcp.WithDescription("Lists your tenant's audit events, oldest first: who called which tool or operation, when, on which app, "+
-			"and with what result. Tool calls appear as operation mcpedge.<tool> with their arguments as a SHA-256 digest only. "+
+			"and with what result. Tool calls appear as operation mcpedge.<tool>, resource reads as mcpedge.resource.<name> and "+
+			"prompt requests as mcpedge.prompt.<name>, with their arguments as a SHA-256 digest only. "+
 			"Use it to answer \"who changed this app\" or \"what happened at 10:00\". Filter by time, principal (a client id), "+
 			"operation or result (ok, is_error, denied, rate_limited, or an error code). "+
 			"Returns {events, next_page_token}; pass next_page_token as page_token for the next page."),

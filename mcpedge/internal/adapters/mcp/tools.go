@@ -21,24 +21,34 @@ import (
 
 const hostDescription = "Name of the tenant's Dokku host. Omit it when the tenant has only one host."
 
-// NewServer returns the MCP server with every tool registered and the tool
-// list filtered per caller: a caller sees and may call only the tools whose
-// permission its token carries.
+// NewServer returns the MCP server with every tool, resource template and
+// prompt registered, each list filtered per caller: a caller sees and may
+// use only the tools, resources and prompts whose permissions its token
+// carries.
 func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logger *slog.Logger) *mcpserver.MCPServer {
 	h := handler{logger: logger, timeout: callTimeout}
 	hooks := &mcpserver.Hooks{}
 	hooks.AddAfterCallTool(finishCall)
+	hooks.AddAfterListResourceTemplates(filterResourceTemplates)
 	hooks.AddOnError(func(ctx context.Context, _ any, method mcp.MCPMethod, _ any, err error) {
-		if method != mcp.MethodToolsCall {
+		// Handlers record their own outcomes; this records requests that
+		// failed before reaching one.
+		call := app.CallFrom(ctx)
+		if call == nil {
 			return
 		}
-		if call := app.CallFrom(ctx); call != nil {
+		switch method {
+		case mcp.MethodToolsCall, mcp.MethodPromptsGet:
 			outcome := app.OutcomeError
-			if errors.Is(err, mcpserver.ErrToolNotFound) {
-				// mcp-go returns "not found" for tools the caller may not use.
+			if errors.Is(err, mcpserver.ErrToolNotFound) || errors.Is(err, mcpserver.ErrPromptNotFound) {
+				// mcp-go returns "not found" for tools and prompts the
+				// caller may not use.
 				outcome = app.OutcomeDenied
 			}
 			call.Finish(ctx, outcome)
+		case mcp.MethodResourcesRead:
+			// A URI that matches no template.
+			call.Finish(ctx, app.OutcomeIsError)
 		}
 	})
 	s := mcpserver.NewMCPServer("dokkumcp", version,
@@ -49,9 +59,13 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 		mcpserver.WithRecovery(),
 		mcpserver.WithHooks(hooks),
 		mcpserver.WithToolFilter(filterByPermission),
+		mcpserver.WithResourceCapabilities(false, false),
+		mcpserver.WithPromptCapabilities(false),
+		mcpserver.WithPromptFilter(filterPromptsByPermission),
 		mcpserver.WithInstructions("Manage the apps on your Dokku hosts. Start with apps_list to see what exists; "+
-			"every tool acts only on your own tenant's hosts. Tool calls are rate limited per tenant: "+
-			"when a call is refused with HTTP 429, wait for the Retry-After seconds before calling again."),
+			"every tool acts only on your own tenant's hosts. Resources dokku://hosts/{host}/apps, .../apps/{app} and "+
+			".../apps/{app}/logs hold the same data as apps_list, apps_report and logs_get. "+
+			"Tool calls and resource reads are rate limited per tenant: when a request is rejected with HTTP 429, wait for the Retry-After seconds before calling again."),
 	)
 
 	s.AddTool(mcp.NewTool(domain.ToolAppsList,
@@ -134,6 +148,8 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 
 	addLifecycleTools(s, tools, h)
 	addOperationsTools(s, tools, h)
+	addResources(s, tools, h)
+	addPrompts(s)
 	return s
 }
 
