@@ -144,6 +144,8 @@ func (s *session) destroyApp(name string) {
 	s.info1("Retiring old containers and images")
 	delete(s.e.apps, name)
 	delete(s.e.builds, name)
+	delete(s.e.letsencrypt, name)
+	s.e.unlinkDestroyedApp(name)
 }
 
 func cmdAppsExists(s *session, args []string) int {

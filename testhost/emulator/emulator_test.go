@@ -175,8 +175,8 @@ func TestRunCommands(t *testing.T) {
 		{
 			name:    "installed community plugin command is unemulated",
 			plugins: []string{"postgres"},
-			command: "postgres:create db",
-			want:    result{"", " !     `postgres:create` is not emulated by the Dokku test host\n", 1},
+			command: "postgres:backup db bucket",
+			want:    result{"", " !     `postgres:backup` is not emulated by the Dokku test host\n", 1},
 		},
 		{
 			name:    "command of a missing plugin is unknown",
