@@ -456,8 +456,8 @@ func TestEndToEnd(t *testing.T) {
 		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 			t.Fatalf("decode node output %q: %v", stdout.String(), err)
 		}
-		if len(out.Tools) != 24 {
-			t.Errorf("node client saw tools %v, want 24", out.Tools)
+		if len(out.Tools) != 33 {
+			t.Errorf("node client saw tools %v, want 33", out.Tools)
 		}
 		if out.Created != "api" {
 			t.Errorf("node client created %q, want api", out.Created)

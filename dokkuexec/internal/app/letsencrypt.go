@@ -134,7 +134,7 @@ func (s *Service) letsencryptFailure(ctx context.Context, target Target, cmd dom
 	}
 	for _, message := range messages {
 		if strings.HasPrefix(message, domain.LetsencryptNoDomainsMessage) {
-			return Errorf(KindFailedPrecondition, "app %q has no domains, so Let's Encrypt has nothing to certify; add one with AddDomains first", app)
+			return Errorf(KindFailedPrecondition, "app %q has no domains, so Let's Encrypt has nothing to certify; add one with domains_add first", app)
 		}
 	}
 	return s.failure(ctx, target, cmd, app, result)

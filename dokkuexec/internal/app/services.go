@@ -52,7 +52,7 @@ func (s *Service) serviceFailure(ctx context.Context, target Target, cmd domain.
 	messages := result.Messages()
 	switch {
 	case slices.Contains(messages, domain.ServiceMissingMessage(req.kind, req.name)):
-		return Errorf(KindNotFound, "%s service %q not found on host %q; list services with ListServices or create it with CreateService", req.kind, req.name, target.Host.Name)
+		return Errorf(KindNotFound, "%s service %q not found on host %q; list services with services_list or create it with services_create", req.kind, req.name, target.Host.Name)
 	case slices.Contains(messages, domain.ServiceExistsMessage(req.kind, req.name)):
 		return Errorf(KindAlreadyExists, "%s service %q already exists on host %q; choose another name", req.kind, req.name, target.Host.Name)
 	}
@@ -298,7 +298,7 @@ func (s *Service) unlinkService(ctx context.Context, tenantID, hostRef, kind, na
 	}
 	if result.ExitStatus != 0 {
 		if slices.Contains(redactedMessages(result), domain.ServiceNotLinkedPrefix+string(app)) {
-			return ServiceUnlink{}, Errorf(KindFailedPrecondition, "%s service %q is not linked to app %q; GetServiceInfo lists its links", req.kind, req.name, app)
+			return ServiceUnlink{}, Errorf(KindFailedPrecondition, "%s service %q is not linked to app %q; services_info lists its links", req.kind, req.name, app)
 		}
 		return ServiceUnlink{}, s.serviceFailure(ctx, target, cmd, req, app, result)
 	}
@@ -343,7 +343,7 @@ func (s *Service) destroyService(ctx context.Context, tenantID, hostRef, kind, n
 	}
 	if result.ExitStatus != 0 {
 		if slices.Contains(result.Messages(), domain.ServiceLinkedMessage) {
-			return nil, Errorf(KindFailedPrecondition, "%s service %q is linked to apps, so Dokku keeps it; unlink each app listed by GetServiceInfo first", req.kind, req.name)
+			return nil, Errorf(KindFailedPrecondition, "%s service %q is linked to apps, so Dokku keeps it; unlink each app that services_info lists with services_unlink first", req.kind, req.name)
 		}
 		return nil, s.serviceFailure(ctx, target, cmd, req, "", result)
 	}

@@ -35,6 +35,16 @@ func TestPermissionComesFromContract(t *testing.T) {
 		domain.ToolRun:           "apps:deploy",
 		domain.ToolHostInfo:      "apps:read",
 		domain.ToolAuditLog:      "audit:read",
+
+		domain.ToolServicesCreate:     "services:write",
+		domain.ToolServicesInfo:       "services:read",
+		domain.ToolServicesLink:       "services:write",
+		domain.ToolServicesUnlink:     "services:write",
+		domain.ToolServicesDestroy:    "services:write",
+		domain.ToolServicesList:       "services:read",
+		domain.ToolLetsencryptEnable:  "domains:write",
+		domain.ToolLetsencryptDisable: "domains:write",
+		domain.ToolLetsencryptReport:  "apps:read",
 	}
 	for _, tool := range domain.ToolNames() {
 		if got := domain.Permission(tool); got != want[tool] {
