@@ -53,6 +53,24 @@ func TestRunCommands(t *testing.T) {
 			want:    result{"", "Usage of apps:list:\nunknown flag: --format\n", 2},
 		},
 		{
+			name:    "domains report before 0.38.0 takes --format as an info flag",
+			version: "0.37.10",
+			setup:   []string{"apps:create shop"},
+			command: "domains:report shop --format json",
+			want:    result{"", " !     Invalid flag passed, valid flags: --domains-app-enabled --domains-app-vhosts --domains-global-enabled --domains-global-vhosts\n", 1},
+		},
+		{
+			name:    "domains report text before 0.38.0 pads values",
+			version: "0.35.20",
+			setup:   []string{"apps:create shop"},
+			command: "domains:report shop",
+			want: result{"=====> shop domains information\n" +
+				"       Domains app enabled:           false                    \n" +
+				"       Domains app vhosts:                                     \n" +
+				"       Domains global enabled:        false                    \n" +
+				"       Domains global vhosts:                                  \n", "", 0},
+		},
+		{
 			name:    "report json before 0.38.8 has only prefixed keys",
 			version: "0.38.7",
 			setup:   []string{"apps:create shop"},

@@ -23,16 +23,24 @@ const (
 	featureAppsListJSON
 	// featurePluginListJSON is `plugin:list --format json`.
 	featurePluginListJSON
+	// featureDomainsReportJSON is `domains:report --format json`. Before
+	// it, domains:report is a bash command without --format.
+	featureDomainsReportJSON
 )
 
 // featureSince lists the first Dokku release with each feature, taken from
 // the tags of the Dokku repository.
+//
+// NOTE: `apps:report` and `ps:report` print the flags of 0.38.27 for every
+// version, although 0.35 to 0.37 have fewer (see the testdata of
+// dokkuexec/internal/domain for their real sets).
 var featureSince = map[feature]release{
 	featureRailpack:             {0, 37, 0},
 	featureBuilds:               {0, 38, 0},
 	featureUnprefixedReportKeys: {0, 38, 8},
 	featureAppsListJSON:         {0, 38, 21},
 	featurePluginListJSON:       {0, 38, 22},
+	featureDomainsReportJSON:    {0, 38, 0},
 }
 
 // release is a Dokku version as major, minor and patch numbers.
