@@ -172,8 +172,10 @@ func TestEndToEnd(t *testing.T) {
 		slices.Sort(names)
 		want := []string{"apps_create", "apps_destroy", "apps_list", "apps_lock", "apps_rename", "apps_report",
 			"apps_unlock", "audit_log", "config_export", "config_get", "config_set", "config_unset",
-			"domains_add", "domains_remove", "domains_report", "domains_set", "host_info", "logs_get",
-			"ps_report", "ps_restart", "ps_scale", "ps_start", "ps_stop", "run"}
+			"domains_add", "domains_remove", "domains_report", "domains_set", "host_info",
+			"letsencrypt_disable", "letsencrypt_enable", "letsencrypt_report", "logs_get",
+			"ps_report", "ps_restart", "ps_scale", "ps_start", "ps_stop", "run",
+			"services_create", "services_destroy", "services_info", "services_link", "services_list", "services_unlink"}
 		if !slices.Equal(names, want) {
 			t.Fatalf("tools = %v, want %v", names, want)
 		}
@@ -556,7 +558,7 @@ func TestEndToEnd(t *testing.T) {
 			names = append(names, tool.Name)
 		}
 		slices.Sort(names)
-		wantViewer := []string{"apps_list", "apps_report", "domains_report", "host_info", "logs_get", "ps_report"}
+		wantViewer := []string{"apps_list", "apps_report", "domains_report", "host_info", "letsencrypt_report", "logs_get", "ps_report", "services_info", "services_list"}
 		if !slices.Equal(names, wantViewer) {
 			t.Fatalf("viewer tools = %v, want %v", names, wantViewer)
 		}
