@@ -286,7 +286,7 @@ var appsReport = reportSpec{
 	reportType: "app",
 	legacyKeys: true,
 	appFlags: func(s *session, a *app) map[string]string {
-		return map[string]string{
+		flags := map[string]string{
 			"--app-created-at":                  strconv.FormatInt(a.createdAt, 10),
 			"--app-deploy-source":               a.deploySource,
 			"--app-deploy-source-metadata":      a.deploySourceMetadata,
@@ -294,6 +294,10 @@ var appsReport = reportSpec{
 			"--app-global-disable-autocreation": "",
 			"--app-locked":                      strconv.FormatBool(a.locked),
 		}
+		if !s.e.has(featureAppsDisableAutocreation) {
+			delete(flags, "--app-global-disable-autocreation")
+		}
+		return flags
 	},
 	globalFlags: func(s *session) map[string]string {
 		return map[string]string{"--app-global-disable-autocreation": ""}

@@ -53,6 +53,14 @@ func TestRunCommands(t *testing.T) {
 			want:    result{"", "Usage of apps:list:\nunknown flag: --format\n", 2},
 		},
 		{
+			name:    "ps report of 0.35 has the old flags",
+			version: "0.35.20",
+			setup:   []string{"apps:create shop"},
+			command: "ps:report shop --format json",
+			want: result{`{"deployed":"false","processes":"0","ps-can-scale":"true","ps-computed-procfile-path":"Procfile",` +
+				`"ps-global-procfile-path":"Procfile","ps-procfile-path":"","ps-restart-policy":"on-failure:10","restore":"true","running":"false"}` + "\n", "", 0},
+		},
+		{
 			name:    "domains report before 0.38.0 takes --format as an info flag",
 			version: "0.37.10",
 			setup:   []string{"apps:create shop"},
