@@ -270,8 +270,8 @@ func psPropertyFlags(s *session, a *app) map[string]string {
 	}
 	if !s.e.has(featurePsPropertyFlags) {
 		// Dokku 0.35 to 0.38.6 (plugins/ps/report.go): the global
-		// Procfile path defaults to "Procfile" and the restart policy
-		// is reported as computed.
+		// Procfile path defaults to "Procfile", and --ps-restart-policy
+		// is the policy in effect, by default on-failure:10.
 		common["--ps-computed-procfile-path"] = "Procfile"
 		common["--ps-global-procfile-path"] = "Procfile"
 		common["--ps-procfile-path"] = ""
