@@ -27,6 +27,10 @@ import (
 // victimApp is the app of tenant B that tenant A tries to reach.
 const victimApp = "b-app"
 
+// victimService is the postgres service of tenant B, linked to victimApp,
+// that tenant A tries to reach.
+const victimService = "b-db"
+
 // tenantState is what tenant B can see of its own app; the matrix compares
 // it before and after tenant A's attempts.
 type tenantState struct {
@@ -34,6 +38,12 @@ type tenantState struct {
 	Config  map[string]string
 	Domains []string
 	Locked  bool
+	// Services lists B's postgres services, and Links the apps linked
+	// to victimService.
+	Services []string
+	Links    []string
+	// TLSEmail is victimApp's Let's Encrypt address.
+	TLSEmail string
 }
 
 func readTenantState(t *testing.T, c *client.Client) tenantState {
@@ -46,7 +56,14 @@ func readTenantState(t *testing.T, c *client.Client) tenantState {
 	call(t, c, "domains_report", map[string]any{"app": victimApp}, &domains)
 	var report struct{ Locked bool }
 	call(t, c, "apps_report", map[string]any{"app": victimApp}, &report)
-	return tenantState{Apps: list.Apps, Config: export.Vars, Domains: domains.Domains, Locked: report.Locked}
+	var services struct{ Names []string }
+	call(t, c, "services_list", map[string]any{"kind": "postgres"}, &services)
+	var info struct{ Links []string }
+	call(t, c, "services_info", map[string]any{"kind": "postgres", "name": victimService}, &info)
+	var tls struct{ Email string }
+	call(t, c, "letsencrypt_report", map[string]any{"app": victimApp}, &tls)
+	return tenantState{Apps: list.Apps, Config: export.Vars, Domains: domains.Domains, Locked: report.Locked,
+		Services: services.Names, Links: info.Links, TLSEmail: tls.Email}
 }
 
 // attackArgs returns the arguments of a call of tool that would change or
@@ -86,6 +103,27 @@ func attackArgs(tool string) map[string]any {
 		args["confirm"] = victimApp
 	case "run":
 		args["args"] = []string{"echo", "pwned"}
+	case "services_list":
+		delete(args, "app")
+		args["kind"] = "postgres"
+	case "services_create", "services_info", "services_destroy":
+		delete(args, "app")
+		args["kind"] = "postgres"
+		args["name"] = victimService
+		if tool == "services_destroy" {
+			args["confirm"] = victimService
+		}
+	case "services_link", "services_unlink":
+		args["kind"] = "postgres"
+		args["name"] = victimService
+		args["no_restart"] = true
+		if tool == "services_unlink" {
+			args["confirm"] = victimService
+		}
+	case "letsencrypt_enable":
+		args["email"] = "attacker@example.com"
+	case "letsencrypt_disable":
+		args["confirm"] = victimApp
 	}
 	return args
 }
@@ -135,8 +173,17 @@ func TestCrossTenantMatrix(t *testing.T) {
 	call(t, b, "config_set", map[string]any{"app": victimApp, "vars": map[string]any{"B_SECRET": "value-of-tenant-b"}, "no_restart": true}, &set)
 	var domains struct{ Domains []string }
 	call(t, b, "domains_add", map[string]any{"app": victimApp, "domains": []string{"b.example.com"}}, &domains)
+	var service struct{ Info struct{ Name string } }
+	call(t, b, "services_create", map[string]any{"kind": "postgres", "name": victimService}, &service)
+	var link struct {
+		ConfigKey string `json:"config_key"`
+	}
+	call(t, b, "services_link", map[string]any{"kind": "postgres", "name": victimService, "app": victimApp, "no_restart": true}, &link)
+	var tls struct{ Changed bool }
+	call(t, b, "letsencrypt_enable", map[string]any{"app": victimApp, "email": "ops@b.example.com"}, &tls)
 	before := readTenantState(t, b)
-	if before.Config["B_SECRET"] != "value-of-tenant-b" || !slices.Contains(before.Domains, "b.example.com") {
+	if before.Config["B_SECRET"] != "value-of-tenant-b" || !slices.Contains(before.Domains, "b.example.com") ||
+		!slices.Equal(before.Links, []string{victimApp}) || before.TLSEmail != "ops@b.example.com" {
 		t.Fatalf("tenant b's setup did not take: %+v", before)
 	}
 	// Tenant A has an app of its own, so that its host is not empty.
@@ -200,10 +247,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 	// Tenant B's host is called main, as tenant A's is: the name resolves
 	// within the caller's tenant, so these calls reach A's host, where
 	// b-app does not exist. apps_create, apps_list and host_info would act
-	// on A's own host, which is allowed, so they are left out.
+	// on A's own host, which is allowed, so they are left out, and so are
+	// services_create and services_list. The errors name the app, or for
+	// the tools that check the service first, the service.
 	t.Run("by tenant b's host name and app name", func(t *testing.T) {
 		for _, tool := range targeted {
-			if slices.Contains([]string{"apps_create", "apps_list", "host_info"}, tool.Name) {
+			if slices.Contains([]string{"apps_create", "apps_list", "host_info", "services_create", "services_list"}, tool.Name) {
 				continue
 			}
 			for _, host := range []string{tenantB.HostName, ""} {
@@ -212,8 +261,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 					args["host"] = host
 				}
 				text := attempt(t, a, tool.Name, args)
-				if !strings.Contains(text, victimApp) {
-					t.Errorf("%s on host %q failed with %q; want an error naming %s", tool.Name, host, text, victimApp)
+				if !strings.Contains(text, victimApp) && !strings.Contains(text, `"`+victimService+`" not found`) {
+					t.Errorf("%s on host %q failed with %q; want an error naming %s or %s", tool.Name, host, text, victimApp, victimService)
 				}
 				checkNoLeak(t, tool.Name, text)
 			}
@@ -261,7 +310,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 	t.Run("tenant b's app is unchanged", func(t *testing.T) {
 		after := readTenantState(t, b)
 		if !slices.Equal(after.Apps, before.Apps) || !maps.Equal(after.Config, before.Config) ||
-			!slices.Equal(after.Domains, before.Domains) || after.Locked != before.Locked {
+			!slices.Equal(after.Domains, before.Domains) || after.Locked != before.Locked ||
+			!slices.Equal(after.Services, before.Services) || !slices.Equal(after.Links, before.Links) || after.TLSEmail != before.TLSEmail {
 			t.Fatalf("tenant b's state changed: before %+v, after %+v", before, after)
 		}
 	})
@@ -508,8 +558,8 @@ func TestModernTypeScriptClient(t *testing.T) {
 	if slices.Contains(out.Methods, "initialize") {
 		t.Errorf("the modern client sent initialize; methods %v", out.Methods)
 	}
-	if len(out.Tools) != 24 {
-		t.Errorf("the modern client saw tools %v, want 24", out.Tools)
+	if len(out.Tools) != 33 {
+		t.Errorf("the modern client saw tools %v, want 33", out.Tools)
 	}
 	if out.Created != "modern" {
 		t.Errorf("the modern client created %q, want modern", out.Created)

@@ -172,8 +172,10 @@ func TestEndToEnd(t *testing.T) {
 		slices.Sort(names)
 		want := []string{"apps_create", "apps_destroy", "apps_list", "apps_lock", "apps_rename", "apps_report",
 			"apps_unlock", "audit_log", "config_export", "config_get", "config_set", "config_unset",
-			"domains_add", "domains_remove", "domains_report", "domains_set", "host_info", "logs_get",
-			"ps_report", "ps_restart", "ps_scale", "ps_start", "ps_stop", "run"}
+			"domains_add", "domains_remove", "domains_report", "domains_set", "host_info",
+			"letsencrypt_disable", "letsencrypt_enable", "letsencrypt_report", "logs_get",
+			"ps_report", "ps_restart", "ps_scale", "ps_start", "ps_stop", "run",
+			"services_create", "services_destroy", "services_info", "services_link", "services_list", "services_unlink"}
 		if !slices.Equal(names, want) {
 			t.Fatalf("tools = %v, want %v", names, want)
 		}
@@ -460,8 +462,8 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("decode node output %q: %v", stdout.String(), err)
 		}
 		checkNodeResourcesAndPrompt(t, "node client", tenantA.HostName, "api", out.Templates, out.Resource.URI, out.Resource.MIMEType, out.Resource.App, out.Prompt)
-		if len(out.Tools) != 24 {
-			t.Errorf("node client saw tools %v, want 24", out.Tools)
+		if len(out.Tools) != 33 {
+			t.Errorf("node client saw tools %v, want 33", out.Tools)
 		}
 		if out.Created != "api" {
 			t.Errorf("node client created %q, want api", out.Created)
@@ -560,7 +562,7 @@ func TestEndToEnd(t *testing.T) {
 			names = append(names, tool.Name)
 		}
 		slices.Sort(names)
-		wantViewer := []string{"apps_list", "apps_report", "domains_report", "host_info", "logs_get", "ps_report"}
+		wantViewer := []string{"apps_list", "apps_report", "domains_report", "host_info", "letsencrypt_report", "logs_get", "ps_report", "services_info", "services_list"}
 		if !slices.Equal(names, wantViewer) {
 			t.Fatalf("viewer tools = %v, want %v", names, wantViewer)
 		}

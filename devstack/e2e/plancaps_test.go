@@ -80,7 +80,7 @@ func TestPlanCaps(t *testing.T) {
 		names = append(names, tool.Name)
 	}
 	slices.Sort(names)
-	wantTools := []string{"apps_list", "apps_report", "audit_log", "domains_report", "host_info", "logs_get", "ps_report"}
+	wantTools := []string{"apps_list", "apps_report", "audit_log", "domains_report", "host_info", "letsencrypt_report", "logs_get", "ps_report", "services_info", "services_list"}
 	if !slices.Equal(names, wantTools) {
 		t.Errorf("tools on the free plan = %v, want the read tools %v", names, wantTools)
 	}

@@ -144,6 +144,8 @@ func (s *session) destroyApp(name string) {
 	s.info1("Retiring old containers and images")
 	delete(s.e.apps, name)
 	delete(s.e.builds, name)
+	delete(s.e.letsencrypt, name)
+	s.e.unlinkDestroyedApp(name)
 }
 
 func cmdAppsExists(s *session, args []string) int {
@@ -284,7 +286,7 @@ var appsReport = reportSpec{
 	reportType: "app",
 	legacyKeys: true,
 	appFlags: func(s *session, a *app) map[string]string {
-		return map[string]string{
+		flags := map[string]string{
 			"--app-created-at":                  strconv.FormatInt(a.createdAt, 10),
 			"--app-deploy-source":               a.deploySource,
 			"--app-deploy-source-metadata":      a.deploySourceMetadata,
@@ -292,6 +294,10 @@ var appsReport = reportSpec{
 			"--app-global-disable-autocreation": "",
 			"--app-locked":                      strconv.FormatBool(a.locked),
 		}
+		if !s.e.has(featureAppsDisableAutocreation) {
+			delete(flags, "--app-global-disable-autocreation")
+		}
+		return flags
 	},
 	globalFlags: func(s *session) map[string]string {
 		return map[string]string{"--app-global-disable-autocreation": ""}

@@ -60,6 +60,24 @@ func init() {
 		"ps:stop":        {run: cmdPsStop},
 		"run":            {run: cmdRun},
 		"ssh-keys:list":  {run: cmdSSHKeysList},
+
+		"letsencrypt:active":  {run: cmdLetsencryptActive, plugin: "letsencrypt"},
+		"letsencrypt:disable": {run: cmdLetsencryptDisable, plugin: "letsencrypt"},
+		"letsencrypt:enable":  {run: cmdLetsencryptEnable, plugin: "letsencrypt"},
+		"letsencrypt:report":  {run: cmdLetsencryptReport, plugin: "letsencrypt"},
+		"letsencrypt:set":     {run: cmdLetsencryptSet, plugin: "letsencrypt"},
+	}
+	for prefix := range servicePlugins {
+		for name, run := range map[string]func(*session, servicePlugin, []string) int{
+			"create":  cmdServiceCreate,
+			"destroy": cmdServiceDestroy,
+			"info":    cmdServiceInfo,
+			"link":    cmdServiceLink,
+			"list":    cmdServiceList,
+			"unlink":  cmdServiceUnlink,
+		} {
+			commands[prefix+":"+name] = command{run: serviceCommand(prefix, run), plugin: prefix}
+		}
 	}
 }
 

@@ -172,5 +172,53 @@ var domainsReport = reportSpec{
 }
 
 func cmdDomainsReport(s *session, args []string) int {
+	if !s.e.has(featureDomainsReportJSON) {
+		return s.domainsReportBash(args)
+	}
 	return s.runReport(domainsReport, args)
+}
+
+// domainsReportBash is the bash domains:report of Dokku 0.35 to 0.37
+// (plugins/domains/internal-functions), which knows no --format: a second
+// argument is always an info flag. Only the report of one app is emulated.
+func (s *session) domainsReportBash(args []string) int {
+	appName, infoFlag := argAt(args, 0), argAt(args, 1)
+	if appName == "" || strings.HasPrefix(appName, "--") {
+		s.warn("`domains:report` without an app is not emulated by the Dokku test host")
+		return 1
+	}
+	a, code, ok := s.verifyAppBash(appName)
+	if !ok {
+		return code
+	}
+	flags := [][2]string{
+		{"--domains-app-enabled", fmt.Sprint(a.vhostEnabled())},
+		{"--domains-app-vhosts", strings.Join(a.domains, " ")},
+		{"--domains-global-enabled", "false"},
+		{"--domains-global-vhosts", ""},
+	}
+
+	if infoFlag == "" {
+		s.info2Quiet(a.name + " domains information")
+		for _, flag := range flags {
+			label := upperFirst(strings.ReplaceAll(strings.TrimPrefix(flag[0], "--"), "-", " ")) + ":"
+			s.verbose(fmt.Sprintf("%-30s %-25s", label, flag[1]))
+		}
+		return 0
+	}
+	var valid strings.Builder
+	match := false
+	for _, flag := range flags {
+		valid.WriteString(" " + flag[0])
+		if flag[0] == infoFlag {
+			match = true
+			if flag[1] != "" {
+				s.stdoutLine(flag[1])
+			}
+		}
+	}
+	if !match {
+		return s.fail("Invalid flag passed, valid flags:" + valid.String())
+	}
+	return 0
 }

@@ -61,6 +61,11 @@ type Emulator struct {
 	nextPID        int
 	nextBuild      int
 	livePIDs       map[int]bool
+	// services holds the postgres and redis services by plugin and name.
+	services map[string]map[string]*service
+	// letsencrypt holds the letsencrypt plugin's state by app name, and
+	// "--global".
+	letsencrypt map[string]*letsencryptState
 
 	// feedMu guards followers, the sessions following logs. It is
 	// separate from mu, which a follower does not hold while it follows.

@@ -53,6 +53,32 @@ func TestRunCommands(t *testing.T) {
 			want:    result{"", "Usage of apps:list:\nunknown flag: --format\n", 2},
 		},
 		{
+			name:    "ps report of 0.35 has the old flags",
+			version: "0.35.20",
+			setup:   []string{"apps:create shop"},
+			command: "ps:report shop --format json",
+			want: result{`{"deployed":"false","processes":"0","ps-can-scale":"true","ps-computed-procfile-path":"Procfile",` +
+				`"ps-global-procfile-path":"Procfile","ps-procfile-path":"","ps-restart-policy":"on-failure:10","restore":"true","running":"false"}` + "\n", "", 0},
+		},
+		{
+			name:    "domains report before 0.38.0 takes --format as an info flag",
+			version: "0.37.10",
+			setup:   []string{"apps:create shop"},
+			command: "domains:report shop --format json",
+			want:    result{"", " !     Invalid flag passed, valid flags: --domains-app-enabled --domains-app-vhosts --domains-global-enabled --domains-global-vhosts\n", 1},
+		},
+		{
+			name:    "domains report text before 0.38.0 pads values",
+			version: "0.35.20",
+			setup:   []string{"apps:create shop"},
+			command: "domains:report shop",
+			want: result{"=====> shop domains information\n" +
+				"       Domains app enabled:           false                    \n" +
+				"       Domains app vhosts:                                     \n" +
+				"       Domains global enabled:        false                    \n" +
+				"       Domains global vhosts:                                  \n", "", 0},
+		},
+		{
 			name:    "report json before 0.38.8 has only prefixed keys",
 			version: "0.38.7",
 			setup:   []string{"apps:create shop"},
@@ -175,8 +201,8 @@ func TestRunCommands(t *testing.T) {
 		{
 			name:    "installed community plugin command is unemulated",
 			plugins: []string{"postgres"},
-			command: "postgres:create db",
-			want:    result{"", " !     `postgres:create` is not emulated by the Dokku test host\n", 1},
+			command: "postgres:backup db bucket",
+			want:    result{"", " !     `postgres:backup` is not emulated by the Dokku test host\n", 1},
 		},
 		{
 			name:    "command of a missing plugin is unknown",

@@ -80,9 +80,9 @@ const buildsPluginVersion = "0.34.0"
 
 // knownPlugins describes the community plugins that Options.Plugins may name.
 //
-// NOTE: the versions are those named in the project's Dokku notes for
-// postgres and letsencrypt; the redis version and the commit ids are
-// placeholders.
+// The versions are those in each plugin's plugin.toml (dokku-postgres 1.48.0,
+// dokku-redis 1.43.0, dokku-letsencrypt 0.25.1), whose commands the emulator
+// follows. NOTE: the commit ids are placeholders.
 var knownPlugins = map[string]pluginInfo{
 	"postgres": {
 		Version:     "1.48.0",
@@ -92,14 +92,14 @@ var knownPlugins = map[string]pluginInfo{
 		Branch:      "master",
 	},
 	"redis": {
-		Version:     "1.44.0",
+		Version:     "1.43.0",
 		Description: "dokku redis service plugin",
 		SourceURL:   "https://github.com/dokku/dokku-redis.git",
 		Committish:  "0000000000000000000000000000000000000002",
 		Branch:      "master",
 	},
 	"letsencrypt": {
-		Version:     "0.25.0",
+		Version:     "0.25.1",
 		Description: "Automated installation of let's encrypt TLS certificates",
 		SourceURL:   "https://github.com/dokku/dokku-letsencrypt.git",
 		Committish:  "0000000000000000000000000000000000000003",

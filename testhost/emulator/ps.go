@@ -15,29 +15,7 @@ var psReport = reportSpec{
 	reportType: "ps",
 	legacyKeys: true,
 	appFlags: func(s *session, a *app) map[string]string {
-		flags := map[string]string{
-			"--deployed":                         strconv.FormatBool(a.deployed),
-			"--processes":                        strconv.Itoa(a.runningProcessCount()),
-			"--ps-can-scale":                     "true",
-			"--ps-computed-dockerfile-start-cmd": "",
-			"--ps-computed-procfile-path":        "Procfile",
-			"--ps-computed-restart-policy":       "on-failure:10",
-			"--ps-computed-skip-deploy":          "false",
-			"--ps-computed-start-cmd":            "",
-			"--ps-computed-stop-timeout-seconds": "30",
-			"--ps-dockerfile-start-cmd":          "",
-			"--ps-global-procfile-path":          "",
-			"--ps-global-restart-policy":         "",
-			"--ps-global-skip-deploy":            "",
-			"--ps-global-stop-timeout-seconds":   "",
-			"--ps-procfile-path":                 "",
-			"--ps-restart-policy":                "",
-			"--ps-skip-deploy":                   "",
-			"--ps-start-cmd":                     "",
-			"--ps-stop-timeout-seconds":          "",
-			"--restore":                          strconv.FormatBool(!a.stopped),
-			"--running":                          strconv.FormatBool(a.running()),
-		}
+		flags := psPropertyFlags(s, a)
 		for _, container := range a.containers() {
 			status := "exited"
 			if a.running() {
@@ -278,4 +256,53 @@ func cmdPsRebuild(s *session, args []string) int {
 	return s.withDeployLock(a, func() int {
 		return s.buildAndDeploy(a, a.builder)
 	})
+}
+
+// psPropertyFlags returns the app flags of `ps:report` of the emulated
+// version, without the per-container status flags.
+func psPropertyFlags(s *session, a *app) map[string]string {
+	common := map[string]string{
+		"--deployed":     strconv.FormatBool(a.deployed),
+		"--processes":    strconv.Itoa(a.runningProcessCount()),
+		"--ps-can-scale": "true",
+		"--restore":      strconv.FormatBool(!a.stopped),
+		"--running":      strconv.FormatBool(a.running()),
+	}
+	if !s.e.has(featurePsPropertyFlags) {
+		// Dokku 0.35 to 0.38.6 (plugins/ps/report.go): the global
+		// Procfile path defaults to "Procfile", and --ps-restart-policy
+		// is the policy in effect, by default on-failure:10.
+		common["--ps-computed-procfile-path"] = "Procfile"
+		common["--ps-global-procfile-path"] = "Procfile"
+		common["--ps-procfile-path"] = ""
+		common["--ps-restart-policy"] = "on-failure:10"
+		if s.e.has(featurePsStopTimeout) {
+			common["--computed-stop-timeout-seconds"] = "30"
+			common["--global-stop-timeout-seconds"] = "30"
+			common["--stop-timeout-seconds"] = "30"
+		}
+		return common
+	}
+
+	for key, value := range map[string]string{
+		"--ps-computed-dockerfile-start-cmd": "",
+		"--ps-computed-procfile-path":        "Procfile",
+		"--ps-computed-restart-policy":       "on-failure:10",
+		"--ps-computed-skip-deploy":          "false",
+		"--ps-computed-start-cmd":            "",
+		"--ps-computed-stop-timeout-seconds": "30",
+		"--ps-dockerfile-start-cmd":          "",
+		"--ps-global-procfile-path":          "",
+		"--ps-global-restart-policy":         "",
+		"--ps-global-skip-deploy":            "",
+		"--ps-global-stop-timeout-seconds":   "",
+		"--ps-procfile-path":                 "",
+		"--ps-restart-policy":                "",
+		"--ps-skip-deploy":                   "",
+		"--ps-start-cmd":                     "",
+		"--ps-stop-timeout-seconds":          "",
+	} {
+		common[key] = value
+	}
+	return common
 }

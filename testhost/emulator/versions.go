@@ -23,16 +23,35 @@ const (
 	featureAppsListJSON
 	// featurePluginListJSON is `plugin:list --format json`.
 	featurePluginListJSON
+	// featureDomainsReportJSON is `domains:report --format json`. Before
+	// it, domains:report is a bash command without --format.
+	featureDomainsReportJSON
+	// featurePsStopTimeout adds the unprefixed stop-timeout flags to
+	// `ps:report`.
+	featurePsStopTimeout
+	// featurePsPropertyFlags replaces them with the "ps-" prefixed
+	// property flags of 0.38.x (start command, skip deploy, ...).
+	featurePsPropertyFlags
+	// featureAppsDisableAutocreation is the
+	// --app-global-disable-autocreation flag of `apps:report`.
+	featureAppsDisableAutocreation
 )
 
 // featureSince lists the first Dokku release with each feature, taken from
 // the tags of the Dokku repository.
+
 var featureSince = map[feature]release{
 	featureRailpack:             {0, 37, 0},
 	featureBuilds:               {0, 38, 0},
 	featureUnprefixedReportKeys: {0, 38, 8},
 	featureAppsListJSON:         {0, 38, 21},
 	featurePluginListJSON:       {0, 38, 22},
+	featureDomainsReportJSON:    {0, 38, 0},
+	featurePsStopTimeout:        {0, 36, 0},
+	// NOTE: 0.38.7 and 0.38.8 added these flags in two steps; both
+	// releases are emulated with the full set of 0.38.9.
+	featurePsPropertyFlags:         {0, 38, 7},
+	featureAppsDisableAutocreation: {0, 38, 12},
 }
 
 // release is a Dokku version as major, minor and patch numbers.

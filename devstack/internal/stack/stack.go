@@ -338,7 +338,12 @@ func (st *Stack) Stop() {
 	})
 }
 
-// StartTestHost starts a Dokku test host on addr ("" picks a free port).
+// TestHostPlugins are the community plugins every test host of the stack has
+// installed, so that the service and letsencrypt tools work against it.
+var TestHostPlugins = []string{"postgres", "redis", "letsencrypt"}
+
+// StartTestHost starts a Dokku test host on addr ("" picks a free port),
+// with TestHostPlugins installed.
 func (st *Stack) StartTestHost(addr string, logs io.Writer) (*sshd.Server, ssh.PublicKey, error) {
 	_, private, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -351,7 +356,7 @@ func (st *Stack) StartTestHost(addr string, logs io.Writer) (*sshd.Server, ssh.P
 	if logs == nil {
 		logs = io.Discard
 	}
-	host, err := sshd.New(sshd.Options{HostKey: signer, Emulator: emulator.New(emulator.Options{}), Logger: logging.New(logs, "testhost", slog.LevelInfo)})
+	host, err := sshd.New(sshd.Options{HostKey: signer, Emulator: emulator.New(emulator.Options{Plugins: TestHostPlugins}), Logger: logging.New(logs, "testhost", slog.LevelInfo)})
 	if err != nil {
 		return nil, nil, err
 	}

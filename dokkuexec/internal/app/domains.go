@@ -21,8 +21,20 @@ func (s *Service) GetDomainsReport(ctx context.Context, tenantID, hostRef, appNa
 	return s.domainsReport(ctx, target, app)
 }
 
+// domainsReport runs `domains:report` for app, in JSON where the host's Dokku
+// version has it.
 func (s *Service) domainsReport(ctx context.Context, target Target, app domain.AppName) (domain.DomainsReport, error) {
-	cmd, err := domain.DomainsReportCommand(app)
+	version, err := s.version(ctx, target)
+	if err != nil {
+		return domain.DomainsReport{}, err
+	}
+
+	json := version.AtLeast(domain.DomainsReportJSONSince)
+	build, parse := domain.DomainsReportCommand, domain.ParseDomainsReportJSON
+	if !json {
+		build, parse = domain.DomainsReportTextCommand, domain.ParseDomainsReportText
+	}
+	cmd, err := build(app)
 	if err != nil {
 		return domain.DomainsReport{}, invalid(err)
 	}
@@ -30,7 +42,7 @@ func (s *Service) domainsReport(ctx context.Context, target Target, app domain.A
 	if err != nil {
 		return domain.DomainsReport{}, err
 	}
-	report, err := domain.ParseDomainsReportJSON(app, result.Stdout)
+	report, err := parse(app, result.Stdout)
 	if err != nil {
 		return domain.DomainsReport{}, s.unparsable(ctx, target, cmd, err)
 	}

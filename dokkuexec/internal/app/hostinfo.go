@@ -27,6 +27,12 @@ func (s *Service) GetHostInfo(ctx context.Context, tenantID, hostRef string) (Ho
 	if err != nil {
 		return HostInfo{}, err
 	}
+	return s.hostInfo(ctx, target)
+}
+
+// hostInfo returns the target host's version and plugins from the cache, or
+// reads them when the cached copy is older than HostInfoTTL.
+func (s *Service) hostInfo(ctx context.Context, target Target) (HostInfo, error) {
 	key := target.TenantID + "/" + target.Host.ID
 	s.hostInfosMu.Lock()
 	info, ok := s.hostInfos[key]
@@ -35,7 +41,7 @@ func (s *Service) GetHostInfo(ctx context.Context, tenantID, hostRef string) (Ho
 		return info, nil
 	}
 
-	info, err = s.fetchHostInfo(ctx, target)
+	info, err := s.fetchHostInfo(ctx, target)
 	if err != nil {
 		return HostInfo{}, err
 	}
@@ -77,4 +83,20 @@ func (s *Service) fetchHostInfo(ctx context.Context, target Target) (HostInfo, e
 		return HostInfo{}, s.unparsable(ctx, target, pluginsCmd, err)
 	}
 	return HostInfo{Version: version, Plugins: plugins, FetchTime: fetchTime}, nil
+}
+
+// requirePlugin fails with KindFailedPrecondition unless the target host has
+// the plugin installed and enabled. install is the command that installs it.
+func (s *Service) requirePlugin(ctx context.Context, target Target, plugin, install string) error {
+	info, err := s.hostInfo(ctx, target)
+	if err != nil {
+		return err
+	}
+	for _, p := range info.Plugins {
+		if p.Name == plugin && p.Enabled {
+			return nil
+		}
+	}
+	return Errorf(KindFailedPrecondition, "the Dokku plugin %q is not installed on host %q; ask the host's administrator to install it with `%s` (DokkuExec rereads the host's plugins every %s)",
+		plugin, target.Host.Name, install, HostInfoTTL)
 }

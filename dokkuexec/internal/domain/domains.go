@@ -66,9 +66,42 @@ func ParseDomains(domains []string) ([]Domain, error) {
 	return parsed, nil
 }
 
+// DomainsReportJSONSince is the first release whose `domains:report`
+// accepts `--format json`. Before it, domains:report is a bash command that
+// takes a second argument as an info flag and fails on --format.
+var DomainsReportJSONSince = Version{Major: 0, Minor: 38, Patch: 0}
+
 // DomainsReportCommand returns `domains:report <app> --format json`.
 func DomainsReportCommand(app AppName) (Command, error) {
 	return newCommand("domains:report", string(app), "--format", "json")
+}
+
+// DomainsReportTextCommand returns `domains:report <app>`, for hosts before
+// DomainsReportJSONSince.
+func DomainsReportTextCommand(app AppName) (Command, error) {
+	return newCommand("domains:report", string(app))
+}
+
+// ParseDomainsReportText reads the text form of `domains:report <app>`: a
+// "=====> <app> domains information" header, then one line per key, the
+// label ("Domains app vhosts") padded to 30 columns before the value.
+func ParseDomainsReportText(app AppName, stdout []byte) (DomainsReport, error) {
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(stdout), "\n") {
+		if strings.HasPrefix(line, "=====> ") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		label, value, ok := cutReportLine(line)
+		if !ok {
+			return DomainsReport{}, fmt.Errorf("parse domains:report output: line %q has no label", truncate(line, 80))
+		}
+		key := strings.ReplaceAll(strings.ToLower(label), " ", "-")
+		fields[strings.TrimPrefix(key, "domains-")] = value
+	}
+	if _, ok := fields["app-enabled"]; !ok {
+		return DomainsReport{}, fmt.Errorf("parse domains:report output: no \"Domains app enabled\" line")
+	}
+	return newDomainsReport(app, fields), nil
 }
 
 // DomainsAddCommand, DomainsRemoveCommand and DomainsSetCommand return
@@ -117,6 +150,10 @@ func ParseDomainsReportJSON(app AppName, stdout []byte) (DomainsReport, error) {
 	if err != nil {
 		return DomainsReport{}, err
 	}
+	return newDomainsReport(app, fields), nil
+}
+
+func newDomainsReport(app AppName, fields map[string]string) DomainsReport {
 	return DomainsReport{
 		App:           string(app),
 		Enabled:       fields["app-enabled"] == "true",
@@ -124,7 +161,7 @@ func ParseDomainsReportJSON(app AppName, stdout []byte) (DomainsReport, error) {
 		GlobalEnabled: fields["global-enabled"] == "true",
 		GlobalDomains: strings.Fields(fields["global-vhosts"]),
 		Fields:        fields,
-	}, nil
+	}
 }
 
 // RemovalCollateral returns the domains in current, other than those in

@@ -36,6 +36,11 @@ const (
 	// RunArgPattern is DokkuExec's rule for each word of a one-off command:
 	// letters, digits and ._:=+/,@%- only.
 	RunArgPattern = `^[A-Za-z0-9._:=+/,@%-]+$`
+	// ServiceNamePattern is DokkuExec's rule for postgres and redis service
+	// names: the plugins' rule, without a leading dash.
+	ServiceNamePattern = `^[A-Za-z0-9_][A-Za-z0-9_-]*$`
+	// EmailPattern is DokkuExec's rule for a Let's Encrypt e-mail address.
+	EmailPattern = `^[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$`
 )
 
 // Limits that mirror DokkuExec's validators.
@@ -47,6 +52,8 @@ const (
 	DefaultLogLines      = 100
 	MaxRunArgs           = 64
 	MaxAuditPageSize     = 1000
+	MaxServiceNameLength = 63
+	MaxEmailLength       = 254
 )
 
 // Tool names, `area_verb`.
@@ -77,6 +84,16 @@ const (
 	ToolRun           = "run"
 	ToolHostInfo      = "host_info"
 	ToolAuditLog      = "audit_log"
+
+	ToolServicesCreate     = "services_create"
+	ToolServicesInfo       = "services_info"
+	ToolServicesLink       = "services_link"
+	ToolServicesUnlink     = "services_unlink"
+	ToolServicesDestroy    = "services_destroy"
+	ToolServicesList       = "services_list"
+	ToolLetsencryptEnable  = "letsencrypt_enable"
+	ToolLetsencryptDisable = "letsencrypt_disable"
+	ToolLetsencryptReport  = "letsencrypt_report"
 )
 
 // Fully qualified names of the services the tools call.
@@ -116,6 +133,16 @@ var toolMethods = map[string]protoreflect.FullName{
 	ToolHostInfo:      dokkuExecService + ".GetHostInfo",
 
 	ToolAuditLog: tenancyService + ".ListAuditEvents",
+
+	ToolServicesCreate:     dokkuExecService + ".CreateService",
+	ToolServicesInfo:       dokkuExecService + ".GetServiceInfo",
+	ToolServicesLink:       dokkuExecService + ".LinkService",
+	ToolServicesUnlink:     dokkuExecService + ".UnlinkService",
+	ToolServicesDestroy:    dokkuExecService + ".DestroyService",
+	ToolServicesList:       dokkuExecService + ".ListServices",
+	ToolLetsencryptEnable:  dokkuExecService + ".EnableLetsencrypt",
+	ToolLetsencryptDisable: dokkuExecService + ".DisableLetsencrypt",
+	ToolLetsencryptReport:  dokkuExecService + ".GetLetsencryptReport",
 }
 
 // contractFiles are the contracts the tools' RPCs are declared in.

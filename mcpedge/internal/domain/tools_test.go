@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"regexp"
 	"testing"
 
 	"dokkumcp.dev/mcpedge/internal/domain"
@@ -35,6 +36,16 @@ func TestPermissionComesFromContract(t *testing.T) {
 		domain.ToolRun:           "apps:deploy",
 		domain.ToolHostInfo:      "apps:read",
 		domain.ToolAuditLog:      "audit:read",
+
+		domain.ToolServicesCreate:     "services:write",
+		domain.ToolServicesInfo:       "services:read",
+		domain.ToolServicesLink:       "services:write",
+		domain.ToolServicesUnlink:     "services:write",
+		domain.ToolServicesDestroy:    "services:write",
+		domain.ToolServicesList:       "services:read",
+		domain.ToolLetsencryptEnable:  "domains:write",
+		domain.ToolLetsencryptDisable: "domains:write",
+		domain.ToolLetsencryptReport:  "apps:read",
 	}
 	for _, tool := range domain.ToolNames() {
 		if got := domain.Permission(tool); got != want[tool] {
@@ -61,5 +72,34 @@ func TestAllowedNeedsScope(t *testing.T) {
 	}
 	if domain.Allowed(domain.ToolConfigSet, viewer) {
 		t.Error("a viewer may set config")
+	}
+}
+
+// TestServicePatterns checks the schema patterns of the service and
+// letsencrypt tools against the cases DokkuExec's validators decide.
+func TestServicePatterns(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pattern string
+		value   string
+		want    bool
+	}{
+		{domain.ServiceNamePattern, "lollipop", true},
+		{domain.ServiceNamePattern, "Shop_DB-2", true},
+		{domain.ServiceNamePattern, "_db", true},
+		{domain.ServiceNamePattern, "-n", false},
+		{domain.ServiceNamePattern, "my.db", false},
+		{domain.ServiceNamePattern, "a b", false},
+		{domain.ServiceNamePattern, "", false},
+		{domain.EmailPattern, "ops@example.com", true},
+		{domain.EmailPattern, "a.b+tag@sub.example.io", true},
+		{domain.EmailPattern, "-e@example.com", false},
+		{domain.EmailPattern, "ops@example", false},
+		{domain.EmailPattern, "ops@example.com;id", false},
+	}
+	for _, tt := range tests {
+		if got := regexp.MustCompile(tt.pattern).MatchString(tt.value); got != tt.want {
+			t.Errorf("%q matches %q = %v, want %v", tt.pattern, tt.value, got, tt.want)
+		}
 	}
 }

@@ -97,13 +97,21 @@ type fixture struct {
 	host     *sshtest.Host
 	resolver *hostResolver
 	client   dokkuexecv1connect.DokkuExecServiceClient
+	tenancy  *tenancytest.Tenancy
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, emulator.Options{})
+}
+
+// newFixtureWith starts a fixture whose test host runs the emulator
+// configured by opts.
+func newFixtureWith(t *testing.T, opts emulator.Options) *fixture {
+	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	iss := newIssuer(t)
-	host := sshtest.Start(t, emulator.Options{})
+	host := sshtest.Start(t, opts)
 	resolver := &hostResolver{host: host.Host}
 	executor := sshadapter.New(sshadapter.Options{DialTimeout: 5 * time.Second, CommandTimeout: 10 * time.Second, OutputLimit: 1 << 20, Logger: logger})
 	t.Cleanup(func() { _ = executor.Close() })
@@ -125,6 +133,7 @@ func newFixture(t *testing.T) *fixture {
 		host:     host,
 		resolver: resolver,
 		client:   dokkuexecv1connect.NewDokkuExecServiceClient(server.Client(), server.URL),
+		tenancy:  tenancy,
 	}
 }
 

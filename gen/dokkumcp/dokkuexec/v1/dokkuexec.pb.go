@@ -79,6 +79,58 @@ func (RunningState) EnumDescriptor() ([]byte, []int) {
 	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{0}
 }
 
+// ServiceKind is the Dokku plugin that provides a service.
+type ServiceKind int32
+
+const (
+	ServiceKind_SERVICE_KIND_UNSPECIFIED ServiceKind = 0
+	// SERVICE_KIND_POSTGRES: the dokku-postgres plugin (`postgres:*`).
+	ServiceKind_SERVICE_KIND_POSTGRES ServiceKind = 1
+	// SERVICE_KIND_REDIS: the dokku-redis plugin (`redis:*`).
+	ServiceKind_SERVICE_KIND_REDIS ServiceKind = 2
+)
+
+// Enum value maps for ServiceKind.
+var (
+	ServiceKind_name = map[int32]string{
+		0: "SERVICE_KIND_UNSPECIFIED",
+		1: "SERVICE_KIND_POSTGRES",
+		2: "SERVICE_KIND_REDIS",
+	}
+	ServiceKind_value = map[string]int32{
+		"SERVICE_KIND_UNSPECIFIED": 0,
+		"SERVICE_KIND_POSTGRES":    1,
+		"SERVICE_KIND_REDIS":       2,
+	}
+)
+
+func (x ServiceKind) Enum() *ServiceKind {
+	p := new(ServiceKind)
+	*p = x
+	return p
+}
+
+func (x ServiceKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ServiceKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes[1].Descriptor()
+}
+
+func (ServiceKind) Type() protoreflect.EnumType {
+	return &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes[1]
+}
+
+func (x ServiceKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ServiceKind.Descriptor instead.
+func (ServiceKind) EnumDescriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{1}
+}
+
 type ListAppsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
@@ -3344,6 +3396,1298 @@ func (x *GetHostInfoResponse) GetFetchTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// ServiceInfo is what `<kind>:info` reports about a service.
+type ServiceInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  ServiceKind            `protobuf:"varint,1,opt,name=kind,proto3,enum=dokkumcp.dokkuexec.v1.ServiceKind" json:"kind,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// status is the container's state as Docker reports it, for example
+	// "running", "exited" or "missing".
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// version is the image the container runs, for example "postgres:18.4".
+	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	// dsn is the URL apps use to connect. Its password is "********" when
+	// `dsn_redacted` is true.
+	Dsn         string `protobuf:"bytes,5,opt,name=dsn,proto3" json:"dsn,omitempty"`
+	DsnRedacted bool   `protobuf:"varint,6,opt,name=dsn_redacted,json=dsnRedacted,proto3" json:"dsn_redacted,omitempty"`
+	// links lists the apps linked to the service, sorted.
+	Links []string `protobuf:"bytes,7,rep,name=links,proto3" json:"links,omitempty"`
+	// exposed_ports lists "<container port>-><host port>" pairs; empty when
+	// the service is not exposed.
+	ExposedPorts []string `protobuf:"bytes,8,rep,name=exposed_ports,json=exposedPorts,proto3" json:"exposed_ports,omitempty"`
+	// fields holds every line of the report by its label, lower-cased with
+	// dashes ("config-dir", "internal-ip"); the DSN under "dsn" is redacted
+	// like `dsn`.
+	Fields        map[string]string `protobuf:"bytes,9,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceInfo) Reset() {
+	*x = ServiceInfo{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceInfo) ProtoMessage() {}
+
+func (x *ServiceInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceInfo.ProtoReflect.Descriptor instead.
+func (*ServiceInfo) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ServiceInfo) GetKind() ServiceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ServiceKind_SERVICE_KIND_UNSPECIFIED
+}
+
+func (x *ServiceInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ServiceInfo) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ServiceInfo) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ServiceInfo) GetDsn() string {
+	if x != nil {
+		return x.Dsn
+	}
+	return ""
+}
+
+func (x *ServiceInfo) GetDsnRedacted() bool {
+	if x != nil {
+		return x.DsnRedacted
+	}
+	return false
+}
+
+func (x *ServiceInfo) GetLinks() []string {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+func (x *ServiceInfo) GetExposedPorts() []string {
+	if x != nil {
+		return x.ExposedPorts
+	}
+	return nil
+}
+
+func (x *ServiceInfo) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type CreateServiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Kind  ServiceKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=dokkumcp.dokkuexec.v1.ServiceKind" json:"kind,omitempty"`
+	// name is the service's name: letters, digits, underscores and dashes.
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateServiceRequest) Reset() {
+	*x = CreateServiceRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateServiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateServiceRequest) ProtoMessage() {}
+
+func (x *CreateServiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateServiceRequest.ProtoReflect.Descriptor instead.
+func (*CreateServiceRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *CreateServiceRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *CreateServiceRequest) GetKind() ServiceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ServiceKind_SERVICE_KIND_UNSPECIFIED
+}
+
+func (x *CreateServiceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type CreateServiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// info is the service as Dokku reports it after creation, with the DSN's
+	// password redacted.
+	Info          *ServiceInfo `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Warnings      []string     `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateServiceResponse) Reset() {
+	*x = CreateServiceResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateServiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateServiceResponse) ProtoMessage() {}
+
+func (x *CreateServiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateServiceResponse.ProtoReflect.Descriptor instead.
+func (*CreateServiceResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *CreateServiceResponse) GetInfo() *ServiceInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *CreateServiceResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type GetServiceInfoRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Kind  ServiceKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=dokkumcp.dokkuexec.v1.ServiceKind" json:"kind,omitempty"`
+	Name  string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// reveal returns the DSN with its password. It needs `apps:config`.
+	Reveal        bool `protobuf:"varint,4,opt,name=reveal,proto3" json:"reveal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServiceInfoRequest) Reset() {
+	*x = GetServiceInfoRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServiceInfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServiceInfoRequest) ProtoMessage() {}
+
+func (x *GetServiceInfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServiceInfoRequest.ProtoReflect.Descriptor instead.
+func (*GetServiceInfoRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GetServiceInfoRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *GetServiceInfoRequest) GetKind() ServiceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ServiceKind_SERVICE_KIND_UNSPECIFIED
+}
+
+func (x *GetServiceInfoRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetServiceInfoRequest) GetReveal() bool {
+	if x != nil {
+		return x.Reveal
+	}
+	return false
+}
+
+type GetServiceInfoResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *ServiceInfo           `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServiceInfoResponse) Reset() {
+	*x = GetServiceInfoResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServiceInfoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServiceInfoResponse) ProtoMessage() {}
+
+func (x *GetServiceInfoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServiceInfoResponse.ProtoReflect.Descriptor instead.
+func (*GetServiceInfoResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *GetServiceInfoResponse) GetInfo() *ServiceInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+type LinkServiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Kind  ServiceKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=dokkumcp.dokkuexec.v1.ServiceKind" json:"kind,omitempty"`
+	Name  string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	App   string                 `protobuf:"bytes,4,opt,name=app,proto3" json:"app,omitempty"`
+	// no_restart skips the restart of a deployed app; the app sees the new
+	// config var at its next restart or deploy.
+	NoRestart     bool `protobuf:"varint,5,opt,name=no_restart,json=noRestart,proto3" json:"no_restart,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkServiceRequest) Reset() {
+	*x = LinkServiceRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkServiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkServiceRequest) ProtoMessage() {}
+
+func (x *LinkServiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkServiceRequest.ProtoReflect.Descriptor instead.
+func (*LinkServiceRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *LinkServiceRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *LinkServiceRequest) GetKind() ServiceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ServiceKind_SERVICE_KIND_UNSPECIFIED
+}
+
+func (x *LinkServiceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LinkServiceRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *LinkServiceRequest) GetNoRestart() bool {
+	if x != nil {
+		return x.NoRestart
+	}
+	return false
+}
+
+type LinkServiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// config_key is the config var that now holds the DSN, for example
+	// "DATABASE_URL".
+	ConfigKey     string   `protobuf:"bytes,2,opt,name=config_key,json=configKey,proto3" json:"config_key,omitempty"`
+	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkServiceResponse) Reset() {
+	*x = LinkServiceResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkServiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkServiceResponse) ProtoMessage() {}
+
+func (x *LinkServiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkServiceResponse.ProtoReflect.Descriptor instead.
+func (*LinkServiceResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *LinkServiceResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *LinkServiceResponse) GetConfigKey() string {
+	if x != nil {
+		return x.ConfigKey
+	}
+	return ""
+}
+
+func (x *LinkServiceResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type UnlinkServiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Kind  ServiceKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=dokkumcp.dokkuexec.v1.ServiceKind" json:"kind,omitempty"`
+	Name  string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	App   string                 `protobuf:"bytes,4,opt,name=app,proto3" json:"app,omitempty"`
+	// confirm must equal `name`.
+	Confirm       string `protobuf:"bytes,5,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	NoRestart     bool   `protobuf:"varint,6,opt,name=no_restart,json=noRestart,proto3" json:"no_restart,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlinkServiceRequest) Reset() {
+	*x = UnlinkServiceRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlinkServiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlinkServiceRequest) ProtoMessage() {}
+
+func (x *UnlinkServiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlinkServiceRequest.ProtoReflect.Descriptor instead.
+func (*UnlinkServiceRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *UnlinkServiceRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *UnlinkServiceRequest) GetKind() ServiceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ServiceKind_SERVICE_KIND_UNSPECIFIED
+}
+
+func (x *UnlinkServiceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UnlinkServiceRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *UnlinkServiceRequest) GetConfirm() string {
+	if x != nil {
+		return x.Confirm
+	}
+	return ""
+}
+
+func (x *UnlinkServiceRequest) GetNoRestart() bool {
+	if x != nil {
+		return x.NoRestart
+	}
+	return false
+}
+
+type UnlinkServiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// unset_keys lists the config vars that were removed.
+	UnsetKeys     []string `protobuf:"bytes,2,rep,name=unset_keys,json=unsetKeys,proto3" json:"unset_keys,omitempty"`
+	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlinkServiceResponse) Reset() {
+	*x = UnlinkServiceResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlinkServiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlinkServiceResponse) ProtoMessage() {}
+
+func (x *UnlinkServiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlinkServiceResponse.ProtoReflect.Descriptor instead.
+func (*UnlinkServiceResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *UnlinkServiceResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *UnlinkServiceResponse) GetUnsetKeys() []string {
+	if x != nil {
+		return x.UnsetKeys
+	}
+	return nil
+}
+
+func (x *UnlinkServiceResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type DestroyServiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Kind  ServiceKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=dokkumcp.dokkuexec.v1.ServiceKind" json:"kind,omitempty"`
+	Name  string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// confirm must equal `name`.
+	Confirm       string `protobuf:"bytes,4,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyServiceRequest) Reset() {
+	*x = DestroyServiceRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyServiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyServiceRequest) ProtoMessage() {}
+
+func (x *DestroyServiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyServiceRequest.ProtoReflect.Descriptor instead.
+func (*DestroyServiceRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *DestroyServiceRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *DestroyServiceRequest) GetKind() ServiceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ServiceKind_SERVICE_KIND_UNSPECIFIED
+}
+
+func (x *DestroyServiceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DestroyServiceRequest) GetConfirm() string {
+	if x != nil {
+		return x.Confirm
+	}
+	return ""
+}
+
+type DestroyServiceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Warnings      []string               `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyServiceResponse) Reset() {
+	*x = DestroyServiceResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyServiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyServiceResponse) ProtoMessage() {}
+
+func (x *DestroyServiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyServiceResponse.ProtoReflect.Descriptor instead.
+func (*DestroyServiceResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *DestroyServiceResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DestroyServiceResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type ListServicesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Kind          ServiceKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=dokkumcp.dokkuexec.v1.ServiceKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListServicesRequest) Reset() {
+	*x = ListServicesRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListServicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListServicesRequest) ProtoMessage() {}
+
+func (x *ListServicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListServicesRequest.ProtoReflect.Descriptor instead.
+func (*ListServicesRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *ListServicesRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *ListServicesRequest) GetKind() ServiceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ServiceKind_SERVICE_KIND_UNSPECIFIED
+}
+
+type ListServicesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  ServiceKind            `protobuf:"varint,1,opt,name=kind,proto3,enum=dokkumcp.dokkuexec.v1.ServiceKind" json:"kind,omitempty"`
+	// names lists the services in the order Dokku prints them (sorted).
+	Names         []string `protobuf:"bytes,2,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListServicesResponse) Reset() {
+	*x = ListServicesResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListServicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListServicesResponse) ProtoMessage() {}
+
+func (x *ListServicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListServicesResponse.ProtoReflect.Descriptor instead.
+func (*ListServicesResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ListServicesResponse) GetKind() ServiceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ServiceKind_SERVICE_KIND_UNSPECIFIED
+}
+
+func (x *ListServicesResponse) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+type EnableLetsencryptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// email, when set, is stored as the app's Let's Encrypt e-mail address
+	// (`letsencrypt:set <app> email`) before the certificate is requested.
+	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableLetsencryptRequest) Reset() {
+	*x = EnableLetsencryptRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableLetsencryptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableLetsencryptRequest) ProtoMessage() {}
+
+func (x *EnableLetsencryptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableLetsencryptRequest.ProtoReflect.Descriptor instead.
+func (*EnableLetsencryptRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *EnableLetsencryptRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *EnableLetsencryptRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *EnableLetsencryptRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+type EnableLetsencryptResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// changed is false when the current certificate was still valid and
+	// Dokku requested no new one.
+	Changed       bool               `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	Report        *LetsencryptReport `protobuf:"bytes,3,opt,name=report,proto3" json:"report,omitempty"`
+	Warnings      []string           `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableLetsencryptResponse) Reset() {
+	*x = EnableLetsencryptResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableLetsencryptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableLetsencryptResponse) ProtoMessage() {}
+
+func (x *EnableLetsencryptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableLetsencryptResponse.ProtoReflect.Descriptor instead.
+func (*EnableLetsencryptResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *EnableLetsencryptResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *EnableLetsencryptResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *EnableLetsencryptResponse) GetReport() *LetsencryptReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+func (x *EnableLetsencryptResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type DisableLetsencryptRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableLetsencryptRequest) Reset() {
+	*x = DisableLetsencryptRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableLetsencryptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableLetsencryptRequest) ProtoMessage() {}
+
+func (x *DisableLetsencryptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableLetsencryptRequest.ProtoReflect.Descriptor instead.
+func (*DisableLetsencryptRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *DisableLetsencryptRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *DisableLetsencryptRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type DisableLetsencryptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Warnings      []string               `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableLetsencryptResponse) Reset() {
+	*x = DisableLetsencryptResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableLetsencryptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableLetsencryptResponse) ProtoMessage() {}
+
+func (x *DisableLetsencryptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableLetsencryptResponse.ProtoReflect.Descriptor instead.
+func (*DisableLetsencryptResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *DisableLetsencryptResponse) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *DisableLetsencryptResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type GetLetsencryptReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLetsencryptReportRequest) Reset() {
+	*x = GetLetsencryptReportRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLetsencryptReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLetsencryptReportRequest) ProtoMessage() {}
+
+func (x *GetLetsencryptReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLetsencryptReportRequest.ProtoReflect.Descriptor instead.
+func (*GetLetsencryptReportRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *GetLetsencryptReportRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *GetLetsencryptReportRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+// LetsencryptReport is what `letsencrypt:report` says about one app.
+type LetsencryptReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// active is true when the app serves the certificate Let's Encrypt issued.
+	Active bool `protobuf:"varint,2,opt,name=active,proto3" json:"active,omitempty"`
+	// autorenew is true when the host's renewal cron job is installed.
+	Autorenew bool `protobuf:"varint,3,opt,name=autorenew,proto3" json:"autorenew,omitempty"`
+	// email is the address used for the app, its own or the global one.
+	Email string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	// server is the ACME directory URL used for the app.
+	Server string `protobuf:"bytes,5,opt,name=server,proto3" json:"server,omitempty"`
+	// expire_time is when the certificate expires; unset without one.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// fields holds every line of the report by its key without the
+	// "letsencrypt-" prefix ("computed-email", "graceperiod").
+	Fields        map[string]string `protobuf:"bytes,7,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LetsencryptReport) Reset() {
+	*x = LetsencryptReport{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LetsencryptReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LetsencryptReport) ProtoMessage() {}
+
+func (x *LetsencryptReport) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LetsencryptReport.ProtoReflect.Descriptor instead.
+func (*LetsencryptReport) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *LetsencryptReport) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *LetsencryptReport) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *LetsencryptReport) GetAutorenew() bool {
+	if x != nil {
+		return x.Autorenew
+	}
+	return false
+}
+
+func (x *LetsencryptReport) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *LetsencryptReport) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+func (x *LetsencryptReport) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *LetsencryptReport) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type GetLetsencryptReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *LetsencryptReport     `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLetsencryptReportResponse) Reset() {
+	*x = GetLetsencryptReportResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLetsencryptReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLetsencryptReportResponse) ProtoMessage() {}
+
+func (x *GetLetsencryptReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLetsencryptReportResponse.ProtoReflect.Descriptor instead.
+func (*GetLetsencryptReportResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *GetLetsencryptReportResponse) GetReport() *LetsencryptReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
 var File_dokkumcp_dokkuexec_v1_dokkuexec_proto protoreflect.FileDescriptor
 
 const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
@@ -3579,12 +4923,114 @@ const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
 	"\rdokku_version\x18\x01 \x01(\tR\fdokkuVersion\x127\n" +
 	"\aplugins\x18\x02 \x03(\v2\x1d.dokkumcp.dokkuexec.v1.PluginR\aplugins\x129\n" +
 	"\n" +
-	"fetch_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tfetchTime*|\n" +
+	"fetch_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tfetchTime\"\xfe\x02\n" +
+	"\vServiceInfo\x126\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\".dokkumcp.dokkuexec.v1.ServiceKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12\x10\n" +
+	"\x03dsn\x18\x05 \x01(\tR\x03dsn\x12!\n" +
+	"\fdsn_redacted\x18\x06 \x01(\bR\vdsnRedacted\x12\x14\n" +
+	"\x05links\x18\a \x03(\tR\x05links\x12#\n" +
+	"\rexposed_ports\x18\b \x03(\tR\fexposedPorts\x12F\n" +
+	"\x06fields\x18\t \x03(\v2..dokkumcp.dokkuexec.v1.ServiceInfo.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"v\n" +
+	"\x14CreateServiceRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x126\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\".dokkumcp.dokkuexec.v1.ServiceKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"k\n" +
+	"\x15CreateServiceResponse\x126\n" +
+	"\x04info\x18\x01 \x01(\v2\".dokkumcp.dokkuexec.v1.ServiceInfoR\x04info\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\x8f\x01\n" +
+	"\x15GetServiceInfoRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x126\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\".dokkumcp.dokkuexec.v1.ServiceKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reveal\x18\x04 \x01(\bR\x06reveal\"P\n" +
+	"\x16GetServiceInfoResponse\x126\n" +
+	"\x04info\x18\x01 \x01(\v2\".dokkumcp.dokkuexec.v1.ServiceInfoR\x04info\"\xa5\x01\n" +
+	"\x12LinkServiceRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x126\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\".dokkumcp.dokkuexec.v1.ServiceKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n" +
+	"\x03app\x18\x04 \x01(\tR\x03app\x12\x1d\n" +
+	"\n" +
+	"no_restart\x18\x05 \x01(\bR\tnoRestart\"b\n" +
+	"\x13LinkServiceResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1d\n" +
+	"\n" +
+	"config_key\x18\x02 \x01(\tR\tconfigKey\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"\xc1\x01\n" +
+	"\x14UnlinkServiceRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x126\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\".dokkumcp.dokkuexec.v1.ServiceKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n" +
+	"\x03app\x18\x04 \x01(\tR\x03app\x12\x18\n" +
+	"\aconfirm\x18\x05 \x01(\tR\aconfirm\x12\x1d\n" +
+	"\n" +
+	"no_restart\x18\x06 \x01(\bR\tnoRestart\"d\n" +
+	"\x15UnlinkServiceResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1d\n" +
+	"\n" +
+	"unset_keys\x18\x02 \x03(\tR\tunsetKeys\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"\x91\x01\n" +
+	"\x15DestroyServiceRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x126\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\".dokkumcp.dokkuexec.v1.ServiceKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n" +
+	"\aconfirm\x18\x04 \x01(\tR\aconfirm\"H\n" +
+	"\x16DestroyServiceResponse\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"a\n" +
+	"\x13ListServicesRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x126\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\".dokkumcp.dokkuexec.v1.ServiceKindR\x04kind\"d\n" +
+	"\x14ListServicesResponse\x126\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\".dokkumcp.dokkuexec.v1.ServiceKindR\x04kind\x12\x14\n" +
+	"\x05names\x18\x02 \x03(\tR\x05names\"V\n" +
+	"\x18EnableLetsencryptRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\"\xa5\x01\n" +
+	"\x19EnableLetsencryptResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\x12@\n" +
+	"\x06report\x18\x03 \x01(\v2(.dokkumcp.dokkuexec.v1.LetsencryptReportR\x06report\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"A\n" +
+	"\x19DisableLetsencryptRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\"J\n" +
+	"\x1aDisableLetsencryptResponse\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"C\n" +
+	"\x1bGetLetsencryptReportRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\"\xcf\x02\n" +
+	"\x11LetsencryptReport\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x16\n" +
+	"\x06active\x18\x02 \x01(\bR\x06active\x12\x1c\n" +
+	"\tautorenew\x18\x03 \x01(\bR\tautorenew\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12\x16\n" +
+	"\x06server\x18\x05 \x01(\tR\x06server\x12;\n" +
+	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12L\n" +
+	"\x06fields\x18\a \x03(\v24.dokkumcp.dokkuexec.v1.LetsencryptReport.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
+	"\x1cGetLetsencryptReportResponse\x12@\n" +
+	"\x06report\x18\x01 \x01(\v2(.dokkumcp.dokkuexec.v1.LetsencryptReportR\x06report*|\n" +
 	"\fRunningState\x12\x1d\n" +
 	"\x19RUNNING_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15RUNNING_STATE_RUNNING\x10\x01\x12\x19\n" +
 	"\x15RUNNING_STATE_STOPPED\x10\x02\x12\x17\n" +
-	"\x13RUNNING_STATE_MIXED\x10\x032\xbc\x16\n" +
+	"\x13RUNNING_STATE_MIXED\x10\x03*^\n" +
+	"\vServiceKind\x12\x1c\n" +
+	"\x18SERVICE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15SERVICE_KIND_POSTGRES\x10\x01\x12\x16\n" +
+	"\x12SERVICE_KIND_REDIS\x10\x022\xe5\x1f\n" +
 	"\x10DokkuExecService\x12j\n" +
 	"\bListApps\x12&.dokkumcp.dokkuexec.v1.ListAppsRequest\x1a'.dokkumcp.dokkuexec.v1.ListAppsResponse\"\r\xc2\xf3\x18\tapps:read\x12o\n" +
 	"\tCreateApp\x12'.dokkumcp.dokkuexec.v1.CreateAppRequest\x1a(.dokkumcp.dokkuexec.v1.CreateAppResponse\"\x0f\xc2\xf3\x18\vapps:create\x12v\n" +
@@ -3614,7 +5060,16 @@ const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
 	"FollowLogs\x12(.dokkumcp.dokkuexec.v1.FollowLogsRequest\x1a).dokkumcp.dokkuexec.v1.FollowLogsResponse\"\r\xc2\xf3\x18\tlogs:read0\x01\x12r\n" +
 	"\n" +
 	"RunCommand\x12(.dokkumcp.dokkuexec.v1.RunCommandRequest\x1a).dokkumcp.dokkuexec.v1.RunCommandResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12s\n" +
-	"\vGetHostInfo\x12).dokkumcp.dokkuexec.v1.GetHostInfoRequest\x1a*.dokkumcp.dokkuexec.v1.GetHostInfoResponse\"\r\xc2\xf3\x18\tapps:readB\xd5\x01\n" +
+	"\vGetHostInfo\x12).dokkumcp.dokkuexec.v1.GetHostInfoRequest\x1a*.dokkumcp.dokkuexec.v1.GetHostInfoResponse\"\r\xc2\xf3\x18\tapps:read\x12~\n" +
+	"\rCreateService\x12+.dokkumcp.dokkuexec.v1.CreateServiceRequest\x1a,.dokkumcp.dokkuexec.v1.CreateServiceResponse\"\x12\xc2\xf3\x18\x0eservices:write\x12\x80\x01\n" +
+	"\x0eGetServiceInfo\x12,.dokkumcp.dokkuexec.v1.GetServiceInfoRequest\x1a-.dokkumcp.dokkuexec.v1.GetServiceInfoResponse\"\x11\xc2\xf3\x18\rservices:read\x12x\n" +
+	"\vLinkService\x12).dokkumcp.dokkuexec.v1.LinkServiceRequest\x1a*.dokkumcp.dokkuexec.v1.LinkServiceResponse\"\x12\xc2\xf3\x18\x0eservices:write\x12~\n" +
+	"\rUnlinkService\x12+.dokkumcp.dokkuexec.v1.UnlinkServiceRequest\x1a,.dokkumcp.dokkuexec.v1.UnlinkServiceResponse\"\x12\xc2\xf3\x18\x0eservices:write\x12\x81\x01\n" +
+	"\x0eDestroyService\x12,.dokkumcp.dokkuexec.v1.DestroyServiceRequest\x1a-.dokkumcp.dokkuexec.v1.DestroyServiceResponse\"\x12\xc2\xf3\x18\x0eservices:write\x12z\n" +
+	"\fListServices\x12*.dokkumcp.dokkuexec.v1.ListServicesRequest\x1a+.dokkumcp.dokkuexec.v1.ListServicesResponse\"\x11\xc2\xf3\x18\rservices:read\x12\x89\x01\n" +
+	"\x11EnableLetsencrypt\x12/.dokkumcp.dokkuexec.v1.EnableLetsencryptRequest\x1a0.dokkumcp.dokkuexec.v1.EnableLetsencryptResponse\"\x11\xc2\xf3\x18\rdomains:write\x12\x8c\x01\n" +
+	"\x12DisableLetsencrypt\x120.dokkumcp.dokkuexec.v1.DisableLetsencryptRequest\x1a1.dokkumcp.dokkuexec.v1.DisableLetsencryptResponse\"\x11\xc2\xf3\x18\rdomains:write\x12\x8e\x01\n" +
+	"\x14GetLetsencryptReport\x122.dokkumcp.dokkuexec.v1.GetLetsencryptReportRequest\x1a3.dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse\"\r\xc2\xf3\x18\tapps:readB\xd5\x01\n" +
 	"\x19com.dokkumcp.dokkuexec.v1B\x0eDokkuexecProtoP\x01Z2dokkumcp.dev/gen/dokkumcp/dokkuexec/v1;dokkuexecv1\xa2\x02\x03DDX\xaa\x02\x15Dokkumcp.Dokkuexec.V1\xca\x02\x15Dokkumcp\\Dokkuexec\\V1\xe2\x02!Dokkumcp\\Dokkuexec\\V1\\GPBMetadata\xea\x02\x17Dokkumcp::Dokkuexec::V1b\x06proto3"
 
 var (
@@ -3629,143 +5084,199 @@ func file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP() []byte {
 	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescData
 }
 
-var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
 var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_goTypes = []any{
-	(RunningState)(0),                // 0: dokkumcp.dokkuexec.v1.RunningState
-	(*ListAppsRequest)(nil),          // 1: dokkumcp.dokkuexec.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),         // 2: dokkumcp.dokkuexec.v1.ListAppsResponse
-	(*CreateAppRequest)(nil),         // 3: dokkumcp.dokkuexec.v1.CreateAppRequest
-	(*CreateAppResponse)(nil),        // 4: dokkumcp.dokkuexec.v1.CreateAppResponse
-	(*GetAppReportRequest)(nil),      // 5: dokkumcp.dokkuexec.v1.GetAppReportRequest
-	(*AppReport)(nil),                // 6: dokkumcp.dokkuexec.v1.AppReport
-	(*GetAppReportResponse)(nil),     // 7: dokkumcp.dokkuexec.v1.GetAppReportResponse
-	(*SetConfigRequest)(nil),         // 8: dokkumcp.dokkuexec.v1.SetConfigRequest
-	(*SetConfigResponse)(nil),        // 9: dokkumcp.dokkuexec.v1.SetConfigResponse
-	(*GetConfigRequest)(nil),         // 10: dokkumcp.dokkuexec.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),        // 11: dokkumcp.dokkuexec.v1.GetConfigResponse
-	(*DestroyAppRequest)(nil),        // 12: dokkumcp.dokkuexec.v1.DestroyAppRequest
-	(*DestroyAppResponse)(nil),       // 13: dokkumcp.dokkuexec.v1.DestroyAppResponse
-	(*RenameAppRequest)(nil),         // 14: dokkumcp.dokkuexec.v1.RenameAppRequest
-	(*RenameAppResponse)(nil),        // 15: dokkumcp.dokkuexec.v1.RenameAppResponse
-	(*LockAppRequest)(nil),           // 16: dokkumcp.dokkuexec.v1.LockAppRequest
-	(*LockAppResponse)(nil),          // 17: dokkumcp.dokkuexec.v1.LockAppResponse
-	(*UnlockAppRequest)(nil),         // 18: dokkumcp.dokkuexec.v1.UnlockAppRequest
-	(*UnlockAppResponse)(nil),        // 19: dokkumcp.dokkuexec.v1.UnlockAppResponse
-	(*UnsetConfigRequest)(nil),       // 20: dokkumcp.dokkuexec.v1.UnsetConfigRequest
-	(*UnsetConfigResponse)(nil),      // 21: dokkumcp.dokkuexec.v1.UnsetConfigResponse
-	(*ExportConfigRequest)(nil),      // 22: dokkumcp.dokkuexec.v1.ExportConfigRequest
-	(*ExportConfigResponse)(nil),     // 23: dokkumcp.dokkuexec.v1.ExportConfigResponse
-	(*GetProcessReportRequest)(nil),  // 24: dokkumcp.dokkuexec.v1.GetProcessReportRequest
-	(*ProcessReport)(nil),            // 25: dokkumcp.dokkuexec.v1.ProcessReport
-	(*GetProcessReportResponse)(nil), // 26: dokkumcp.dokkuexec.v1.GetProcessReportResponse
-	(*ProcessScale)(nil),             // 27: dokkumcp.dokkuexec.v1.ProcessScale
-	(*ScaleProcessesRequest)(nil),    // 28: dokkumcp.dokkuexec.v1.ScaleProcessesRequest
-	(*ScaleProcessesResponse)(nil),   // 29: dokkumcp.dokkuexec.v1.ScaleProcessesResponse
-	(*StartProcessesRequest)(nil),    // 30: dokkumcp.dokkuexec.v1.StartProcessesRequest
-	(*StartProcessesResponse)(nil),   // 31: dokkumcp.dokkuexec.v1.StartProcessesResponse
-	(*StopProcessesRequest)(nil),     // 32: dokkumcp.dokkuexec.v1.StopProcessesRequest
-	(*StopProcessesResponse)(nil),    // 33: dokkumcp.dokkuexec.v1.StopProcessesResponse
-	(*RestartProcessesRequest)(nil),  // 34: dokkumcp.dokkuexec.v1.RestartProcessesRequest
-	(*RestartProcessesResponse)(nil), // 35: dokkumcp.dokkuexec.v1.RestartProcessesResponse
-	(*GetDomainsReportRequest)(nil),  // 36: dokkumcp.dokkuexec.v1.GetDomainsReportRequest
-	(*DomainsReport)(nil),            // 37: dokkumcp.dokkuexec.v1.DomainsReport
-	(*GetDomainsReportResponse)(nil), // 38: dokkumcp.dokkuexec.v1.GetDomainsReportResponse
-	(*AddDomainsRequest)(nil),        // 39: dokkumcp.dokkuexec.v1.AddDomainsRequest
-	(*AddDomainsResponse)(nil),       // 40: dokkumcp.dokkuexec.v1.AddDomainsResponse
-	(*RemoveDomainsRequest)(nil),     // 41: dokkumcp.dokkuexec.v1.RemoveDomainsRequest
-	(*RemoveDomainsResponse)(nil),    // 42: dokkumcp.dokkuexec.v1.RemoveDomainsResponse
-	(*SetDomainsRequest)(nil),        // 43: dokkumcp.dokkuexec.v1.SetDomainsRequest
-	(*SetDomainsResponse)(nil),       // 44: dokkumcp.dokkuexec.v1.SetDomainsResponse
-	(*LogLine)(nil),                  // 45: dokkumcp.dokkuexec.v1.LogLine
-	(*GetLogsRequest)(nil),           // 46: dokkumcp.dokkuexec.v1.GetLogsRequest
-	(*GetLogsResponse)(nil),          // 47: dokkumcp.dokkuexec.v1.GetLogsResponse
-	(*FollowLogsRequest)(nil),        // 48: dokkumcp.dokkuexec.v1.FollowLogsRequest
-	(*FollowLogsResponse)(nil),       // 49: dokkumcp.dokkuexec.v1.FollowLogsResponse
-	(*RunCommandRequest)(nil),        // 50: dokkumcp.dokkuexec.v1.RunCommandRequest
-	(*RunCommandResponse)(nil),       // 51: dokkumcp.dokkuexec.v1.RunCommandResponse
-	(*GetHostInfoRequest)(nil),       // 52: dokkumcp.dokkuexec.v1.GetHostInfoRequest
-	(*Plugin)(nil),                   // 53: dokkumcp.dokkuexec.v1.Plugin
-	(*GetHostInfoResponse)(nil),      // 54: dokkumcp.dokkuexec.v1.GetHostInfoResponse
-	nil,                              // 55: dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
-	nil,                              // 56: dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
-	nil,                              // 57: dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
-	nil,                              // 58: dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
-	nil,                              // 59: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
-	nil,                              // 60: dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
-	(*timestamppb.Timestamp)(nil),    // 61: google.protobuf.Timestamp
+	(RunningState)(0),                    // 0: dokkumcp.dokkuexec.v1.RunningState
+	(ServiceKind)(0),                     // 1: dokkumcp.dokkuexec.v1.ServiceKind
+	(*ListAppsRequest)(nil),              // 2: dokkumcp.dokkuexec.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),             // 3: dokkumcp.dokkuexec.v1.ListAppsResponse
+	(*CreateAppRequest)(nil),             // 4: dokkumcp.dokkuexec.v1.CreateAppRequest
+	(*CreateAppResponse)(nil),            // 5: dokkumcp.dokkuexec.v1.CreateAppResponse
+	(*GetAppReportRequest)(nil),          // 6: dokkumcp.dokkuexec.v1.GetAppReportRequest
+	(*AppReport)(nil),                    // 7: dokkumcp.dokkuexec.v1.AppReport
+	(*GetAppReportResponse)(nil),         // 8: dokkumcp.dokkuexec.v1.GetAppReportResponse
+	(*SetConfigRequest)(nil),             // 9: dokkumcp.dokkuexec.v1.SetConfigRequest
+	(*SetConfigResponse)(nil),            // 10: dokkumcp.dokkuexec.v1.SetConfigResponse
+	(*GetConfigRequest)(nil),             // 11: dokkumcp.dokkuexec.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),            // 12: dokkumcp.dokkuexec.v1.GetConfigResponse
+	(*DestroyAppRequest)(nil),            // 13: dokkumcp.dokkuexec.v1.DestroyAppRequest
+	(*DestroyAppResponse)(nil),           // 14: dokkumcp.dokkuexec.v1.DestroyAppResponse
+	(*RenameAppRequest)(nil),             // 15: dokkumcp.dokkuexec.v1.RenameAppRequest
+	(*RenameAppResponse)(nil),            // 16: dokkumcp.dokkuexec.v1.RenameAppResponse
+	(*LockAppRequest)(nil),               // 17: dokkumcp.dokkuexec.v1.LockAppRequest
+	(*LockAppResponse)(nil),              // 18: dokkumcp.dokkuexec.v1.LockAppResponse
+	(*UnlockAppRequest)(nil),             // 19: dokkumcp.dokkuexec.v1.UnlockAppRequest
+	(*UnlockAppResponse)(nil),            // 20: dokkumcp.dokkuexec.v1.UnlockAppResponse
+	(*UnsetConfigRequest)(nil),           // 21: dokkumcp.dokkuexec.v1.UnsetConfigRequest
+	(*UnsetConfigResponse)(nil),          // 22: dokkumcp.dokkuexec.v1.UnsetConfigResponse
+	(*ExportConfigRequest)(nil),          // 23: dokkumcp.dokkuexec.v1.ExportConfigRequest
+	(*ExportConfigResponse)(nil),         // 24: dokkumcp.dokkuexec.v1.ExportConfigResponse
+	(*GetProcessReportRequest)(nil),      // 25: dokkumcp.dokkuexec.v1.GetProcessReportRequest
+	(*ProcessReport)(nil),                // 26: dokkumcp.dokkuexec.v1.ProcessReport
+	(*GetProcessReportResponse)(nil),     // 27: dokkumcp.dokkuexec.v1.GetProcessReportResponse
+	(*ProcessScale)(nil),                 // 28: dokkumcp.dokkuexec.v1.ProcessScale
+	(*ScaleProcessesRequest)(nil),        // 29: dokkumcp.dokkuexec.v1.ScaleProcessesRequest
+	(*ScaleProcessesResponse)(nil),       // 30: dokkumcp.dokkuexec.v1.ScaleProcessesResponse
+	(*StartProcessesRequest)(nil),        // 31: dokkumcp.dokkuexec.v1.StartProcessesRequest
+	(*StartProcessesResponse)(nil),       // 32: dokkumcp.dokkuexec.v1.StartProcessesResponse
+	(*StopProcessesRequest)(nil),         // 33: dokkumcp.dokkuexec.v1.StopProcessesRequest
+	(*StopProcessesResponse)(nil),        // 34: dokkumcp.dokkuexec.v1.StopProcessesResponse
+	(*RestartProcessesRequest)(nil),      // 35: dokkumcp.dokkuexec.v1.RestartProcessesRequest
+	(*RestartProcessesResponse)(nil),     // 36: dokkumcp.dokkuexec.v1.RestartProcessesResponse
+	(*GetDomainsReportRequest)(nil),      // 37: dokkumcp.dokkuexec.v1.GetDomainsReportRequest
+	(*DomainsReport)(nil),                // 38: dokkumcp.dokkuexec.v1.DomainsReport
+	(*GetDomainsReportResponse)(nil),     // 39: dokkumcp.dokkuexec.v1.GetDomainsReportResponse
+	(*AddDomainsRequest)(nil),            // 40: dokkumcp.dokkuexec.v1.AddDomainsRequest
+	(*AddDomainsResponse)(nil),           // 41: dokkumcp.dokkuexec.v1.AddDomainsResponse
+	(*RemoveDomainsRequest)(nil),         // 42: dokkumcp.dokkuexec.v1.RemoveDomainsRequest
+	(*RemoveDomainsResponse)(nil),        // 43: dokkumcp.dokkuexec.v1.RemoveDomainsResponse
+	(*SetDomainsRequest)(nil),            // 44: dokkumcp.dokkuexec.v1.SetDomainsRequest
+	(*SetDomainsResponse)(nil),           // 45: dokkumcp.dokkuexec.v1.SetDomainsResponse
+	(*LogLine)(nil),                      // 46: dokkumcp.dokkuexec.v1.LogLine
+	(*GetLogsRequest)(nil),               // 47: dokkumcp.dokkuexec.v1.GetLogsRequest
+	(*GetLogsResponse)(nil),              // 48: dokkumcp.dokkuexec.v1.GetLogsResponse
+	(*FollowLogsRequest)(nil),            // 49: dokkumcp.dokkuexec.v1.FollowLogsRequest
+	(*FollowLogsResponse)(nil),           // 50: dokkumcp.dokkuexec.v1.FollowLogsResponse
+	(*RunCommandRequest)(nil),            // 51: dokkumcp.dokkuexec.v1.RunCommandRequest
+	(*RunCommandResponse)(nil),           // 52: dokkumcp.dokkuexec.v1.RunCommandResponse
+	(*GetHostInfoRequest)(nil),           // 53: dokkumcp.dokkuexec.v1.GetHostInfoRequest
+	(*Plugin)(nil),                       // 54: dokkumcp.dokkuexec.v1.Plugin
+	(*GetHostInfoResponse)(nil),          // 55: dokkumcp.dokkuexec.v1.GetHostInfoResponse
+	(*ServiceInfo)(nil),                  // 56: dokkumcp.dokkuexec.v1.ServiceInfo
+	(*CreateServiceRequest)(nil),         // 57: dokkumcp.dokkuexec.v1.CreateServiceRequest
+	(*CreateServiceResponse)(nil),        // 58: dokkumcp.dokkuexec.v1.CreateServiceResponse
+	(*GetServiceInfoRequest)(nil),        // 59: dokkumcp.dokkuexec.v1.GetServiceInfoRequest
+	(*GetServiceInfoResponse)(nil),       // 60: dokkumcp.dokkuexec.v1.GetServiceInfoResponse
+	(*LinkServiceRequest)(nil),           // 61: dokkumcp.dokkuexec.v1.LinkServiceRequest
+	(*LinkServiceResponse)(nil),          // 62: dokkumcp.dokkuexec.v1.LinkServiceResponse
+	(*UnlinkServiceRequest)(nil),         // 63: dokkumcp.dokkuexec.v1.UnlinkServiceRequest
+	(*UnlinkServiceResponse)(nil),        // 64: dokkumcp.dokkuexec.v1.UnlinkServiceResponse
+	(*DestroyServiceRequest)(nil),        // 65: dokkumcp.dokkuexec.v1.DestroyServiceRequest
+	(*DestroyServiceResponse)(nil),       // 66: dokkumcp.dokkuexec.v1.DestroyServiceResponse
+	(*ListServicesRequest)(nil),          // 67: dokkumcp.dokkuexec.v1.ListServicesRequest
+	(*ListServicesResponse)(nil),         // 68: dokkumcp.dokkuexec.v1.ListServicesResponse
+	(*EnableLetsencryptRequest)(nil),     // 69: dokkumcp.dokkuexec.v1.EnableLetsencryptRequest
+	(*EnableLetsencryptResponse)(nil),    // 70: dokkumcp.dokkuexec.v1.EnableLetsencryptResponse
+	(*DisableLetsencryptRequest)(nil),    // 71: dokkumcp.dokkuexec.v1.DisableLetsencryptRequest
+	(*DisableLetsencryptResponse)(nil),   // 72: dokkumcp.dokkuexec.v1.DisableLetsencryptResponse
+	(*GetLetsencryptReportRequest)(nil),  // 73: dokkumcp.dokkuexec.v1.GetLetsencryptReportRequest
+	(*LetsencryptReport)(nil),            // 74: dokkumcp.dokkuexec.v1.LetsencryptReport
+	(*GetLetsencryptReportResponse)(nil), // 75: dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse
+	nil,                                  // 76: dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
+	nil,                                  // 77: dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
+	nil,                                  // 78: dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
+	nil,                                  // 79: dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
+	nil,                                  // 80: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
+	nil,                                  // 81: dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
+	nil,                                  // 82: dokkumcp.dokkuexec.v1.ServiceInfo.FieldsEntry
+	nil,                                  // 83: dokkumcp.dokkuexec.v1.LetsencryptReport.FieldsEntry
+	(*timestamppb.Timestamp)(nil),        // 84: google.protobuf.Timestamp
 }
 var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_depIdxs = []int32{
-	61, // 0: dokkumcp.dokkuexec.v1.AppReport.create_time:type_name -> google.protobuf.Timestamp
-	55, // 1: dokkumcp.dokkuexec.v1.AppReport.fields:type_name -> dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
-	6,  // 2: dokkumcp.dokkuexec.v1.GetAppReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.AppReport
-	56, // 3: dokkumcp.dokkuexec.v1.SetConfigRequest.vars:type_name -> dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
-	57, // 4: dokkumcp.dokkuexec.v1.ExportConfigResponse.vars:type_name -> dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
+	84, // 0: dokkumcp.dokkuexec.v1.AppReport.create_time:type_name -> google.protobuf.Timestamp
+	76, // 1: dokkumcp.dokkuexec.v1.AppReport.fields:type_name -> dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
+	7,  // 2: dokkumcp.dokkuexec.v1.GetAppReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.AppReport
+	77, // 3: dokkumcp.dokkuexec.v1.SetConfigRequest.vars:type_name -> dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
+	78, // 4: dokkumcp.dokkuexec.v1.ExportConfigResponse.vars:type_name -> dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
 	0,  // 5: dokkumcp.dokkuexec.v1.ProcessReport.running:type_name -> dokkumcp.dokkuexec.v1.RunningState
-	58, // 6: dokkumcp.dokkuexec.v1.ProcessReport.fields:type_name -> dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
-	25, // 7: dokkumcp.dokkuexec.v1.GetProcessReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.ProcessReport
-	59, // 8: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.counts:type_name -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
-	27, // 9: dokkumcp.dokkuexec.v1.ScaleProcessesResponse.scale:type_name -> dokkumcp.dokkuexec.v1.ProcessScale
-	60, // 10: dokkumcp.dokkuexec.v1.DomainsReport.fields:type_name -> dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
-	37, // 11: dokkumcp.dokkuexec.v1.GetDomainsReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.DomainsReport
-	61, // 12: dokkumcp.dokkuexec.v1.LogLine.time:type_name -> google.protobuf.Timestamp
-	45, // 13: dokkumcp.dokkuexec.v1.GetLogsResponse.lines:type_name -> dokkumcp.dokkuexec.v1.LogLine
-	45, // 14: dokkumcp.dokkuexec.v1.FollowLogsResponse.line:type_name -> dokkumcp.dokkuexec.v1.LogLine
-	53, // 15: dokkumcp.dokkuexec.v1.GetHostInfoResponse.plugins:type_name -> dokkumcp.dokkuexec.v1.Plugin
-	61, // 16: dokkumcp.dokkuexec.v1.GetHostInfoResponse.fetch_time:type_name -> google.protobuf.Timestamp
-	1,  // 17: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:input_type -> dokkumcp.dokkuexec.v1.ListAppsRequest
-	3,  // 18: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:input_type -> dokkumcp.dokkuexec.v1.CreateAppRequest
-	5,  // 19: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:input_type -> dokkumcp.dokkuexec.v1.GetAppReportRequest
-	8,  // 20: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:input_type -> dokkumcp.dokkuexec.v1.SetConfigRequest
-	10, // 21: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:input_type -> dokkumcp.dokkuexec.v1.GetConfigRequest
-	12, // 22: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:input_type -> dokkumcp.dokkuexec.v1.DestroyAppRequest
-	14, // 23: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:input_type -> dokkumcp.dokkuexec.v1.RenameAppRequest
-	16, // 24: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:input_type -> dokkumcp.dokkuexec.v1.LockAppRequest
-	18, // 25: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:input_type -> dokkumcp.dokkuexec.v1.UnlockAppRequest
-	20, // 26: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:input_type -> dokkumcp.dokkuexec.v1.UnsetConfigRequest
-	22, // 27: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:input_type -> dokkumcp.dokkuexec.v1.ExportConfigRequest
-	24, // 28: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:input_type -> dokkumcp.dokkuexec.v1.GetProcessReportRequest
-	28, // 29: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:input_type -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest
-	30, // 30: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:input_type -> dokkumcp.dokkuexec.v1.StartProcessesRequest
-	32, // 31: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:input_type -> dokkumcp.dokkuexec.v1.StopProcessesRequest
-	34, // 32: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:input_type -> dokkumcp.dokkuexec.v1.RestartProcessesRequest
-	36, // 33: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:input_type -> dokkumcp.dokkuexec.v1.GetDomainsReportRequest
-	39, // 34: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:input_type -> dokkumcp.dokkuexec.v1.AddDomainsRequest
-	41, // 35: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:input_type -> dokkumcp.dokkuexec.v1.RemoveDomainsRequest
-	43, // 36: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:input_type -> dokkumcp.dokkuexec.v1.SetDomainsRequest
-	46, // 37: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:input_type -> dokkumcp.dokkuexec.v1.GetLogsRequest
-	48, // 38: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:input_type -> dokkumcp.dokkuexec.v1.FollowLogsRequest
-	50, // 39: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:input_type -> dokkumcp.dokkuexec.v1.RunCommandRequest
-	52, // 40: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:input_type -> dokkumcp.dokkuexec.v1.GetHostInfoRequest
-	2,  // 41: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:output_type -> dokkumcp.dokkuexec.v1.ListAppsResponse
-	4,  // 42: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:output_type -> dokkumcp.dokkuexec.v1.CreateAppResponse
-	7,  // 43: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:output_type -> dokkumcp.dokkuexec.v1.GetAppReportResponse
-	9,  // 44: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:output_type -> dokkumcp.dokkuexec.v1.SetConfigResponse
-	11, // 45: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:output_type -> dokkumcp.dokkuexec.v1.GetConfigResponse
-	13, // 46: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:output_type -> dokkumcp.dokkuexec.v1.DestroyAppResponse
-	15, // 47: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:output_type -> dokkumcp.dokkuexec.v1.RenameAppResponse
-	17, // 48: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:output_type -> dokkumcp.dokkuexec.v1.LockAppResponse
-	19, // 49: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:output_type -> dokkumcp.dokkuexec.v1.UnlockAppResponse
-	21, // 50: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:output_type -> dokkumcp.dokkuexec.v1.UnsetConfigResponse
-	23, // 51: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:output_type -> dokkumcp.dokkuexec.v1.ExportConfigResponse
-	26, // 52: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:output_type -> dokkumcp.dokkuexec.v1.GetProcessReportResponse
-	29, // 53: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:output_type -> dokkumcp.dokkuexec.v1.ScaleProcessesResponse
-	31, // 54: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:output_type -> dokkumcp.dokkuexec.v1.StartProcessesResponse
-	33, // 55: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:output_type -> dokkumcp.dokkuexec.v1.StopProcessesResponse
-	35, // 56: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:output_type -> dokkumcp.dokkuexec.v1.RestartProcessesResponse
-	38, // 57: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:output_type -> dokkumcp.dokkuexec.v1.GetDomainsReportResponse
-	40, // 58: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:output_type -> dokkumcp.dokkuexec.v1.AddDomainsResponse
-	42, // 59: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:output_type -> dokkumcp.dokkuexec.v1.RemoveDomainsResponse
-	44, // 60: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:output_type -> dokkumcp.dokkuexec.v1.SetDomainsResponse
-	47, // 61: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:output_type -> dokkumcp.dokkuexec.v1.GetLogsResponse
-	49, // 62: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:output_type -> dokkumcp.dokkuexec.v1.FollowLogsResponse
-	51, // 63: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:output_type -> dokkumcp.dokkuexec.v1.RunCommandResponse
-	54, // 64: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:output_type -> dokkumcp.dokkuexec.v1.GetHostInfoResponse
-	41, // [41:65] is the sub-list for method output_type
-	17, // [17:41] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	79, // 6: dokkumcp.dokkuexec.v1.ProcessReport.fields:type_name -> dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
+	26, // 7: dokkumcp.dokkuexec.v1.GetProcessReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.ProcessReport
+	80, // 8: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.counts:type_name -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
+	28, // 9: dokkumcp.dokkuexec.v1.ScaleProcessesResponse.scale:type_name -> dokkumcp.dokkuexec.v1.ProcessScale
+	81, // 10: dokkumcp.dokkuexec.v1.DomainsReport.fields:type_name -> dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
+	38, // 11: dokkumcp.dokkuexec.v1.GetDomainsReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.DomainsReport
+	84, // 12: dokkumcp.dokkuexec.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	46, // 13: dokkumcp.dokkuexec.v1.GetLogsResponse.lines:type_name -> dokkumcp.dokkuexec.v1.LogLine
+	46, // 14: dokkumcp.dokkuexec.v1.FollowLogsResponse.line:type_name -> dokkumcp.dokkuexec.v1.LogLine
+	54, // 15: dokkumcp.dokkuexec.v1.GetHostInfoResponse.plugins:type_name -> dokkumcp.dokkuexec.v1.Plugin
+	84, // 16: dokkumcp.dokkuexec.v1.GetHostInfoResponse.fetch_time:type_name -> google.protobuf.Timestamp
+	1,  // 17: dokkumcp.dokkuexec.v1.ServiceInfo.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	82, // 18: dokkumcp.dokkuexec.v1.ServiceInfo.fields:type_name -> dokkumcp.dokkuexec.v1.ServiceInfo.FieldsEntry
+	1,  // 19: dokkumcp.dokkuexec.v1.CreateServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	56, // 20: dokkumcp.dokkuexec.v1.CreateServiceResponse.info:type_name -> dokkumcp.dokkuexec.v1.ServiceInfo
+	1,  // 21: dokkumcp.dokkuexec.v1.GetServiceInfoRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	56, // 22: dokkumcp.dokkuexec.v1.GetServiceInfoResponse.info:type_name -> dokkumcp.dokkuexec.v1.ServiceInfo
+	1,  // 23: dokkumcp.dokkuexec.v1.LinkServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	1,  // 24: dokkumcp.dokkuexec.v1.UnlinkServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	1,  // 25: dokkumcp.dokkuexec.v1.DestroyServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	1,  // 26: dokkumcp.dokkuexec.v1.ListServicesRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	1,  // 27: dokkumcp.dokkuexec.v1.ListServicesResponse.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	74, // 28: dokkumcp.dokkuexec.v1.EnableLetsencryptResponse.report:type_name -> dokkumcp.dokkuexec.v1.LetsencryptReport
+	84, // 29: dokkumcp.dokkuexec.v1.LetsencryptReport.expire_time:type_name -> google.protobuf.Timestamp
+	83, // 30: dokkumcp.dokkuexec.v1.LetsencryptReport.fields:type_name -> dokkumcp.dokkuexec.v1.LetsencryptReport.FieldsEntry
+	74, // 31: dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.LetsencryptReport
+	2,  // 32: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:input_type -> dokkumcp.dokkuexec.v1.ListAppsRequest
+	4,  // 33: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:input_type -> dokkumcp.dokkuexec.v1.CreateAppRequest
+	6,  // 34: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:input_type -> dokkumcp.dokkuexec.v1.GetAppReportRequest
+	9,  // 35: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:input_type -> dokkumcp.dokkuexec.v1.SetConfigRequest
+	11, // 36: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:input_type -> dokkumcp.dokkuexec.v1.GetConfigRequest
+	13, // 37: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:input_type -> dokkumcp.dokkuexec.v1.DestroyAppRequest
+	15, // 38: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:input_type -> dokkumcp.dokkuexec.v1.RenameAppRequest
+	17, // 39: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:input_type -> dokkumcp.dokkuexec.v1.LockAppRequest
+	19, // 40: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:input_type -> dokkumcp.dokkuexec.v1.UnlockAppRequest
+	21, // 41: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:input_type -> dokkumcp.dokkuexec.v1.UnsetConfigRequest
+	23, // 42: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:input_type -> dokkumcp.dokkuexec.v1.ExportConfigRequest
+	25, // 43: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:input_type -> dokkumcp.dokkuexec.v1.GetProcessReportRequest
+	29, // 44: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:input_type -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest
+	31, // 45: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:input_type -> dokkumcp.dokkuexec.v1.StartProcessesRequest
+	33, // 46: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:input_type -> dokkumcp.dokkuexec.v1.StopProcessesRequest
+	35, // 47: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:input_type -> dokkumcp.dokkuexec.v1.RestartProcessesRequest
+	37, // 48: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:input_type -> dokkumcp.dokkuexec.v1.GetDomainsReportRequest
+	40, // 49: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:input_type -> dokkumcp.dokkuexec.v1.AddDomainsRequest
+	42, // 50: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:input_type -> dokkumcp.dokkuexec.v1.RemoveDomainsRequest
+	44, // 51: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:input_type -> dokkumcp.dokkuexec.v1.SetDomainsRequest
+	47, // 52: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:input_type -> dokkumcp.dokkuexec.v1.GetLogsRequest
+	49, // 53: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:input_type -> dokkumcp.dokkuexec.v1.FollowLogsRequest
+	51, // 54: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:input_type -> dokkumcp.dokkuexec.v1.RunCommandRequest
+	53, // 55: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:input_type -> dokkumcp.dokkuexec.v1.GetHostInfoRequest
+	57, // 56: dokkumcp.dokkuexec.v1.DokkuExecService.CreateService:input_type -> dokkumcp.dokkuexec.v1.CreateServiceRequest
+	59, // 57: dokkumcp.dokkuexec.v1.DokkuExecService.GetServiceInfo:input_type -> dokkumcp.dokkuexec.v1.GetServiceInfoRequest
+	61, // 58: dokkumcp.dokkuexec.v1.DokkuExecService.LinkService:input_type -> dokkumcp.dokkuexec.v1.LinkServiceRequest
+	63, // 59: dokkumcp.dokkuexec.v1.DokkuExecService.UnlinkService:input_type -> dokkumcp.dokkuexec.v1.UnlinkServiceRequest
+	65, // 60: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyService:input_type -> dokkumcp.dokkuexec.v1.DestroyServiceRequest
+	67, // 61: dokkumcp.dokkuexec.v1.DokkuExecService.ListServices:input_type -> dokkumcp.dokkuexec.v1.ListServicesRequest
+	69, // 62: dokkumcp.dokkuexec.v1.DokkuExecService.EnableLetsencrypt:input_type -> dokkumcp.dokkuexec.v1.EnableLetsencryptRequest
+	71, // 63: dokkumcp.dokkuexec.v1.DokkuExecService.DisableLetsencrypt:input_type -> dokkumcp.dokkuexec.v1.DisableLetsencryptRequest
+	73, // 64: dokkumcp.dokkuexec.v1.DokkuExecService.GetLetsencryptReport:input_type -> dokkumcp.dokkuexec.v1.GetLetsencryptReportRequest
+	3,  // 65: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:output_type -> dokkumcp.dokkuexec.v1.ListAppsResponse
+	5,  // 66: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:output_type -> dokkumcp.dokkuexec.v1.CreateAppResponse
+	8,  // 67: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:output_type -> dokkumcp.dokkuexec.v1.GetAppReportResponse
+	10, // 68: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:output_type -> dokkumcp.dokkuexec.v1.SetConfigResponse
+	12, // 69: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:output_type -> dokkumcp.dokkuexec.v1.GetConfigResponse
+	14, // 70: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:output_type -> dokkumcp.dokkuexec.v1.DestroyAppResponse
+	16, // 71: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:output_type -> dokkumcp.dokkuexec.v1.RenameAppResponse
+	18, // 72: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:output_type -> dokkumcp.dokkuexec.v1.LockAppResponse
+	20, // 73: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:output_type -> dokkumcp.dokkuexec.v1.UnlockAppResponse
+	22, // 74: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:output_type -> dokkumcp.dokkuexec.v1.UnsetConfigResponse
+	24, // 75: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:output_type -> dokkumcp.dokkuexec.v1.ExportConfigResponse
+	27, // 76: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:output_type -> dokkumcp.dokkuexec.v1.GetProcessReportResponse
+	30, // 77: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:output_type -> dokkumcp.dokkuexec.v1.ScaleProcessesResponse
+	32, // 78: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:output_type -> dokkumcp.dokkuexec.v1.StartProcessesResponse
+	34, // 79: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:output_type -> dokkumcp.dokkuexec.v1.StopProcessesResponse
+	36, // 80: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:output_type -> dokkumcp.dokkuexec.v1.RestartProcessesResponse
+	39, // 81: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:output_type -> dokkumcp.dokkuexec.v1.GetDomainsReportResponse
+	41, // 82: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:output_type -> dokkumcp.dokkuexec.v1.AddDomainsResponse
+	43, // 83: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:output_type -> dokkumcp.dokkuexec.v1.RemoveDomainsResponse
+	45, // 84: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:output_type -> dokkumcp.dokkuexec.v1.SetDomainsResponse
+	48, // 85: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:output_type -> dokkumcp.dokkuexec.v1.GetLogsResponse
+	50, // 86: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:output_type -> dokkumcp.dokkuexec.v1.FollowLogsResponse
+	52, // 87: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:output_type -> dokkumcp.dokkuexec.v1.RunCommandResponse
+	55, // 88: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:output_type -> dokkumcp.dokkuexec.v1.GetHostInfoResponse
+	58, // 89: dokkumcp.dokkuexec.v1.DokkuExecService.CreateService:output_type -> dokkumcp.dokkuexec.v1.CreateServiceResponse
+	60, // 90: dokkumcp.dokkuexec.v1.DokkuExecService.GetServiceInfo:output_type -> dokkumcp.dokkuexec.v1.GetServiceInfoResponse
+	62, // 91: dokkumcp.dokkuexec.v1.DokkuExecService.LinkService:output_type -> dokkumcp.dokkuexec.v1.LinkServiceResponse
+	64, // 92: dokkumcp.dokkuexec.v1.DokkuExecService.UnlinkService:output_type -> dokkumcp.dokkuexec.v1.UnlinkServiceResponse
+	66, // 93: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyService:output_type -> dokkumcp.dokkuexec.v1.DestroyServiceResponse
+	68, // 94: dokkumcp.dokkuexec.v1.DokkuExecService.ListServices:output_type -> dokkumcp.dokkuexec.v1.ListServicesResponse
+	70, // 95: dokkumcp.dokkuexec.v1.DokkuExecService.EnableLetsencrypt:output_type -> dokkumcp.dokkuexec.v1.EnableLetsencryptResponse
+	72, // 96: dokkumcp.dokkuexec.v1.DokkuExecService.DisableLetsencrypt:output_type -> dokkumcp.dokkuexec.v1.DisableLetsencryptResponse
+	75, // 97: dokkumcp.dokkuexec.v1.DokkuExecService.GetLetsencryptReport:output_type -> dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse
+	65, // [65:98] is the sub-list for method output_type
+	32, // [32:65] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_dokkumcp_dokkuexec_v1_dokkuexec_proto_init() }
@@ -3778,8 +5289,8 @@ func file_dokkumcp_dokkuexec_v1_dokkuexec_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc), len(file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   60,
+			NumEnums:      2,
+			NumMessages:   82,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

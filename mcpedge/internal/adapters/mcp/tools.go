@@ -148,6 +148,7 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 
 	addLifecycleTools(s, tools, h)
 	addOperationsTools(s, tools, h)
+	addServiceTools(s, tools, h)
 	addResources(s, tools, h)
 	addPrompts(s)
 	return s

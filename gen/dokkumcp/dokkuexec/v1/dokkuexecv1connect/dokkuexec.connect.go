@@ -105,6 +105,33 @@ const (
 	// DokkuExecServiceGetHostInfoProcedure is the fully-qualified name of the DokkuExecService's
 	// GetHostInfo RPC.
 	DokkuExecServiceGetHostInfoProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetHostInfo"
+	// DokkuExecServiceCreateServiceProcedure is the fully-qualified name of the DokkuExecService's
+	// CreateService RPC.
+	DokkuExecServiceCreateServiceProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/CreateService"
+	// DokkuExecServiceGetServiceInfoProcedure is the fully-qualified name of the DokkuExecService's
+	// GetServiceInfo RPC.
+	DokkuExecServiceGetServiceInfoProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetServiceInfo"
+	// DokkuExecServiceLinkServiceProcedure is the fully-qualified name of the DokkuExecService's
+	// LinkService RPC.
+	DokkuExecServiceLinkServiceProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/LinkService"
+	// DokkuExecServiceUnlinkServiceProcedure is the fully-qualified name of the DokkuExecService's
+	// UnlinkService RPC.
+	DokkuExecServiceUnlinkServiceProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/UnlinkService"
+	// DokkuExecServiceDestroyServiceProcedure is the fully-qualified name of the DokkuExecService's
+	// DestroyService RPC.
+	DokkuExecServiceDestroyServiceProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/DestroyService"
+	// DokkuExecServiceListServicesProcedure is the fully-qualified name of the DokkuExecService's
+	// ListServices RPC.
+	DokkuExecServiceListServicesProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/ListServices"
+	// DokkuExecServiceEnableLetsencryptProcedure is the fully-qualified name of the DokkuExecService's
+	// EnableLetsencrypt RPC.
+	DokkuExecServiceEnableLetsencryptProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/EnableLetsencrypt"
+	// DokkuExecServiceDisableLetsencryptProcedure is the fully-qualified name of the DokkuExecService's
+	// DisableLetsencrypt RPC.
+	DokkuExecServiceDisableLetsencryptProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/DisableLetsencrypt"
+	// DokkuExecServiceGetLetsencryptReportProcedure is the fully-qualified name of the
+	// DokkuExecService's GetLetsencryptReport RPC.
+	DokkuExecServiceGetLetsencryptReportProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetLetsencryptReport"
 )
 
 // DokkuExecServiceClient is a client for the dokkumcp.dokkuexec.v1.DokkuExecService service.
@@ -171,6 +198,39 @@ type DokkuExecServiceClient interface {
 	RunCommand(context.Context, *connect.Request[v1.RunCommandRequest]) (*connect.Response[v1.RunCommandResponse], error)
 	// GetHostInfo returns the host's Dokku version and installed plugins.
 	GetHostInfo(context.Context, *connect.Request[v1.GetHostInfoRequest]) (*connect.Response[v1.GetHostInfoResponse], error)
+	// CreateService creates a postgres or redis service (`<kind>:create`). The
+	// host needs the kind's plugin (dokku-postgres or dokku-redis).
+	CreateService(context.Context, *connect.Request[v1.CreateServiceRequest]) (*connect.Response[v1.CreateServiceResponse], error)
+	// GetServiceInfo returns a service's status, version, links and DSN
+	// (`<kind>:info`). The DSN's password is redacted unless the request sets
+	// `reveal` and the caller holds `apps:config`, the permission that reveals
+	// config values.
+	GetServiceInfo(context.Context, *connect.Request[v1.GetServiceInfoRequest]) (*connect.Response[v1.GetServiceInfoResponse], error)
+	// LinkService links a service to an app (`<kind>:link`): Dokku sets the
+	// app's DATABASE_URL or REDIS_URL (or a DOKKU_<KIND>_<COLOR>_URL when that
+	// is taken) and restarts a deployed app.
+	LinkService(context.Context, *connect.Request[v1.LinkServiceRequest]) (*connect.Response[v1.LinkServiceResponse], error)
+	// UnlinkService unlinks a service from an app (`<kind>:unlink`) and unsets
+	// the config var that pointed at it; the app loses its connection to the
+	// service. `confirm` must repeat the service's name.
+	UnlinkService(context.Context, *connect.Request[v1.UnlinkServiceRequest]) (*connect.Response[v1.UnlinkServiceResponse], error)
+	// DestroyService deletes a service, its container and its data (`<kind>:destroy
+	// --force`). Dokku refuses while apps are linked. `confirm` must repeat the
+	// service's name.
+	DestroyService(context.Context, *connect.Request[v1.DestroyServiceRequest]) (*connect.Response[v1.DestroyServiceResponse], error)
+	// ListServices lists the services of one kind (`<kind>:list`).
+	ListServices(context.Context, *connect.Request[v1.ListServicesRequest]) (*connect.Response[v1.ListServicesResponse], error)
+	// EnableLetsencrypt requests a Let's Encrypt certificate for the app's
+	// domains, or renews it (`letsencrypt:enable`). The host needs the
+	// dokku-letsencrypt plugin, and the app an e-mail address set with
+	// `letsencrypt:set` or passed in `email`.
+	EnableLetsencrypt(context.Context, *connect.Request[v1.EnableLetsencryptRequest]) (*connect.Response[v1.EnableLetsencryptResponse], error)
+	// DisableLetsencrypt removes the app's Let's Encrypt certificate and its
+	// TLS endpoint (`letsencrypt:disable`).
+	DisableLetsencrypt(context.Context, *connect.Request[v1.DisableLetsencryptRequest]) (*connect.Response[v1.DisableLetsencryptResponse], error)
+	// GetLetsencryptReport returns the app's Let's Encrypt settings and
+	// certificate state (`letsencrypt:report`).
+	GetLetsencryptReport(context.Context, *connect.Request[v1.GetLetsencryptReportRequest]) (*connect.Response[v1.GetLetsencryptReportResponse], error)
 }
 
 // NewDokkuExecServiceClient constructs a client for the dokkumcp.dokkuexec.v1.DokkuExecService
@@ -328,35 +388,98 @@ func NewDokkuExecServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(dokkuExecServiceMethods.ByName("GetHostInfo")),
 			connect.WithClientOptions(opts...),
 		),
+		createService: connect.NewClient[v1.CreateServiceRequest, v1.CreateServiceResponse](
+			httpClient,
+			baseURL+DokkuExecServiceCreateServiceProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("CreateService")),
+			connect.WithClientOptions(opts...),
+		),
+		getServiceInfo: connect.NewClient[v1.GetServiceInfoRequest, v1.GetServiceInfoResponse](
+			httpClient,
+			baseURL+DokkuExecServiceGetServiceInfoProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("GetServiceInfo")),
+			connect.WithClientOptions(opts...),
+		),
+		linkService: connect.NewClient[v1.LinkServiceRequest, v1.LinkServiceResponse](
+			httpClient,
+			baseURL+DokkuExecServiceLinkServiceProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("LinkService")),
+			connect.WithClientOptions(opts...),
+		),
+		unlinkService: connect.NewClient[v1.UnlinkServiceRequest, v1.UnlinkServiceResponse](
+			httpClient,
+			baseURL+DokkuExecServiceUnlinkServiceProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("UnlinkService")),
+			connect.WithClientOptions(opts...),
+		),
+		destroyService: connect.NewClient[v1.DestroyServiceRequest, v1.DestroyServiceResponse](
+			httpClient,
+			baseURL+DokkuExecServiceDestroyServiceProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("DestroyService")),
+			connect.WithClientOptions(opts...),
+		),
+		listServices: connect.NewClient[v1.ListServicesRequest, v1.ListServicesResponse](
+			httpClient,
+			baseURL+DokkuExecServiceListServicesProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("ListServices")),
+			connect.WithClientOptions(opts...),
+		),
+		enableLetsencrypt: connect.NewClient[v1.EnableLetsencryptRequest, v1.EnableLetsencryptResponse](
+			httpClient,
+			baseURL+DokkuExecServiceEnableLetsencryptProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("EnableLetsencrypt")),
+			connect.WithClientOptions(opts...),
+		),
+		disableLetsencrypt: connect.NewClient[v1.DisableLetsencryptRequest, v1.DisableLetsencryptResponse](
+			httpClient,
+			baseURL+DokkuExecServiceDisableLetsencryptProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("DisableLetsencrypt")),
+			connect.WithClientOptions(opts...),
+		),
+		getLetsencryptReport: connect.NewClient[v1.GetLetsencryptReportRequest, v1.GetLetsencryptReportResponse](
+			httpClient,
+			baseURL+DokkuExecServiceGetLetsencryptReportProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("GetLetsencryptReport")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // dokkuExecServiceClient implements DokkuExecServiceClient.
 type dokkuExecServiceClient struct {
-	listApps         *connect.Client[v1.ListAppsRequest, v1.ListAppsResponse]
-	createApp        *connect.Client[v1.CreateAppRequest, v1.CreateAppResponse]
-	getAppReport     *connect.Client[v1.GetAppReportRequest, v1.GetAppReportResponse]
-	setConfig        *connect.Client[v1.SetConfigRequest, v1.SetConfigResponse]
-	getConfig        *connect.Client[v1.GetConfigRequest, v1.GetConfigResponse]
-	destroyApp       *connect.Client[v1.DestroyAppRequest, v1.DestroyAppResponse]
-	renameApp        *connect.Client[v1.RenameAppRequest, v1.RenameAppResponse]
-	lockApp          *connect.Client[v1.LockAppRequest, v1.LockAppResponse]
-	unlockApp        *connect.Client[v1.UnlockAppRequest, v1.UnlockAppResponse]
-	unsetConfig      *connect.Client[v1.UnsetConfigRequest, v1.UnsetConfigResponse]
-	exportConfig     *connect.Client[v1.ExportConfigRequest, v1.ExportConfigResponse]
-	getProcessReport *connect.Client[v1.GetProcessReportRequest, v1.GetProcessReportResponse]
-	scaleProcesses   *connect.Client[v1.ScaleProcessesRequest, v1.ScaleProcessesResponse]
-	startProcesses   *connect.Client[v1.StartProcessesRequest, v1.StartProcessesResponse]
-	stopProcesses    *connect.Client[v1.StopProcessesRequest, v1.StopProcessesResponse]
-	restartProcesses *connect.Client[v1.RestartProcessesRequest, v1.RestartProcessesResponse]
-	getDomainsReport *connect.Client[v1.GetDomainsReportRequest, v1.GetDomainsReportResponse]
-	addDomains       *connect.Client[v1.AddDomainsRequest, v1.AddDomainsResponse]
-	removeDomains    *connect.Client[v1.RemoveDomainsRequest, v1.RemoveDomainsResponse]
-	setDomains       *connect.Client[v1.SetDomainsRequest, v1.SetDomainsResponse]
-	getLogs          *connect.Client[v1.GetLogsRequest, v1.GetLogsResponse]
-	followLogs       *connect.Client[v1.FollowLogsRequest, v1.FollowLogsResponse]
-	runCommand       *connect.Client[v1.RunCommandRequest, v1.RunCommandResponse]
-	getHostInfo      *connect.Client[v1.GetHostInfoRequest, v1.GetHostInfoResponse]
+	listApps             *connect.Client[v1.ListAppsRequest, v1.ListAppsResponse]
+	createApp            *connect.Client[v1.CreateAppRequest, v1.CreateAppResponse]
+	getAppReport         *connect.Client[v1.GetAppReportRequest, v1.GetAppReportResponse]
+	setConfig            *connect.Client[v1.SetConfigRequest, v1.SetConfigResponse]
+	getConfig            *connect.Client[v1.GetConfigRequest, v1.GetConfigResponse]
+	destroyApp           *connect.Client[v1.DestroyAppRequest, v1.DestroyAppResponse]
+	renameApp            *connect.Client[v1.RenameAppRequest, v1.RenameAppResponse]
+	lockApp              *connect.Client[v1.LockAppRequest, v1.LockAppResponse]
+	unlockApp            *connect.Client[v1.UnlockAppRequest, v1.UnlockAppResponse]
+	unsetConfig          *connect.Client[v1.UnsetConfigRequest, v1.UnsetConfigResponse]
+	exportConfig         *connect.Client[v1.ExportConfigRequest, v1.ExportConfigResponse]
+	getProcessReport     *connect.Client[v1.GetProcessReportRequest, v1.GetProcessReportResponse]
+	scaleProcesses       *connect.Client[v1.ScaleProcessesRequest, v1.ScaleProcessesResponse]
+	startProcesses       *connect.Client[v1.StartProcessesRequest, v1.StartProcessesResponse]
+	stopProcesses        *connect.Client[v1.StopProcessesRequest, v1.StopProcessesResponse]
+	restartProcesses     *connect.Client[v1.RestartProcessesRequest, v1.RestartProcessesResponse]
+	getDomainsReport     *connect.Client[v1.GetDomainsReportRequest, v1.GetDomainsReportResponse]
+	addDomains           *connect.Client[v1.AddDomainsRequest, v1.AddDomainsResponse]
+	removeDomains        *connect.Client[v1.RemoveDomainsRequest, v1.RemoveDomainsResponse]
+	setDomains           *connect.Client[v1.SetDomainsRequest, v1.SetDomainsResponse]
+	getLogs              *connect.Client[v1.GetLogsRequest, v1.GetLogsResponse]
+	followLogs           *connect.Client[v1.FollowLogsRequest, v1.FollowLogsResponse]
+	runCommand           *connect.Client[v1.RunCommandRequest, v1.RunCommandResponse]
+	getHostInfo          *connect.Client[v1.GetHostInfoRequest, v1.GetHostInfoResponse]
+	createService        *connect.Client[v1.CreateServiceRequest, v1.CreateServiceResponse]
+	getServiceInfo       *connect.Client[v1.GetServiceInfoRequest, v1.GetServiceInfoResponse]
+	linkService          *connect.Client[v1.LinkServiceRequest, v1.LinkServiceResponse]
+	unlinkService        *connect.Client[v1.UnlinkServiceRequest, v1.UnlinkServiceResponse]
+	destroyService       *connect.Client[v1.DestroyServiceRequest, v1.DestroyServiceResponse]
+	listServices         *connect.Client[v1.ListServicesRequest, v1.ListServicesResponse]
+	enableLetsencrypt    *connect.Client[v1.EnableLetsencryptRequest, v1.EnableLetsencryptResponse]
+	disableLetsencrypt   *connect.Client[v1.DisableLetsencryptRequest, v1.DisableLetsencryptResponse]
+	getLetsencryptReport *connect.Client[v1.GetLetsencryptReportRequest, v1.GetLetsencryptReportResponse]
 }
 
 // ListApps calls dokkumcp.dokkuexec.v1.DokkuExecService.ListApps.
@@ -479,6 +602,51 @@ func (c *dokkuExecServiceClient) GetHostInfo(ctx context.Context, req *connect.R
 	return c.getHostInfo.CallUnary(ctx, req)
 }
 
+// CreateService calls dokkumcp.dokkuexec.v1.DokkuExecService.CreateService.
+func (c *dokkuExecServiceClient) CreateService(ctx context.Context, req *connect.Request[v1.CreateServiceRequest]) (*connect.Response[v1.CreateServiceResponse], error) {
+	return c.createService.CallUnary(ctx, req)
+}
+
+// GetServiceInfo calls dokkumcp.dokkuexec.v1.DokkuExecService.GetServiceInfo.
+func (c *dokkuExecServiceClient) GetServiceInfo(ctx context.Context, req *connect.Request[v1.GetServiceInfoRequest]) (*connect.Response[v1.GetServiceInfoResponse], error) {
+	return c.getServiceInfo.CallUnary(ctx, req)
+}
+
+// LinkService calls dokkumcp.dokkuexec.v1.DokkuExecService.LinkService.
+func (c *dokkuExecServiceClient) LinkService(ctx context.Context, req *connect.Request[v1.LinkServiceRequest]) (*connect.Response[v1.LinkServiceResponse], error) {
+	return c.linkService.CallUnary(ctx, req)
+}
+
+// UnlinkService calls dokkumcp.dokkuexec.v1.DokkuExecService.UnlinkService.
+func (c *dokkuExecServiceClient) UnlinkService(ctx context.Context, req *connect.Request[v1.UnlinkServiceRequest]) (*connect.Response[v1.UnlinkServiceResponse], error) {
+	return c.unlinkService.CallUnary(ctx, req)
+}
+
+// DestroyService calls dokkumcp.dokkuexec.v1.DokkuExecService.DestroyService.
+func (c *dokkuExecServiceClient) DestroyService(ctx context.Context, req *connect.Request[v1.DestroyServiceRequest]) (*connect.Response[v1.DestroyServiceResponse], error) {
+	return c.destroyService.CallUnary(ctx, req)
+}
+
+// ListServices calls dokkumcp.dokkuexec.v1.DokkuExecService.ListServices.
+func (c *dokkuExecServiceClient) ListServices(ctx context.Context, req *connect.Request[v1.ListServicesRequest]) (*connect.Response[v1.ListServicesResponse], error) {
+	return c.listServices.CallUnary(ctx, req)
+}
+
+// EnableLetsencrypt calls dokkumcp.dokkuexec.v1.DokkuExecService.EnableLetsencrypt.
+func (c *dokkuExecServiceClient) EnableLetsencrypt(ctx context.Context, req *connect.Request[v1.EnableLetsencryptRequest]) (*connect.Response[v1.EnableLetsencryptResponse], error) {
+	return c.enableLetsencrypt.CallUnary(ctx, req)
+}
+
+// DisableLetsencrypt calls dokkumcp.dokkuexec.v1.DokkuExecService.DisableLetsencrypt.
+func (c *dokkuExecServiceClient) DisableLetsencrypt(ctx context.Context, req *connect.Request[v1.DisableLetsencryptRequest]) (*connect.Response[v1.DisableLetsencryptResponse], error) {
+	return c.disableLetsencrypt.CallUnary(ctx, req)
+}
+
+// GetLetsencryptReport calls dokkumcp.dokkuexec.v1.DokkuExecService.GetLetsencryptReport.
+func (c *dokkuExecServiceClient) GetLetsencryptReport(ctx context.Context, req *connect.Request[v1.GetLetsencryptReportRequest]) (*connect.Response[v1.GetLetsencryptReportResponse], error) {
+	return c.getLetsencryptReport.CallUnary(ctx, req)
+}
+
 // DokkuExecServiceHandler is an implementation of the dokkumcp.dokkuexec.v1.DokkuExecService
 // service.
 type DokkuExecServiceHandler interface {
@@ -544,6 +712,39 @@ type DokkuExecServiceHandler interface {
 	RunCommand(context.Context, *connect.Request[v1.RunCommandRequest]) (*connect.Response[v1.RunCommandResponse], error)
 	// GetHostInfo returns the host's Dokku version and installed plugins.
 	GetHostInfo(context.Context, *connect.Request[v1.GetHostInfoRequest]) (*connect.Response[v1.GetHostInfoResponse], error)
+	// CreateService creates a postgres or redis service (`<kind>:create`). The
+	// host needs the kind's plugin (dokku-postgres or dokku-redis).
+	CreateService(context.Context, *connect.Request[v1.CreateServiceRequest]) (*connect.Response[v1.CreateServiceResponse], error)
+	// GetServiceInfo returns a service's status, version, links and DSN
+	// (`<kind>:info`). The DSN's password is redacted unless the request sets
+	// `reveal` and the caller holds `apps:config`, the permission that reveals
+	// config values.
+	GetServiceInfo(context.Context, *connect.Request[v1.GetServiceInfoRequest]) (*connect.Response[v1.GetServiceInfoResponse], error)
+	// LinkService links a service to an app (`<kind>:link`): Dokku sets the
+	// app's DATABASE_URL or REDIS_URL (or a DOKKU_<KIND>_<COLOR>_URL when that
+	// is taken) and restarts a deployed app.
+	LinkService(context.Context, *connect.Request[v1.LinkServiceRequest]) (*connect.Response[v1.LinkServiceResponse], error)
+	// UnlinkService unlinks a service from an app (`<kind>:unlink`) and unsets
+	// the config var that pointed at it; the app loses its connection to the
+	// service. `confirm` must repeat the service's name.
+	UnlinkService(context.Context, *connect.Request[v1.UnlinkServiceRequest]) (*connect.Response[v1.UnlinkServiceResponse], error)
+	// DestroyService deletes a service, its container and its data (`<kind>:destroy
+	// --force`). Dokku refuses while apps are linked. `confirm` must repeat the
+	// service's name.
+	DestroyService(context.Context, *connect.Request[v1.DestroyServiceRequest]) (*connect.Response[v1.DestroyServiceResponse], error)
+	// ListServices lists the services of one kind (`<kind>:list`).
+	ListServices(context.Context, *connect.Request[v1.ListServicesRequest]) (*connect.Response[v1.ListServicesResponse], error)
+	// EnableLetsencrypt requests a Let's Encrypt certificate for the app's
+	// domains, or renews it (`letsencrypt:enable`). The host needs the
+	// dokku-letsencrypt plugin, and the app an e-mail address set with
+	// `letsencrypt:set` or passed in `email`.
+	EnableLetsencrypt(context.Context, *connect.Request[v1.EnableLetsencryptRequest]) (*connect.Response[v1.EnableLetsencryptResponse], error)
+	// DisableLetsencrypt removes the app's Let's Encrypt certificate and its
+	// TLS endpoint (`letsencrypt:disable`).
+	DisableLetsencrypt(context.Context, *connect.Request[v1.DisableLetsencryptRequest]) (*connect.Response[v1.DisableLetsencryptResponse], error)
+	// GetLetsencryptReport returns the app's Let's Encrypt settings and
+	// certificate state (`letsencrypt:report`).
+	GetLetsencryptReport(context.Context, *connect.Request[v1.GetLetsencryptReportRequest]) (*connect.Response[v1.GetLetsencryptReportResponse], error)
 }
 
 // NewDokkuExecServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -697,6 +898,60 @@ func NewDokkuExecServiceHandler(svc DokkuExecServiceHandler, opts ...connect.Han
 		connect.WithSchema(dokkuExecServiceMethods.ByName("GetHostInfo")),
 		connect.WithHandlerOptions(opts...),
 	)
+	dokkuExecServiceCreateServiceHandler := connect.NewUnaryHandler(
+		DokkuExecServiceCreateServiceProcedure,
+		svc.CreateService,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("CreateService")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceGetServiceInfoHandler := connect.NewUnaryHandler(
+		DokkuExecServiceGetServiceInfoProcedure,
+		svc.GetServiceInfo,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("GetServiceInfo")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceLinkServiceHandler := connect.NewUnaryHandler(
+		DokkuExecServiceLinkServiceProcedure,
+		svc.LinkService,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("LinkService")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceUnlinkServiceHandler := connect.NewUnaryHandler(
+		DokkuExecServiceUnlinkServiceProcedure,
+		svc.UnlinkService,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("UnlinkService")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceDestroyServiceHandler := connect.NewUnaryHandler(
+		DokkuExecServiceDestroyServiceProcedure,
+		svc.DestroyService,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("DestroyService")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceListServicesHandler := connect.NewUnaryHandler(
+		DokkuExecServiceListServicesProcedure,
+		svc.ListServices,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("ListServices")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceEnableLetsencryptHandler := connect.NewUnaryHandler(
+		DokkuExecServiceEnableLetsencryptProcedure,
+		svc.EnableLetsencrypt,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("EnableLetsencrypt")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceDisableLetsencryptHandler := connect.NewUnaryHandler(
+		DokkuExecServiceDisableLetsencryptProcedure,
+		svc.DisableLetsencrypt,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("DisableLetsencrypt")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceGetLetsencryptReportHandler := connect.NewUnaryHandler(
+		DokkuExecServiceGetLetsencryptReportProcedure,
+		svc.GetLetsencryptReport,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("GetLetsencryptReport")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dokkumcp.dokkuexec.v1.DokkuExecService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DokkuExecServiceListAppsProcedure:
@@ -747,6 +1002,24 @@ func NewDokkuExecServiceHandler(svc DokkuExecServiceHandler, opts ...connect.Han
 			dokkuExecServiceRunCommandHandler.ServeHTTP(w, r)
 		case DokkuExecServiceGetHostInfoProcedure:
 			dokkuExecServiceGetHostInfoHandler.ServeHTTP(w, r)
+		case DokkuExecServiceCreateServiceProcedure:
+			dokkuExecServiceCreateServiceHandler.ServeHTTP(w, r)
+		case DokkuExecServiceGetServiceInfoProcedure:
+			dokkuExecServiceGetServiceInfoHandler.ServeHTTP(w, r)
+		case DokkuExecServiceLinkServiceProcedure:
+			dokkuExecServiceLinkServiceHandler.ServeHTTP(w, r)
+		case DokkuExecServiceUnlinkServiceProcedure:
+			dokkuExecServiceUnlinkServiceHandler.ServeHTTP(w, r)
+		case DokkuExecServiceDestroyServiceProcedure:
+			dokkuExecServiceDestroyServiceHandler.ServeHTTP(w, r)
+		case DokkuExecServiceListServicesProcedure:
+			dokkuExecServiceListServicesHandler.ServeHTTP(w, r)
+		case DokkuExecServiceEnableLetsencryptProcedure:
+			dokkuExecServiceEnableLetsencryptHandler.ServeHTTP(w, r)
+		case DokkuExecServiceDisableLetsencryptProcedure:
+			dokkuExecServiceDisableLetsencryptHandler.ServeHTTP(w, r)
+		case DokkuExecServiceGetLetsencryptReportProcedure:
+			dokkuExecServiceGetLetsencryptReportHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -850,4 +1123,40 @@ func (UnimplementedDokkuExecServiceHandler) RunCommand(context.Context, *connect
 
 func (UnimplementedDokkuExecServiceHandler) GetHostInfo(context.Context, *connect.Request[v1.GetHostInfoRequest]) (*connect.Response[v1.GetHostInfoResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) CreateService(context.Context, *connect.Request[v1.CreateServiceRequest]) (*connect.Response[v1.CreateServiceResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.CreateService is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) GetServiceInfo(context.Context, *connect.Request[v1.GetServiceInfoRequest]) (*connect.Response[v1.GetServiceInfoResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetServiceInfo is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) LinkService(context.Context, *connect.Request[v1.LinkServiceRequest]) (*connect.Response[v1.LinkServiceResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.LinkService is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) UnlinkService(context.Context, *connect.Request[v1.UnlinkServiceRequest]) (*connect.Response[v1.UnlinkServiceResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.UnlinkService is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) DestroyService(context.Context, *connect.Request[v1.DestroyServiceRequest]) (*connect.Response[v1.DestroyServiceResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.DestroyService is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) ListServices(context.Context, *connect.Request[v1.ListServicesRequest]) (*connect.Response[v1.ListServicesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.ListServices is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) EnableLetsencrypt(context.Context, *connect.Request[v1.EnableLetsencryptRequest]) (*connect.Response[v1.EnableLetsencryptResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.EnableLetsencrypt is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) DisableLetsencrypt(context.Context, *connect.Request[v1.DisableLetsencryptRequest]) (*connect.Response[v1.DisableLetsencryptResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.DisableLetsencrypt is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) GetLetsencryptReport(context.Context, *connect.Request[v1.GetLetsencryptReportRequest]) (*connect.Response[v1.GetLetsencryptReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetLetsencryptReport is not implemented"))
 }
