@@ -39,11 +39,14 @@ import (
 // in BenchmarkTokenServers, the same for every server.
 const tokenLoadWorkers = 8
 
-// hydraMaxConns is Hydra's database pool size (the max_conns DSN parameter).
-// Hydra's default is 2 × the CPU count, 4 on a 2-core machine. With that
-// pool and tokenLoadWorkers concurrent requests, token requests stalled
-// past the 30-second client timeout, so the benchmark gives Hydra a
-// connection for each worker and as many spare.
+// hydraMaxConns is Hydra's database pool size (the max_conns DSN parameter)
+// unless DOKKUMCP_HYDRA_MAX_CONNS sets another, where 0 keeps Hydra's
+// default of 2 × the CPU count, 4 on a 2-core machine. With that default
+// and tokenLoadWorkers concurrent requests, Hydra v2.3.0 deadlocks: a
+// goroutine dump showed the 4 connections held by open transactions whose
+// requests wait for the mutex of the access-token key set, while the
+// request holding that mutex waits for a connection. So the benchmark gives
+// Hydra a connection for each worker and as many spare.
 const hydraMaxConns = 2 * tokenLoadWorkers
 
 // hydraAccessTokenSet is the JSON Web Key Set Hydra signs JWT access tokens
@@ -403,7 +406,7 @@ func startHydra(b *testing.B, bin, proxyURL string, pbkdf2Iterations int) *hydra
 
 // hydraDSN turns pgtest's key=value connection string, which names the
 // cluster's Unix socket directory, into the URL form Hydra's dsn requires,
-// with a pool of hydraMaxConns connections.
+// with the pool size that hydraMaxConns describes.
 func hydraDSN(keyValue string) (string, error) {
 	params := map[string]string{}
 	for field := range strings.FieldsSeq(keyValue) {
@@ -413,11 +416,17 @@ func hydraDSN(keyValue string) (string, error) {
 		}
 		params[key] = value
 	}
-	query := url.Values{
-		"host":      {params["host"]},
-		"port":      {params["port"]},
-		"sslmode":   {"disable"},
-		"max_conns": {strconv.Itoa(hydraMaxConns)},
+	maxConns := hydraMaxConns
+	if v := os.Getenv("DOKKUMCP_HYDRA_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("DOKKUMCP_HYDRA_MAX_CONNS=%q is not a connection count: set a number, 0 for Hydra's default", v)
+		}
+		maxConns = n
+	}
+	query := url.Values{"host": {params["host"]}, "port": {params["port"]}, "sslmode": {"disable"}}
+	if maxConns > 0 {
+		query.Set("max_conns", strconv.Itoa(maxConns))
 	}
 	u := url.URL{Scheme: "postgres", User: url.User(params["user"]), Path: "/" + params["dbname"], RawQuery: query.Encode()}
 	return u.String(), nil
