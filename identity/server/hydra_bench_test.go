@@ -112,7 +112,7 @@ func BenchmarkTokenServers(b *testing.B) {
 	})
 
 	for _, h := range []*hydraServer{hydra, hydraTuned} {
-		h.logStoredTokens(b)
+		h.checkStoredTokens(b)
 		if err := h.checkConnections(); err != nil {
 			b.Error(err)
 		}
@@ -281,6 +281,8 @@ type hydraServer struct {
 	cmd         *exec.Cmd
 	logPath     string
 	admin       *http.Client
+	// issued counts the tokens Hydra returned to issue.
+	issued atomic.Int64
 }
 
 // startHydra migrates a new database in the pgtest cluster and starts Hydra
@@ -534,7 +536,11 @@ func (h *hydraServer) useEd25519Key() error {
 // RFC 8707 resource parameter.
 func (h *hydraServer) issue(client *http.Client) (string, error) {
 	form := url.Values{"grant_type": {"client_credentials"}, "audience": {audienceTenancy}}
-	return postTokenForm(client, h.publicURL+"/oauth2/token", h.clientID, h.secret, form)
+	token, err := postTokenForm(client, h.publicURL+"/oauth2/token", h.clientID, h.secret, form)
+	if err == nil {
+		h.issued.Add(1)
+	}
+	return token, err
 }
 
 // tokenAndVerifier issues one token, checks that its header names alg, and
@@ -567,9 +573,9 @@ func (h *hydraServer) tokenAndVerifier(b *testing.B, alg string) (string, *jwksV
 	return token, newJWKSVerifier(discovery.Issuer, audienceTenancy, alg, keys)
 }
 
-// logStoredTokens logs how many access tokens Hydra stored in PostgreSQL:
-// Hydra writes a row for each token it issues, JWTs included.
-func (h *hydraServer) logStoredTokens(b *testing.B) {
+// checkStoredTokens fails the benchmark unless Hydra stored one row in
+// hydra_oauth2_access for each token it issued, JWTs included.
+func (h *hydraServer) checkStoredTokens(b *testing.B) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, h.postgresURL)
 	if err != nil {
@@ -582,7 +588,9 @@ func (h *hydraServer) logStoredTokens(b *testing.B) {
 		b.Errorf("count Hydra's stored access tokens: %v", err)
 		return
 	}
-	b.Logf("Hydra at %s stored %d rows in hydra_oauth2_access", h.publicURL, rows)
+	if issued := h.issued.Load(); rows != issued {
+		b.Errorf("Hydra at %s stored %d rows in hydra_oauth2_access for %d issued tokens", h.publicURL, rows, issued)
+	}
 }
 
 // checkConnections returns an error when the Hydra process has a TCP
