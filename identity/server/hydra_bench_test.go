@@ -408,7 +408,42 @@ func startHydra(b *testing.B, bin, proxyURL string, pbkdf2Iterations int) *hydra
 	if err := h.createClient(); err != nil {
 		b.Fatalf("create Hydra client: %v\nlog:\n%s", err, h.logTail())
 	}
+	iterations := pbkdf2Iterations
+	if iterations == 0 {
+		iterations = hydraDefaultPBKDF2Iterations
+	}
+	h.checkSecretHash(b, fmt.Sprintf("$pbkdf2-sha256$i=%d,l=32$", iterations))
 	return h
+}
+
+// hydraDefaultPBKDF2Iterations is the default of
+// oauth2.hashers.pbkdf2.iterations in Hydra v2.3.0's configuration schema.
+const hydraDefaultPBKDF2Iterations = 25000
+
+// checkSecretHash fails the benchmark unless the one client's stored secret
+// hash starts with prefix, so the hasher and cost in the results are the
+// ones Hydra used.
+func (h *hydraServer) checkSecretHash(b *testing.B, prefix string) {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, h.postgresURL)
+	if err != nil {
+		b.Fatalf("connect to Hydra's database: %v", err)
+	}
+	defer conn.Close(ctx)
+	var hash string
+	if err := conn.QueryRow(ctx, "SELECT client_secret FROM hydra_client").Scan(&hash); err != nil {
+		b.Fatalf("read the client's secret hash from hydra_client: %v", err)
+	}
+	if !strings.HasPrefix(hash, prefix) {
+		// The hash parameters are not secret, but the rest of the hash is
+		// not printed either.
+		params := "unrecognized format"
+		if parts := strings.SplitN(hash, "$", 4); len(parts) == 4 {
+			params = "$" + parts[1] + "$" + parts[2] + "$"
+		}
+		b.Fatalf("hydra stored the client secret hash with parameters %s, expected the prefix %s", params, prefix)
+	}
 }
 
 // hydraDSN turns pgtest's key=value connection string, which names the
