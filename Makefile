@@ -3,10 +3,11 @@
 MODULES   := platform identity tenancy secrets dokkuexec mcpedge devstack testhost
 PACKAGES  := $(MODULES:%=dokkumcp.dev/%/...)
 VAULT_BIN := $(or $(DOKKUMCP_VAULT_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dokkumcp/vault-1.21.0)
+HYDRA_BIN := $(or $(DOKKUMCP_HYDRA_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dokkumcp/hydra-2.3.0)
 NODE_E2E  := devstack/e2e/node
 NODE_CONFORMANCE := mcpedge/conformance
 
-.PHONY: run test generate lint check-generated fmt vet go-test vault node-deps chart-test
+.PHONY: run test generate lint check-generated fmt vet go-test vault hydra node-deps chart-test
 
 ## run: start the whole stack with a demo tenant; Ctrl-C stops it.
 run:
@@ -54,6 +55,17 @@ vault:
 		mkdir -p "$(dir $(VAULT_BIN))" && \
 		cd tools/vault && GOWORK=off go build -o "$(VAULT_BIN).tmp" github.com/hashicorp/vault && \
 		mv "$(VAULT_BIN).tmp" "$(VAULT_BIN)"; fi
+
+## hydra: build Ory Hydra v2.3.0, which the token benchmark runs next to
+## Identity, into the cache outside the repository. make test does not need it.
+# tools/hydra is not in go.work, like tools/vault. The version is set at link
+# time because `hydra version` would otherwise print "master".
+hydra:
+	@if [ -x "$(HYDRA_BIN)" ]; then echo "hydra: using $(HYDRA_BIN)"; else \
+		mkdir -p "$(dir $(HYDRA_BIN))" && \
+		cd tools/hydra && GOWORK=off go build -ldflags "-X github.com/ory/hydra/v2/driver/config.Version=v2.3.0" \
+			-o "$(HYDRA_BIN).tmp" github.com/ory/hydra/v2 && \
+		mv "$(HYDRA_BIN).tmp" "$(HYDRA_BIN)"; fi
 
 ## node-deps: install the TypeScript SDK used by the end-to-end test and the
 ## MCP conformance suite run against mcpedge, from their lockfiles.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -96,26 +94,7 @@ func startBenchServer(b *testing.B) *testServer {
 // and returns the access token.
 func issueToken(client *http.Client, tokenURL, id, secret, resource string) (string, error) {
 	form := url.Values{"grant_type": {"client_credentials"}, "resource": {resource}}
-	req, err := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	var out tokenResponse
-	if err := json.Unmarshal(raw, &out); err != nil || resp.StatusCode != http.StatusOK || out.AccessToken == "" {
-		return "", &tokenError{status: resp.StatusCode, body: string(raw)}
-	}
-	return out.AccessToken, nil
+	return postTokenForm(client, tokenURL, id, secret, form)
 }
 
 type tokenError struct {
