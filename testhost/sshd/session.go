@@ -81,7 +81,7 @@ func (s *Server) runExec(ctx context.Context, conn *ssh.ServerConn, channel ssh.
 		Stderr:          channel.Stderr(),
 	}
 
-	code, reply := s.currentFault().run(ctx, inv, s.opts.Emulator)
+	code, reply := s.currentFault().run(ctx, conn, inv, s.opts.Emulator)
 	if !reply {
 		// The fault sends no exit status, so the channel stays open until
 		// the client or Close ends it.
