@@ -137,7 +137,8 @@ func (e *Executor) Run(ctx context.Context, target app.Target, cmd domain.Comman
 // stdout, without its newline, to onLine as it arrives instead of keeping
 // it. It has no command timeout: it ends when the command exits, when ctx
 // ends, or when onLine returns an error, which Stream then returns. Ending
-// closes the SSH session, which ends the command on the host.
+// closes the SSH session, which ends the command on the host. A stream
+// holds one of the host's MaxSessions session slots until it ends.
 func (e *Executor) Stream(ctx context.Context, target app.Target, cmd domain.Command, onLine func(line string) error) (_ domain.Result, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -80,6 +80,9 @@ func (e *Executor) pool(target app.Target) *hostPool {
 // needed and opens a session. A connection that turns out to be dead when
 // the session is opened is replaced once; nothing has run on it yet.
 func (e *Executor) openSession(ctx context.Context, target app.Target) (*lease, error) {
+	if e.isClosed() {
+		return nil, app.Errorf(app.KindUnavailable, "DokkuExec is shutting down; retry the command on another replica")
+	}
 	pool := e.pool(target)
 	if err := e.waitForSlot(ctx, pool, target); err != nil {
 		return nil, err
@@ -104,6 +107,12 @@ func (e *Executor) openSession(ctx context.Context, target app.Target) (*lease, 
 		}
 		e.opts.Logger.InfoContext(ctx, "ssh session open failed; reconnecting", "host_id", target.Host.ID, "error", err)
 	}
+}
+
+func (e *Executor) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
 }
 
 // close closes the lease's session and gives back its connection reference
