@@ -168,3 +168,18 @@ func (s *Server) serveGlobalRequests(requests <-chan *ssh.Request) {
 		}
 	}
 }
+
+// SetMaxSessions limits the sessions open at once on each connection, as
+// sshd_config's MaxSessions does, for sessions opened after the call. A
+// session beyond the limit is rejected. 0, the default, means no limit.
+func (s *Server) SetMaxSessions(limit int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessionLimit = limit
+}
+
+func (s *Server) maxSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessionLimit
+}

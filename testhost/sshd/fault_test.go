@@ -160,3 +160,28 @@ func TestSetHostKeyAppliesToNewConnections(t *testing.T) {
 		t.Errorf("version on the connection made before the rotation: exit status %d, want 0", exit)
 	}
 }
+
+func TestSetMaxSessionsRejectsExtraSession(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	h.server.SetMaxSessions(1)
+	client := h.mustDial(t, h.plain)
+
+	first, err := client.NewSession()
+	if err != nil {
+		t.Fatalf("first session: %v", err)
+	}
+	_, err = client.NewSession()
+	var openErr *ssh.OpenChannelError
+	if !errors.As(err, &openErr) || openErr.Reason != ssh.Prohibited {
+		t.Fatalf("second session error = %v, want an administratively prohibited rejection", err)
+	}
+
+	if err := first.Close(); err != nil {
+		t.Fatalf("close first session: %v", err)
+	}
+	waitFor(t, func() bool { return h.server.ActiveSessions() == 0 })
+	if _, _, exit := run(t, client, "version"); exit != 0 {
+		t.Errorf("version after the first session closed: exit status %d, want 0", exit)
+	}
+}

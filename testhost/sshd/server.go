@@ -51,11 +51,14 @@ type Server struct {
 	keys      []authorizedKey
 	fault     Fault
 	connFault ConnFaultMode
-	listener  net.Listener
-	conns     map[net.Conn]struct{}
-	closed    bool
-	ctx       context.Context
-	cancel    context.CancelFunc
+	// sessionLimit is the most sessions one connection may have open; 0
+	// means no limit.
+	sessionLimit int
+	listener     net.Listener
+	conns        map[net.Conn]struct{}
+	closed       bool
+	ctx          context.Context
+	cancel       context.CancelFunc
 
 	// sessions counts the session channels being served.
 	sessions atomic.Int64
@@ -274,9 +277,17 @@ func (s *Server) serveConn(conn net.Conn) {
 	go s.serveGlobalRequests(requests)
 
 	var sessions sync.WaitGroup
+	var open atomic.Int64
 	for newChannel := range channels {
 		if newChannel.ChannelType() != "session" {
 			_ = newChannel.Reject(ssh.UnknownChannelType, "only session channels are supported")
+			continue
+		}
+		if limit := s.maxSessions(); limit > 0 && open.Load() >= int64(limit) {
+			// OpenSSH's sshd rejects a session beyond MaxSessions the
+			// same way: "administratively prohibited: open failed".
+			s.logger.Info("ssh session rejected", "remote_addr", conn.RemoteAddr().String(), "max_sessions", limit)
+			_ = newChannel.Reject(ssh.Prohibited, "open failed")
 			continue
 		}
 		channel, channelRequests, err := newChannel.Accept()
@@ -285,9 +296,10 @@ func (s *Server) serveConn(conn net.Conn) {
 			continue
 		}
 		sessions.Add(1)
+		open.Add(1)
 		go func() {
 			defer sessions.Done()
-			s.serveSession(serverConn, channel, channelRequests)
+			s.serveSession(serverConn, channel, channelRequests, &open)
 		}()
 	}
 	sessions.Wait()

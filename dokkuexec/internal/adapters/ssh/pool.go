@@ -98,8 +98,26 @@ func (e *Executor) openSession(ctx context.Context, target app.Target) (*lease, 
 		if err == nil {
 			return &lease{pool: pool, conn: conn, session: session}, nil
 		}
-
 		e.release(pool, conn)
+
+		var rejected *ssh.OpenChannelError
+		if errors.As(err, &rejected) {
+			// The connection is alive but the host rejected the session:
+			// its sshd's MaxSessions is below this executor's, or it has
+			// not yet freed a session that was just closed. One retry
+			// after a backoff covers the second case.
+			if attempt == 1 && sleep(ctx, e.backoff(1)) {
+				continue
+			}
+			<-pool.slots
+			e.opts.Logger.WarnContext(ctx, "ssh session rejected by host", "host_id", target.Host.ID, "max_sessions", e.opts.MaxSessions, "error", err)
+			return nil, &app.Error{
+				Kind:    app.KindResourceExhausted,
+				Message: fmt.Sprintf("host %q rejected a new SSH session because too many are open on it; retry later", target.Host.Name),
+				Err:     err,
+			}
+		}
+
 		e.drop(pool, conn)
 		if attempt > 1 || ctx.Err() != nil {
 			<-pool.slots
@@ -170,13 +188,22 @@ func (e *Executor) connect(ctx context.Context, pool *hostPool, target app.Targe
 
 		delay := e.backoff(attempt)
 		e.opts.Logger.InfoContext(ctx, "ssh connect failed; retrying", "host_id", target.Host.ID, "attempt", attempt, "retry_in_ms", delay.Milliseconds(), "error", err)
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if !sleep(ctx, delay) {
 			return nil, err
-		case <-timer.C:
 		}
+	}
+}
+
+// sleep waits for delay and reports whether it did, or returns false as
+// soon as ctx ends.
+func sleep(ctx context.Context, delay time.Duration) bool {
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
 	}
 }
 

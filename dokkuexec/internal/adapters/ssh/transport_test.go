@@ -292,3 +292,42 @@ func TestCloseEndsConnections(t *testing.T) {
 		t.Errorf("kind after Close = %v (error %v), want Unavailable", got, err)
 	}
 }
+
+func TestSessionRejectedByHostKeepsConnection(t *testing.T) {
+	t.Parallel()
+	host := sshtest.Start(t, emulator.Options{})
+	host.Server.SetFault(sshd.Fault{Mode: sshd.FaultHang, Command: "apps:list"})
+	host.Server.SetMaxSessions(1)
+	executor, dialer := newExecutor(t, func(o *sshadapter.Options) {
+		o.MaxSessions = 2
+		o.BackoffBase = time.Millisecond
+	})
+
+	hangCtx, stopHang := context.WithCancel(t.Context())
+	hung := make(chan error, 1)
+	go func() {
+		_, err := executor.Run(hangCtx, host.Target(), domain.AppsListCommand(true))
+		hung <- err
+	}()
+	sshtest.WaitFor(t, 10*time.Second, "the hanging command to take the session", func() bool { return host.Server.ActiveSessions() == 1 })
+
+	_, err := executor.Run(t.Context(), host.Target(), domain.VersionCommand())
+	if got := app.KindOf(err); got != app.KindResourceExhausted {
+		t.Fatalf("kind = %v (error %v), want ResourceExhausted", got, err)
+	}
+	if !strings.Contains(err.Error(), `host "prod" rejected a new SSH session`) {
+		t.Errorf("message %q does not name the host and the rejection", err)
+	}
+	// The rejection left the connection and its hanging command alone.
+	if got := host.Server.ActiveSessions(); got != 1 {
+		t.Errorf("active sessions after the rejection = %d, want 1", got)
+	}
+
+	stopHang()
+	<-hung
+	sshtest.WaitFor(t, 10*time.Second, "the host to free the session", func() bool { return host.Server.ActiveSessions() == 0 })
+	runVersion(t, executor, host.Target())
+	if got := dialer.Count(); got != 1 {
+		t.Errorf("dials = %d, want 1", got)
+	}
+}
