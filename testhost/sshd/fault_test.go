@@ -173,8 +173,8 @@ func TestSetMaxSessionsRejectsExtraSession(t *testing.T) {
 	}
 	_, err = client.NewSession()
 	var openErr *ssh.OpenChannelError
-	if !errors.As(err, &openErr) || openErr.Reason != ssh.Prohibited {
-		t.Fatalf("second session error = %v, want an administratively prohibited rejection", err)
+	if !errors.As(err, &openErr) || openErr.Reason != ssh.ConnectionFailed || openErr.Message != "open failed" {
+		t.Fatalf("second session error = %v, want a rejection with reason connect failed and message \"open failed\"", err)
 	}
 
 	if err := first.Close(); err != nil {

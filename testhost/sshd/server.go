@@ -51,8 +51,8 @@ type Server struct {
 	keys      []authorizedKey
 	fault     Fault
 	connFault ConnFaultMode
-	// sessionLimit is the most sessions one connection may have open; 0
-	// means no limit.
+	// sessionLimit is the maximum number of sessions open at once on one
+	// connection; 0 means no limit.
 	sessionLimit int
 	listener     net.Listener
 	conns        map[net.Conn]struct{}
@@ -284,10 +284,12 @@ func (s *Server) serveConn(conn net.Conn) {
 			continue
 		}
 		if limit := s.maxSessions(); limit > 0 && open.Load() >= int64(limit) {
-			// OpenSSH's sshd rejects a session beyond MaxSessions the
-			// same way: "administratively prohibited: open failed".
+			// OpenSSH's sshd rejects a session it cannot open, one
+			// beyond MaxSessions included, with reason "connect failed"
+			// and the message "open failed" (server_input_channel_open
+			// in serverloop.c).
 			s.logger.Info("ssh session rejected", "remote_addr", conn.RemoteAddr().String(), "max_sessions", limit)
-			_ = newChannel.Reject(ssh.Prohibited, "open failed")
+			_ = newChannel.Reject(ssh.ConnectionFailed, "open failed")
 			continue
 		}
 		channel, channelRequests, err := newChannel.Accept()

@@ -51,8 +51,8 @@ type pooledConn struct {
 	idleGeneration int
 }
 
-// lease is what one command holds while it runs: a session slot and a
-// counted reference to the pooled connection.
+// lease is the session slot, the counted connection reference and the
+// session that one command holds while it runs.
 type lease struct {
 	pool    *hostPool
 	conn    *pooledConn
@@ -325,7 +325,7 @@ func (e *Executor) closeIdle(pool *hostPool, conn *pooledConn, generation int) {
 	conn.idle = nil
 	pool.mu.Unlock()
 
-	e.opts.Logger.Info("ssh connection idle; closing", "idle_timeout_ms", e.opts.IdleTimeout.Milliseconds())
+	e.opts.Logger.Info("ssh connection idle; closing", "host_id", pool.hostID, "idle_timeout_ms", e.opts.IdleTimeout.Milliseconds())
 	_ = conn.client.Close()
 }
 
