@@ -3,6 +3,7 @@ package ssh_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -47,10 +48,13 @@ func runVersion(t *testing.T, executor *sshadapter.Executor, target app.Target) 
 	}
 }
 
+// The keepalive tests use an interval long enough that a healthy test host
+// on a loaded machine replies within it.
+
 func TestKeepaliveDropsUnansweredConnection(t *testing.T) {
 	t.Parallel()
 	host := sshtest.Start(t, emulator.Options{})
-	executor, dialer := newExecutor(t, func(o *sshadapter.Options) { o.KeepaliveInterval = 20 * time.Millisecond })
+	executor, dialer := newExecutor(t, func(o *sshadapter.Options) { o.KeepaliveInterval = 250 * time.Millisecond })
 
 	runVersion(t, executor, host.Target())
 	host.Server.SetConnFault(sshd.ConnFaultIgnoreKeepalive)
@@ -67,7 +71,7 @@ func TestKeepaliveFailsCommandOnDeadConnection(t *testing.T) {
 	t.Parallel()
 	host := sshtest.Start(t, emulator.Options{})
 	host.Server.SetFault(sshd.Fault{Mode: sshd.FaultHang, Command: "apps:list"})
-	executor, _ := newExecutor(t, func(o *sshadapter.Options) { o.KeepaliveInterval = 20 * time.Millisecond })
+	executor, _ := newExecutor(t, func(o *sshadapter.Options) { o.KeepaliveInterval = 250 * time.Millisecond })
 	runVersion(t, executor, host.Target())
 
 	// The command hangs on a connection that then stops replying: only the
@@ -126,10 +130,12 @@ func TestDialBackoffEndsWithContext(t *testing.T) {
 	t.Parallel()
 	host := sshtest.Start(t, emulator.Options{})
 	host.Server.SetConnFault(sshd.ConnFaultRefuse)
+	logs := &sshtest.Buffer{}
 	executor, dialer := newExecutor(t, func(o *sshadapter.Options) {
 		o.DialAttempts = 10
 		o.BackoffBase = time.Hour
 		o.BackoffMax = time.Hour
+		o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	})
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -138,7 +144,9 @@ func TestDialBackoffEndsWithContext(t *testing.T) {
 		_, err := executor.Run(ctx, host.Target(), domain.VersionCommand())
 		done <- err
 	}()
-	sshtest.WaitFor(t, 10*time.Second, "the first dial", func() bool { return dialer.Count() == 1 })
+	sshtest.WaitFor(t, 10*time.Second, "the executor to wait before its second dial", func() bool {
+		return strings.Contains(logs.String(), `"msg":"ssh connect failed; retrying"`)
+	})
 	cancel()
 
 	err := <-done
