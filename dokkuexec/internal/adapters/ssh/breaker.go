@@ -56,13 +56,20 @@ func (b *breaker) success() (wasOpen bool) {
 	return wasOpen
 }
 
-// state names the breaker's state at now for logs and metrics.
+// Breaker states, as the breaker gauge's state label names them.
+const (
+	breakerClosed   = "closed"
+	breakerOpen     = "open"
+	breakerHalfOpen = "half_open"
+)
+
+// state returns the breaker's state at now.
 func (b *breaker) state(now time.Time) string {
 	switch {
 	case b.openUntil.IsZero():
-		return "closed"
+		return breakerClosed
 	case now.Before(b.openUntil):
-		return "open"
+		return breakerOpen
 	}
-	return "half_open"
+	return breakerHalfOpen
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -33,7 +32,23 @@ func collect(t *testing.T, reader *sdkmetric.ManualReader, name string) (metricd
 	return metricdata.Metrics{}, false
 }
 
-func TestMetricsBreakerStateAndSessionWait(t *testing.T) {
+// breakerHosts returns the breaker gauge's value for state.
+func breakerHosts(t *testing.T, reader *sdkmetric.ManualReader, state string) int64 {
+	t.Helper()
+	m, ok := collect(t, reader, "dokkumcp_dokkuexec_ssh_breaker_hosts")
+	if !ok {
+		t.Fatal("no dokkumcp_dokkuexec_ssh_breaker_hosts metric")
+	}
+	for _, point := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+		if value, _ := point.Attributes.Value("state"); value.AsString() == state {
+			return point.Value
+		}
+	}
+	t.Fatalf("no breaker gauge point for state %q", state)
+	return 0
+}
+
+func TestMetricsBreakerHostsAndSessionWait(t *testing.T) {
 	t.Parallel()
 	host := sshtest.Start(t, emulator.Options{})
 	host.Server.SetConnFault(sshd.ConnFaultRefuse)
@@ -47,42 +62,39 @@ func TestMetricsBreakerStateAndSessionWait(t *testing.T) {
 		o.Now = now.Now
 		o.Meter = provider.Meter(sshadapter.MeterName)
 	})
-	hostID := attribute.String("host.id", sshtest.HostID)
 
 	if _, err := executor.Run(t.Context(), host.Target(), domain.VersionCommand()); err == nil {
 		t.Fatal("Run against a host that closes every connection succeeded")
 	}
-	state, ok := collect(t, reader, "dokkuexec.ssh.breaker.state")
-	if !ok {
-		t.Fatal("no dokkuexec.ssh.breaker.state metric")
+	if got := breakerHosts(t, reader, "open"); got != 1 {
+		t.Errorf("open breakers = %d, want 1", got)
 	}
-	points := state.Data.(metricdata.Gauge[int64]).DataPoints
-	if len(points) != 1 || points[0].Value != 2 || !points[0].Attributes.HasValue(hostID.Key) {
-		t.Errorf("breaker state points = %+v, want one point of 2 (open) for %s", points, sshtest.HostID)
+	if got := breakerHosts(t, reader, "half_open"); got != 0 {
+		t.Errorf("half-open breakers = %d, want 0", got)
 	}
 
-	host.Server.SetConnFault(sshd.ConnFaultNone)
 	now.Advance(time.Minute)
+	if got := breakerHosts(t, reader, "half_open"); got != 1 {
+		t.Errorf("half-open breakers after the cool-down = %d, want 1", got)
+	}
+	host.Server.SetConnFault(sshd.ConnFaultNone)
 	runVersion(t, executor, host.Target())
-	// A gauge without observations may be left out or have no data.
-	if state, ok := collect(t, reader, "dokkuexec.ssh.breaker.state"); ok && state.Data != nil {
-		if points := state.Data.(metricdata.Gauge[int64]).DataPoints; len(points) != 0 {
-			t.Errorf("breaker state points after recovery = %+v, want none", points)
-		}
+	if got := breakerHosts(t, reader, "open") + breakerHosts(t, reader, "half_open"); got != 0 {
+		t.Errorf("open and half-open breakers after recovery = %d, want 0", got)
 	}
 
-	wait, ok := collect(t, reader, "dokkuexec.ssh.session.wait")
+	wait, ok := collect(t, reader, "dokkumcp_dokkuexec_ssh_session_wait_seconds")
 	if !ok {
-		t.Fatal("no dokkuexec.ssh.session.wait metric")
+		t.Fatal("no dokkumcp_dokkuexec_ssh_session_wait_seconds metric")
 	}
-	histogram := wait.Data.(metricdata.Histogram[float64]).DataPoints
-	if len(histogram) != 1 {
-		t.Fatalf("session wait points = %d, want 1", len(histogram))
+	points := wait.Data.(metricdata.Histogram[float64]).DataPoints
+	if len(points) != 1 {
+		t.Fatalf("session wait points = %d, want 1", len(points))
 	}
-	if got, _ := histogram[0].Attributes.Value(hostID.Key); got.AsString() != sshtest.HostID {
-		t.Errorf("session wait host.id = %q, want %q", got.AsString(), sshtest.HostID)
+	if got := points[0].Attributes.Len(); got != 0 {
+		t.Errorf("session wait attributes = %d, want none", got)
 	}
-	if histogram[0].Count != 2 {
-		t.Errorf("session waits recorded = %d, want 2, one per Run", histogram[0].Count)
+	if points[0].Count != 2 {
+		t.Errorf("session waits recorded = %d, want 2, one per Run", points[0].Count)
 	}
 }

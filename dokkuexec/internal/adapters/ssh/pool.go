@@ -148,7 +148,7 @@ func (e *Executor) close(l *lease) {
 func (e *Executor) waitForSlot(ctx context.Context, pool *hostPool, target app.Target) error {
 	select {
 	case pool.slots <- struct{}{}:
-		e.metrics.recordSessionWait(ctx, target.Host.ID, 0)
+		e.metrics.recordSessionWait(ctx, 0)
 		return nil
 	default:
 	}
@@ -158,12 +158,12 @@ func (e *Executor) waitForSlot(ctx context.Context, pool *hostPool, target app.T
 	select {
 	case pool.slots <- struct{}{}:
 		waited := time.Since(start)
-		e.metrics.recordSessionWait(ctx, target.Host.ID, waited)
+		e.metrics.recordSessionWait(ctx, waited)
 		e.opts.Logger.InfoContext(ctx, "ssh session slot acquired", "host_id", target.Host.ID, "wait_ms", waited.Milliseconds())
 		return nil
 	case <-ctx.Done():
 		waited := time.Since(start)
-		e.metrics.recordSessionWait(ctx, target.Host.ID, waited)
+		e.metrics.recordSessionWait(ctx, waited)
 		e.opts.Logger.WarnContext(ctx, "ssh session slot wait ended", "host_id", target.Host.ID, "max_sessions", e.opts.MaxSessions, "wait_ms", waited.Milliseconds(), "error", ctx.Err())
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return app.Errorf(app.KindDeadlineExceeded,
