@@ -28,8 +28,11 @@ const closeGrace = 5 * time.Second
 
 // DefaultMaxSessions is the default of Options.MaxSessions: OpenSSH's
 // default for sshd's MaxSessions (DEFAULT_SESSIONS_MAX in servconf.h), the
-// maximum number of sessions open on one connection. Dokku's installer leaves
-// sshd_config's MaxSessions unset.
+// maximum number of sessions open on one connection.
+//
+// NOTE: a host whose sshd_config sets a lower MaxSessions rejects sessions
+// beyond it; openSession then retries once and fails with
+// ResourceExhausted. Lower --ssh-max-sessions for such hosts.
 const DefaultMaxSessions = 10
 
 // Options configures an Executor.
@@ -48,10 +51,9 @@ type Options struct {
 	// IdleTimeout closes a connection that has had no open session for
 	// this long. 0 keeps idle connections open.
 	IdleTimeout time.Duration
-	// MaxSessions is the maximum number of commands that run at once on one
-	// host.
-	// Further commands wait for a free session until their deadline.
-	// 0 means DefaultMaxSessions.
+	// MaxSessions is the maximum number of commands that run at once on
+	// one host. Further commands wait for a free session until their
+	// deadline. 0 means DefaultMaxSessions.
 	MaxSessions int
 	// DialAttempts is how many times one command tries to connect when
 	// the host or the network fails, with backoff between attempts. 0
