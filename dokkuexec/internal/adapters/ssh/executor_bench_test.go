@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -232,9 +233,12 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 }
 
 // residentBytes returns the process's resident set size from VmRSS in
-// /proc/self/status, or 0 where that file is missing.
+// /proc/self/status, or 0 where that file is missing. It first returns
+// freed memory to the operating system, so that memory the previous run
+// of the benchmark freed does not hide the growth being measured.
 func residentBytes(b *testing.B) int64 {
 	b.Helper()
+	debug.FreeOSMemory()
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
