@@ -59,6 +59,24 @@ type Config struct {
 	OutputLimit int
 	// SSHDialTimeout bounds connecting to a host, including the handshake.
 	SSHDialTimeout time.Duration
+	// SSHKeepalive is the interval of keepalive requests on each pooled SSH
+	// connection; 0 turns them off.
+	SSHKeepalive time.Duration
+	// SSHIdleTimeout closes a pooled connection without sessions after this
+	// long; 0 keeps it open.
+	SSHIdleTimeout time.Duration
+	// SSHMaxSessions is the maximum number of commands that run at once on
+	// one host.
+	SSHMaxSessions int
+	// SSHDialAttempts, SSHBackoffBase and SSHBackoffMax set the retries of
+	// a failed connection within one command.
+	SSHDialAttempts int
+	SSHBackoffBase  time.Duration
+	SSHBackoffMax   time.Duration
+	// SSHBreakerThreshold and SSHBreakerCooldown set each host's circuit
+	// breaker.
+	SSHBreakerThreshold int
+	SSHBreakerCooldown  time.Duration
 	// LimitsTTL is how long a tenant's plan limits and status are cached,
 	// so a plan change or suspension applies within it.
 	LimitsTTL time.Duration
@@ -75,6 +93,14 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.DurationVar(&c.CommandTimeout, "command-timeout", 60*time.Second, "longest time one Dokku command may run, from opening its SSH session to its exit status")
 	fs.IntVar(&c.OutputLimit, "output-limit", 1<<20, "most bytes kept of each of a Dokku command's stdout and stderr; output beyond it is discarded")
 	fs.DurationVar(&c.SSHDialTimeout, "ssh-dial-timeout", 10*time.Second, "longest time connecting to a host may take, including the SSH handshake")
+	fs.DurationVar(&c.SSHKeepalive, "ssh-keepalive", 15*time.Second, "interval of SSH keepalive requests on each pooled connection; a connection without a reply within one interval is closed (0 turns keepalives off)")
+	fs.DurationVar(&c.SSHIdleTimeout, "ssh-idle-timeout", 5*time.Minute, "how long a pooled SSH connection with no open session stays open (0 keeps it open)")
+	fs.IntVar(&c.SSHMaxSessions, "ssh-max-sessions", sshadapter.DefaultMaxSessions, "maximum number of Dokku commands that run at once on one host; more wait for a free session until their deadline. Keep it at or below the host sshd's MaxSessions (10 by default)")
+	fs.IntVar(&c.SSHDialAttempts, "ssh-dial-attempts", 3, "connection attempts per command when a host or the network fails, with exponential backoff and jitter between them")
+	fs.DurationVar(&c.SSHBackoffBase, "ssh-backoff-base", 200*time.Millisecond, "wait before the second connection attempt, doubled for each later one")
+	fs.DurationVar(&c.SSHBackoffMax, "ssh-backoff-max", 5*time.Second, "longest wait between connection attempts")
+	fs.IntVar(&c.SSHBreakerThreshold, "ssh-breaker-threshold", 5, "consecutive connection failures that open a host's circuit breaker, which then fails commands at once (0 turns the breaker off)")
+	fs.DurationVar(&c.SSHBreakerCooldown, "ssh-breaker-cooldown", 30*time.Second, "how long an open circuit breaker fails commands before it lets one connection attempt through")
 	fs.DurationVar(&c.LimitsTTL, "limits-ttl", app.DefaultLimitsTTL, "how long a tenant's plan limits and status are cached; a plan change or suspension applies within this time")
 	return c
 }
@@ -108,7 +134,42 @@ func (c *Config) validate() error {
 	if c.SSHDialTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("invalid --ssh-dial-timeout %s: use a duration above 0, such as 10s", c.SSHDialTimeout))
 	}
+	errs = append(errs, c.validateSSH()...)
 	return errors.Join(errs...)
+}
+
+// validateSSH checks the SSH pool's flags.
+func (c *Config) validateSSH() []error {
+	var errs []error
+	durations := []struct {
+		flag, example string
+		value         time.Duration
+		zeroAllowed   bool
+	}{
+		{"ssh-keepalive", "15s", c.SSHKeepalive, true},
+		{"ssh-idle-timeout", "5m", c.SSHIdleTimeout, true},
+		{"ssh-backoff-base", "200ms", c.SSHBackoffBase, false},
+		{"ssh-backoff-max", "5s", c.SSHBackoffMax, false},
+		{"ssh-breaker-cooldown", "30s", c.SSHBreakerCooldown, false},
+	}
+	for _, d := range durations {
+		if d.value < 0 || (d.value == 0 && !d.zeroAllowed) {
+			errs = append(errs, fmt.Errorf("invalid --%s %s: use a duration above 0, such as %s", d.flag, d.value, d.example))
+		}
+	}
+	if c.SSHBackoffMax < c.SSHBackoffBase {
+		errs = append(errs, fmt.Errorf("invalid --ssh-backoff-max %s: use a duration of at least --ssh-backoff-base (%s)", c.SSHBackoffMax, c.SSHBackoffBase))
+	}
+	if c.SSHMaxSessions < 1 {
+		errs = append(errs, fmt.Errorf("invalid --ssh-max-sessions %d: use a number of sessions of 1 or more, such as %d", c.SSHMaxSessions, sshadapter.DefaultMaxSessions))
+	}
+	if c.SSHDialAttempts < 1 {
+		errs = append(errs, fmt.Errorf("invalid --ssh-dial-attempts %d: use 1 or more, such as 3", c.SSHDialAttempts))
+	}
+	if c.SSHBreakerThreshold < 0 {
+		errs = append(errs, fmt.Errorf("invalid --ssh-breaker-threshold %d: use 0 to turn the breaker off or a number of failures such as 5", c.SSHBreakerThreshold))
+	}
+	return errs
 }
 
 // Options carries the dependencies Run takes besides the configuration.
@@ -169,10 +230,19 @@ func Run(ctx context.Context, opts Options) error {
 	credentials := rpc.SecretsCredentials{Client: secretsv1connect.NewSecretsServiceClient(httpClient, cfg.SecretsURL, clientOptions(secretsAudience))}
 
 	executor := sshadapter.New(sshadapter.Options{
-		DialTimeout:    cfg.SSHDialTimeout,
-		CommandTimeout: cfg.CommandTimeout,
-		OutputLimit:    cfg.OutputLimit,
-		Logger:         logger,
+		DialTimeout:       cfg.SSHDialTimeout,
+		CommandTimeout:    cfg.CommandTimeout,
+		OutputLimit:       cfg.OutputLimit,
+		KeepaliveInterval: cfg.SSHKeepalive,
+		IdleTimeout:       cfg.SSHIdleTimeout,
+		MaxSessions:       cfg.SSHMaxSessions,
+		DialAttempts:      cfg.SSHDialAttempts,
+		BackoffBase:       cfg.SSHBackoffBase,
+		BackoffMax:        cfg.SSHBackoffMax,
+		BreakerThreshold:  cfg.SSHBreakerThreshold,
+		BreakerCooldown:   cfg.SSHBreakerCooldown,
+		Logger:            logger,
+		Meter:             tel.Meter(sshadapter.MeterName),
 	})
 	defer executor.Close()
 

@@ -87,3 +87,63 @@ func TestRunServesUntilCanceled(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+func TestRegisterFlagsSSHPoolDefaults(t *testing.T) {
+	t.Parallel()
+	cfg := server.RegisterFlags(config.NewFlagSet("dokkuexec"))
+
+	durations := []struct {
+		flag      string
+		got, want time.Duration
+	}{
+		{"ssh-keepalive", cfg.SSHKeepalive, 15 * time.Second},
+		{"ssh-idle-timeout", cfg.SSHIdleTimeout, 5 * time.Minute},
+		{"ssh-backoff-base", cfg.SSHBackoffBase, 200 * time.Millisecond},
+		{"ssh-backoff-max", cfg.SSHBackoffMax, 5 * time.Second},
+		{"ssh-breaker-cooldown", cfg.SSHBreakerCooldown, 30 * time.Second},
+	}
+	for _, d := range durations {
+		if d.got != d.want {
+			t.Errorf("--%s = %s, want %s", d.flag, d.got, d.want)
+		}
+	}
+	if cfg.SSHMaxSessions != 10 {
+		t.Errorf("--ssh-max-sessions = %d, want 10, OpenSSH's MaxSessions default", cfg.SSHMaxSessions)
+	}
+	if cfg.SSHDialAttempts != 3 {
+		t.Errorf("--ssh-dial-attempts = %d, want 3", cfg.SSHDialAttempts)
+	}
+	if cfg.SSHBreakerThreshold != 5 {
+		t.Errorf("--ssh-breaker-threshold = %d, want 5", cfg.SSHBreakerThreshold)
+	}
+}
+
+func TestRunRejectsInvalidSSHPoolFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ssh-max-sessions", "0"}, "invalid --ssh-max-sessions 0"},
+		{[]string{"--ssh-dial-attempts", "0"}, "invalid --ssh-dial-attempts 0"},
+		{[]string{"--ssh-keepalive", "-1s"}, "invalid --ssh-keepalive -1s"},
+		{[]string{"--ssh-backoff-base", "10s", "--ssh-backoff-max", "1s"}, "invalid --ssh-backoff-max 1s"},
+		{[]string{"--ssh-breaker-threshold", "-1"}, "invalid --ssh-breaker-threshold -1"},
+		{[]string{"--ssh-breaker-cooldown", "0s"}, "invalid --ssh-breaker-cooldown 0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			t.Parallel()
+			fs := config.NewFlagSet("dokkuexec")
+			cfg := server.RegisterFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatalf("parse %q: %v", tt.args, err)
+			}
+
+			err := server.Run(t.Context(), server.Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -47,14 +47,18 @@ type Server struct {
 	logger *slog.Logger
 	config *ssh.ServerConfig
 
-	mu       sync.Mutex
-	keys     []authorizedKey
-	fault    Fault
-	listener net.Listener
-	conns    map[net.Conn]struct{}
-	closed   bool
-	ctx      context.Context
-	cancel   context.CancelFunc
+	mu        sync.Mutex
+	keys      []authorizedKey
+	fault     Fault
+	connFault ConnFaultMode
+	// sessionLimit is the maximum number of sessions open at once on one
+	// connection; 0 means no limit.
+	sessionLimit int
+	listener     net.Listener
+	conns        map[net.Conn]struct{}
+	closed       bool
+	ctx          context.Context
+	cancel       context.CancelFunc
 
 	// sessions counts the session channels being served.
 	sessions atomic.Int64
@@ -81,9 +85,17 @@ func New(opts Options) (*Server, error) {
 
 	s := &Server{opts: opts, logger: logger, conns: map[net.Conn]struct{}{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.config = &ssh.ServerConfig{PublicKeyCallback: s.authenticate}
-	s.config.AddHostKey(opts.HostKey)
+	s.config = s.newConfig(opts.HostKey)
 	return s, nil
+}
+
+// newConfig returns the server configuration for hostKey. A new
+// configuration replaces the old one instead of changing it, because
+// handshakes in progress read it.
+func (s *Server) newConfig(hostKey ssh.Signer) *ssh.ServerConfig {
+	config := &ssh.ServerConfig{PublicKeyCallback: s.authenticate}
+	config.AddHostKey(hostKey)
+	return config
 }
 
 // SetAuthorizedKeys replaces the authorized_keys content, in OpenSSH format
@@ -218,8 +230,13 @@ func (s *Server) authenticate(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Pe
 
 	s.mu.Lock()
 	keys := s.keys
+	connFault := s.connFault
 	s.mu.Unlock()
 
+	if connFault == ConnFaultRejectLogin {
+		s.logger.Warn("ssh authentication rejected", "remote_addr", meta.RemoteAddr().String(), "user", meta.User(), "error", "fault: every login is rejected")
+		return nil, errors.New("login rejected by the ConnFaultRejectLogin fault")
+	}
 	matched, err := matchKey(keys, key, s.opts.Clock)
 	if err != nil {
 		s.logger.Warn("ssh authentication rejected", "remote_addr", meta.RemoteAddr().String(), "user", meta.User(), "error", err)
@@ -240,7 +257,16 @@ func (s *Server) serveConn(conn net.Conn) {
 		_ = conn.Close()
 	}()
 
-	serverConn, channels, requests, err := ssh.NewServerConn(conn, s.config)
+	s.mu.Lock()
+	config := s.config
+	connFault := s.connFault
+	s.mu.Unlock()
+	if connFault == ConnFaultRefuse {
+		s.logger.Info("ssh connection refused", "remote_addr", conn.RemoteAddr().String(), "error", "fault: every connection is closed")
+		return
+	}
+
+	serverConn, channels, requests, err := ssh.NewServerConn(conn, config)
 	if err != nil {
 		s.logger.Info("ssh handshake failed", "remote_addr", conn.RemoteAddr().String(), "error", err)
 		return
@@ -248,13 +274,22 @@ func (s *Server) serveConn(conn net.Conn) {
 	keyName := serverConn.Permissions.Extensions[extensionKeyName]
 	s.logger.Info("ssh connection accepted", "remote_addr", conn.RemoteAddr().String(), "key_name", keyName)
 
-	// Global requests such as keepalives get a false reply.
-	go ssh.DiscardRequests(requests)
+	go s.serveGlobalRequests(requests)
 
 	var sessions sync.WaitGroup
+	var open atomic.Int64
 	for newChannel := range channels {
 		if newChannel.ChannelType() != "session" {
 			_ = newChannel.Reject(ssh.UnknownChannelType, "only session channels are supported")
+			continue
+		}
+		if limit := s.maxSessions(); limit > 0 && open.Load() >= int64(limit) {
+			// OpenSSH's sshd rejects a session it cannot open, one
+			// beyond MaxSessions included, with reason "connect failed"
+			// and the message "open failed" (server_input_channel_open
+			// in serverloop.c).
+			s.logger.Info("ssh session rejected", "remote_addr", conn.RemoteAddr().String(), "max_sessions", limit)
+			_ = newChannel.Reject(ssh.ConnectionFailed, "open failed")
 			continue
 		}
 		channel, channelRequests, err := newChannel.Accept()
@@ -263,9 +298,10 @@ func (s *Server) serveConn(conn net.Conn) {
 			continue
 		}
 		sessions.Add(1)
+		open.Add(1)
 		go func() {
 			defer sessions.Done()
-			s.serveSession(serverConn, channel, channelRequests)
+			s.serveSession(serverConn, channel, channelRequests, &open)
 		}()
 	}
 	sessions.Wait()
@@ -282,6 +318,15 @@ type exitStatus struct {
 // section 6.5).
 type execRequest struct {
 	Command string
+}
+
+// ActiveConnections returns how many network connections the server has
+// open, including those still in the handshake. Tests use it to check that
+// a client closed an idle or dead connection.
+func (s *Server) ActiveConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 // ActiveSessions returns how many session channels the server is serving:

@@ -2,6 +2,7 @@ package sshd
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -11,10 +12,13 @@ import (
 
 // serveSession handles the requests of one session channel. Only one exec
 // request runs. Requests for pty-req, shell and subsystem are rejected,
-// because Dokku must be driven without a PTY.
-func (s *Server) serveSession(conn *ssh.ServerConn, channel ssh.Channel, requests <-chan *ssh.Request) {
+// because Dokku must be driven without a PTY. open counts the sessions of
+// the connection and drops by one before ActiveSessions does, so a client
+// that sees ActiveSessions fall may open a session within MaxSessions.
+func (s *Server) serveSession(conn *ssh.ServerConn, channel ssh.Channel, requests <-chan *ssh.Request, open *atomic.Int64) {
 	s.sessions.Add(1)
 	defer s.sessions.Add(-1)
+	defer open.Add(-1)
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 
@@ -81,7 +85,7 @@ func (s *Server) runExec(ctx context.Context, conn *ssh.ServerConn, channel ssh.
 		Stderr:          channel.Stderr(),
 	}
 
-	code, reply := s.currentFault().run(ctx, inv, s.opts.Emulator)
+	code, reply := s.currentFault().run(ctx, conn, inv, s.opts.Emulator)
 	if !reply {
 		// The fault sends no exit status, so the channel stays open until
 		// the client or Close ends it.

@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/crypto/ssh"
 
 	"dokkumcp.dev/dokkuexec/internal/app"
@@ -27,38 +26,70 @@ const defaultUser = "dokku"
 // whole connection is dropped.
 const closeGrace = 5 * time.Second
 
+// DefaultMaxSessions is the default of Options.MaxSessions: OpenSSH's
+// default for sshd's MaxSessions (DEFAULT_SESSIONS_MAX in servconf.h), the
+// maximum number of sessions open on one connection.
+//
+// NOTE: a host whose sshd_config sets a lower MaxSessions rejects sessions
+// beyond it; openSession then retries once and fails with
+// ResourceExhausted. Lower --ssh-max-sessions for such hosts.
+const DefaultMaxSessions = 10
+
 // Options configures an Executor.
 type Options struct {
 	// DialTimeout bounds the TCP connect and the SSH handshake.
 	DialTimeout time.Duration
-	// CommandTimeout bounds one command, from opening its session to its
-	// exit status.
+	// CommandTimeout bounds one command, from waiting for a session slot
+	// to its exit status.
 	CommandTimeout time.Duration
 	// OutputLimit is the most bytes kept of each of stdout and stderr.
 	OutputLimit int
-	Logger      *slog.Logger
+	// KeepaliveInterval is how often a keepalive@openssh.com request is
+	// sent on each connection. A connection whose keepalive gets no reply
+	// within one interval is closed. 0 turns keepalives off.
+	KeepaliveInterval time.Duration
+	// IdleTimeout closes a connection that has had no open session for
+	// this long. 0 keeps idle connections open.
+	IdleTimeout time.Duration
+	// MaxSessions is the maximum number of commands that run at once on
+	// one host. Further commands wait for a free session until their
+	// deadline. 0 means DefaultMaxSessions.
+	MaxSessions int
+	// DialAttempts is how many times one command tries to connect when
+	// the host or the network fails, with backoff between attempts. 0
+	// means 1.
+	DialAttempts int
+	// BackoffBase is the wait before the second dial attempt, doubled for
+	// each later one up to BackoffMax, with jitter. 0 means 100ms and 2s.
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// BreakerThreshold is how many consecutive connection failures open a
+	// host's circuit breaker. 0 turns the breaker off.
+	BreakerThreshold int
+	// BreakerCooldown is how long an open breaker fails commands at once
+	// before it lets one dial through as a probe.
+	BreakerCooldown time.Duration
+	Logger          *slog.Logger
+	// Meter, if set, receives the session wait and breaker state metrics.
+	Meter metric.Meter
 	// Dial opens the TCP connection; it defaults to net.Dialer.DialContext.
 	// Tests use it to count connections.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Now returns the time the circuit breaker works with; it defaults to
+	// time.Now. Tests set it to end a cool-down without waiting.
+	Now func() time.Time
 }
 
 // Executor implements app.Executor with golang.org/x/crypto/ssh.
 type Executor struct {
-	opts Options
+	opts    Options
+	metrics *metrics
 
-	mu    sync.Mutex
-	conns map[string]*pooledConn
-}
-
-// pooledConn is the connection to one host. Its mutex serializes dialing,
-// so concurrent commands for a host share one connection.
-type pooledConn struct {
-	mu      sync.Mutex
-	client  *ssh.Client
-	address string
-	hostKey string
-	// closed is closed when the client's connection ends.
-	closed chan struct{}
+	mu     sync.Mutex
+	pools  map[string]*hostPool
+	closed bool
+	// wg counts the goroutines that watch connections.
+	wg sync.WaitGroup
 }
 
 // New returns an Executor with an empty pool.
@@ -67,7 +98,24 @@ func New(opts Options) *Executor {
 		dialer := &net.Dialer{}
 		opts.Dial = dialer.DialContext
 	}
-	return &Executor{opts: opts, conns: map[string]*pooledConn{}}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
+	if opts.DialAttempts <= 0 {
+		opts.DialAttempts = 1
+	}
+	if opts.BackoffBase <= 0 {
+		opts.BackoffBase = 100 * time.Millisecond
+	}
+	if opts.BackoffMax < opts.BackoffBase {
+		opts.BackoffMax = max(opts.BackoffBase, 2*time.Second)
+	}
+	e := &Executor{opts: opts, pools: map[string]*hostPool{}}
+	e.metrics = newMetrics(opts.Meter, e, opts.Logger)
+	return e
 }
 
 // Run runs cmd on the target's host. A connection that turns out to be dead
@@ -79,11 +127,11 @@ func (e *Executor) Run(ctx context.Context, target app.Target, cmd domain.Comman
 	var result domain.Result
 	defer func() { endSpan(span, result, err) }()
 
-	client, session, err := e.openSession(ctx, target)
+	lease, err := e.openSession(ctx, target)
 	if err != nil {
 		return domain.Result{}, err
 	}
-	result, err = e.runSession(ctx, target, client, session, cmd, nil)
+	result, err = e.runSession(ctx, target, lease, cmd, nil)
 	return result, err
 }
 
@@ -91,7 +139,8 @@ func (e *Executor) Run(ctx context.Context, target app.Target, cmd domain.Comman
 // stdout, without its newline, to onLine as it arrives instead of keeping
 // it. It has no command timeout: it ends when the command exits, when ctx
 // ends, or when onLine returns an error, which Stream then returns. Ending
-// closes the SSH session, which ends the command on the host.
+// closes the SSH session, which ends the command on the host. A stream
+// holds one of the host's MaxSessions session slots until it ends.
 func (e *Executor) Stream(ctx context.Context, target app.Target, cmd domain.Command, onLine func(line string) error) (_ domain.Result, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -99,12 +148,12 @@ func (e *Executor) Stream(ctx context.Context, target app.Target, cmd domain.Com
 	var result domain.Result
 	defer func() { endSpan(span, result, err) }()
 
-	client, session, err := e.openSession(ctx, target)
+	lease, err := e.openSession(ctx, target)
 	if err != nil {
 		return domain.Result{}, err
 	}
 	lines := &lineWriter{onLine: onLine, fail: cancel, limit: e.opts.OutputLimit}
-	result, err = e.runSession(ctx, target, client, session, cmd, lines)
+	result, err = e.runSession(ctx, target, lease, cmd, lines)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
 			return domain.Result{}, cause
@@ -117,32 +166,11 @@ func (e *Executor) Stream(ctx context.Context, target app.Target, cmd domain.Com
 	return result, nil
 }
 
-// openSession opens a session on the pooled connection to the target's
-// host. A connection that turns out to be dead is replaced once; nothing
-// has run on it yet.
-func (e *Executor) openSession(ctx context.Context, target app.Target) (*ssh.Client, *ssh.Session, error) {
-	for attempt := 1; ; attempt++ {
-		client, err := e.client(ctx, target)
-		if err != nil {
-			return nil, nil, err
-		}
-		session, err := client.NewSession()
-		if err == nil {
-			return client, session, nil
-		}
-
-		e.discard(target, client)
-		if attempt > 1 || ctx.Err() != nil {
-			return nil, nil, &app.Error{Kind: app.KindUnavailable, Message: fmt.Sprintf("could not open an SSH session on host %q; retry later", target.Host.Name), Err: err}
-		}
-		e.opts.Logger.InfoContext(ctx, "ssh session open failed; reconnecting", "host_id", target.Host.ID, "error", err)
-	}
-}
-
-// runSession runs one command in session and closes it when ctx ends.
-// Stdout goes to lines when it is not nil, and is kept otherwise.
-func (e *Executor) runSession(ctx context.Context, target app.Target, client *ssh.Client, session *ssh.Session, cmd domain.Command, lines *lineWriter) (domain.Result, error) {
-	defer session.Close()
+// runSession runs one command in the lease's session and closes it when
+// ctx ends. Stdout goes to lines when it is not nil, and is kept otherwise.
+func (e *Executor) runSession(ctx context.Context, target app.Target, lease *lease, cmd domain.Command, lines *lineWriter) (domain.Result, error) {
+	defer e.close(lease)
+	session := lease.session
 	stdout := &cappedBuffer{limit: e.opts.OutputLimit}
 	stderr := &cappedBuffer{limit: e.opts.OutputLimit}
 	session.Stdout = stdout
@@ -169,7 +197,7 @@ func (e *Executor) runSession(ctx context.Context, target app.Target, client *ss
 		case <-done:
 		case <-time.After(closeGrace):
 			e.opts.Logger.WarnContext(ctx, "ssh session did not close; dropping the connection", "host_id", target.Host.ID, "operation", cmd.Name())
-			e.discard(target, client)
+			e.drop(lease.pool, lease.conn)
 			<-done
 		}
 		return domain.Result{}, fmt.Errorf("dokku %s on host %s: %w", cmd.Name(), target.Host.ID, ctx.Err())
@@ -195,155 +223,33 @@ func (e *Executor) runSession(ctx context.Context, target app.Target, client *ss
 	return result, nil
 }
 
-// client returns the pooled connection for the target's host, dialing a new
-// one when there is none, it has died, or the host's address or pinned key
-// changed.
-func (e *Executor) client(ctx context.Context, target app.Target) (*ssh.Client, error) {
-	pooled := e.pooled(target)
-	pooled.mu.Lock()
-	defer pooled.mu.Unlock()
-
-	address := net.JoinHostPort(target.Host.Address, strconv.Itoa(int(target.Host.Port)))
-	if pooled.client != nil {
-		alive := true
-		select {
-		case <-pooled.closed:
-			alive = false
-		default:
-		}
-		if alive && pooled.address == address && pooled.hostKey == target.Host.HostKey {
-			return pooled.client, nil
-		}
-		_ = pooled.client.Close()
-		pooled.client = nil
-	}
-
-	client, err := e.dial(ctx, target, address)
-	if err != nil {
-		return nil, err
-	}
-	pooled.client = client
-	pooled.address = address
-	pooled.hostKey = target.Host.HostKey
-	pooled.closed = make(chan struct{})
-	go func(closed chan struct{}) {
-		err := client.Wait()
-		close(closed)
-		e.opts.Logger.Info("ssh connection closed", "host_id", target.Host.ID, "error", err)
-	}(pooled.closed)
-	return client, nil
-}
-
-// dial opens and authenticates a new connection to the host.
-func (e *Executor) dial(ctx context.Context, target app.Target, address string) (*ssh.Client, error) {
-	host := target.Host
-	pinned, err := parsePinnedHostKey(host)
-	if err != nil {
-		return nil, err
-	}
-	credential, err := target.Credential(ctx)
-	if err != nil {
-		return nil, err
-	}
-	certSigner, err := signer(host, credential)
-	if err != nil {
-		e.opts.Logger.ErrorContext(ctx, "ssh credential unusable", "host_id", host.ID, "error", err)
-		return nil, &app.Error{Kind: app.KindInternal, Message: fmt.Sprintf("the SSH credential for host %q could not be used; check the Secrets service", host.Name), Err: err}
-	}
-	user := host.SSHUser
-	if user == "" {
-		user = defaultUser
-	}
-	config := &ssh.ClientConfig{
-		User:              user,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(certSigner)},
-		HostKeyCallback:   pinned.callback(host.Name),
-		HostKeyAlgorithms: pinned.algorithms(),
-	}
-
-	start := time.Now()
-	dialCtx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
-	defer cancel()
-	conn, err := e.opts.Dial(dialCtx, "tcp", address)
-	if err != nil {
-		e.opts.Logger.WarnContext(ctx, "ssh dial failed", "host_id", host.ID, "error", err)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &app.Error{Kind: app.KindUnavailable, Message: fmt.Sprintf("could not connect to host %q; check that it is up and reachable on port %d", host.Name, host.Port), Err: err}
-	}
-
-	// The handshake gets the same deadline, and ends early with ctx.
-	_ = conn.SetDeadline(time.Now().Add(e.opts.DialTimeout))
-	stop := context.AfterFunc(dialCtx, func() { _ = conn.Close() })
-	sshConn, channels, requests, err := ssh.NewClientConn(conn, address, config)
-	stop()
-	if err != nil {
-		_ = conn.Close()
-		return nil, e.handshakeError(ctx, host, err)
-	}
-	_ = conn.SetDeadline(time.Time{})
-
-	e.opts.Logger.InfoContext(ctx, "ssh connection opened", "host_id", host.ID, "duration_ms", time.Since(start).Milliseconds())
-	return ssh.NewClient(sshConn, channels, requests), nil
-}
-
-// handshakeError classifies a failed SSH handshake.
-func (e *Executor) handshakeError(ctx context.Context, host app.Host, err error) error {
-	e.opts.Logger.WarnContext(ctx, "ssh handshake failed", "host_id", host.ID, "error", err)
-	var changed *app.HostKeyChangedError
-	switch {
-	case errors.As(err, &changed):
-		return changed
-	case ctx.Err() != nil:
-		return ctx.Err()
-	// NOTE: x/crypto/ssh reports a rejected login only as this text.
-	case strings.Contains(err.Error(), "unable to authenticate"):
-		return &app.Error{
-			Kind:    app.KindFailedPrecondition,
-			Message: fmt.Sprintf("host %q rejected the platform's SSH certificate; install the trust line from GetHostTrust in the dokku user's authorized_keys", host.Name),
-			Err:     err,
-		}
-	}
-	return &app.Error{Kind: app.KindUnavailable, Message: fmt.Sprintf("the SSH handshake with host %q failed or timed out; check that it runs an SSH server on port %d", host.Name, host.Port), Err: err}
-}
-
-// pooled returns the pool slot for the target's host.
-func (e *Executor) pooled(target app.Target) *pooledConn {
-	key := target.TenantID + "/" + target.Host.ID
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	pooled, ok := e.conns[key]
-	if !ok {
-		pooled = &pooledConn{}
-		e.conns[key] = pooled
-	}
-	return pooled
-}
-
-// discard closes client and removes it from the pool if it is still there.
-func (e *Executor) discard(target app.Target, client *ssh.Client) {
-	pooled := e.pooled(target)
-	_ = client.Close()
-	pooled.mu.Lock()
-	defer pooled.mu.Unlock()
-	if pooled.client == client {
-		pooled.client = nil
-	}
-}
-
-// Close closes every pooled connection.
+// Close closes every pooled connection and waits for the goroutines that
+// watch them. Commands still running fail, and later ones get Unavailable.
 func (e *Executor) Close() error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	var errs []error
-	for _, pooled := range e.conns {
-		pooled.mu.Lock()
-		if pooled.client != nil {
-			errs = append(errs, pooled.client.Close())
-			pooled.client = nil
-		}
-		pooled.mu.Unlock()
+	e.closed = true
+	pools := make([]*hostPool, 0, len(e.pools))
+	for _, pool := range e.pools {
+		pools = append(pools, pool)
 	}
+	e.mu.Unlock()
+
+	var errs []error
+	for _, pool := range pools {
+		pool.mu.Lock()
+		conn := pool.conn
+		pool.conn = nil
+		if conn != nil && conn.idle != nil {
+			conn.idle.Stop()
+			conn.idle = nil
+		}
+		pool.mu.Unlock()
+		if conn != nil {
+			if err := conn.client.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	e.wg.Wait()
 	return errors.Join(errs...)
 }
