@@ -76,6 +76,8 @@ type Config struct {
 	VaultKubernetesTokenFile string
 	VaultMount               string
 	VaultRole                string
+	// VaultKVMount is the KV version 2 engine that holds managed keys.
+	VaultKVMount string
 	// VaultTimeout bounds each Vault call, its retries included.
 	VaultTimeout time.Duration
 	// VaultMaxRetries is how often a Vault call is retried after a
@@ -109,7 +111,8 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.IntVar(&c.VaultMaxRetries, "vault-max-retries", 2, "retries of a Vault call after a connection error, a 5xx or a 429; 0 disables retries")
 	fs.StringVar(&c.VaultMount, "vault-mount", "ssh-client-signer", "path the Vault SSH secrets engine is mounted at")
 	fs.StringVar(&c.VaultRole, "vault-role", "dokku", "Vault SSH role that signs certificates")
-	fs.BoolVar(&c.VaultBootstrap, "vault-bootstrap", false, "at startup, mount the Vault SSH secrets engine if missing, generate an ed25519 CA key if there is none, and write the role")
+	fs.StringVar(&c.VaultKVMount, "vault-kv-mount", "dokkumcp-kv", "path of the Vault KV version 2 engine that stores the key pairs of managed-key hosts")
+	fs.BoolVar(&c.VaultBootstrap, "vault-bootstrap", false, "at startup, mount the Vault SSH secrets engine if missing, generate an ed25519 CA key if there is none, write the role, and mount the KV version 2 engine for managed keys if missing")
 	fs.StringVar(&c.MasterKey, "master-key", "", "base64 of 32 random bytes that seal the built-in CA key, for example the output of: head -c 32 /dev/urandom | base64. Required without --vault-addr")
 	fs.DurationVar(&c.CertTTL, "cert-ttl", time.Hour, "lifetime of issued SSH certificates, from 1m to 24h")
 	return c
@@ -141,6 +144,9 @@ func (c *Config) validate() ([]byte, error) {
 		}
 		if !vaultPathPattern.MatchString(c.VaultMount) {
 			errs = append(errs, errors.New("--vault-mount is invalid: use letters, digits, _ and - in segments separated by /, for example ssh-client-signer"))
+		}
+		if !vaultPathPattern.MatchString(c.VaultKVMount) {
+			errs = append(errs, flagError("vault-kv-mount", "is invalid: use letters, digits, _ and - in segments separated by /, for example dokkumcp-kv"))
 		}
 		if !vaultPathPattern.MatchString(c.VaultRole) {
 			errs = append(errs, errors.New("--vault-role is invalid: use letters, digits, _ and -, for example dokku"))
@@ -254,13 +260,17 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer stopVault()
+	keys, err := openKeyStore(ctx, cfg, ca, logger)
+	if err != nil {
+		return err
+	}
 
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,
 		JWKSURL:  cfg.IdentityURL + "/oauth2/jwks",
 	})
-	service, err := app.NewService(ca, store, cfg.CertTTL, logger, tel.Meter(meterName))
+	service, err := app.NewService(ca, keys, store, cfg.CertTTL, logger, tel.Meter(meterName))
 	if err != nil {
 		return fmt.Errorf("create metrics: %w", err)
 	}
@@ -338,4 +348,22 @@ func openCA(ctx context.Context, cfg *Config, masterKey []byte, store *postgres.
 	}
 	logger.InfoContext(ctx, "vault SSH CA in use", "mount", cfg.VaultMount, "role", cfg.VaultRole, "auth_method", cfg.VaultAuthMethod)
 	return vaultCA, stop, nil
+}
+
+// openKeyStore returns the managed-key store: Vault's KV engine next to the
+// Vault CA, mounted first with --vault-bootstrap. The built-in CA has none,
+// so without Vault managed-key hosts are refused with a message that says
+// so.
+func openKeyStore(ctx context.Context, cfg *Config, ca app.CA, logger *slog.Logger) (app.ManagedKeyStore, error) {
+	vaultCA, ok := ca.(*vault.CA)
+	if !ok {
+		return app.NoManagedKeys{}, nil
+	}
+	keys := vaultCA.KeyStore(cfg.VaultKVMount)
+	if cfg.VaultBootstrap {
+		if err := keys.Bootstrap(ctx, logger); err != nil {
+			return nil, fmt.Errorf("bootstrap Vault KV engine for managed keys: %w", err)
+		}
+	}
+	return keys, nil
 }
