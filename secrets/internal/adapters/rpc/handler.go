@@ -46,11 +46,11 @@ func (h *Handler) IssueSSHCredential(ctx context.Context, req *connect.Request[s
 		return nil, h.connectError(ctx, "IssueSSHCredential", req.Msg, err)
 	}
 	return connect.NewResponse(&secretsv1.IssueSSHCredentialResponse{Credential: &secretsv1.SSHCredential{
-		PrivateKey:  credential.PrivateKeyPEM,
-		Certificate: credential.Certificate,
-		Principal:   credential.Principal,
-		Serial:      credential.Serial,
-		KeyId:       credential.KeyID,
+		PrivateKey:     credential.PrivateKeyPEM,
+		Certificate:    credential.Certificate,
+		Principal:      credential.Principal,
+		Serial:         credential.Serial,
+		KeyId:          credential.KeyID,
 		ExpireTime:     timestamppb.New(credential.ExpireTime),
 		Backend:        credential.Backend,
 		CredentialMode: modeToProto(credential.Mode),
