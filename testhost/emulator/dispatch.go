@@ -60,6 +60,8 @@ func init() {
 		"ps:stop":        {run: cmdPsStop},
 		"run":            {run: cmdRun},
 		"ssh-keys:list":  {run: cmdSSHKeysList},
+		"ssh-keys:add":   {run: cmdSSHKeysAdd, unlocked: true},
+		"ssh-keys:remove": {run: cmdSSHKeysRemove},
 	}
 }
 
