@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -44,12 +45,40 @@ type ManagedKey struct {
 	CreateTime time.Time `json:"create_time"`
 }
 
+// HostAccess is how the rotation reaches a host over SSH: Tenancy's
+// address, port and pinned host key, given at onboarding.
+type HostAccess struct {
+	Address string `json:"address"`
+	Port    uint32 `json:"port"`
+	// HostKey is the pinned SSH host public key in authorized_keys form.
+	HostKey string `json:"host_key"`
+}
+
 // ManagedKeyRecord is everything Secrets keeps for one managed-key host.
 // The store writes it as a whole with check-and-set, so a reader never
 // sees half of a change.
 type ManagedKeyRecord struct {
 	// Current is the key issued to DokkuExec.
 	Current ManagedKey `json:"current"`
+	// Host is where the rotation logs in; nil for a record without it,
+	// which is never rotated.
+	Host *HostAccess `json:"host,omitempty"`
+	// State is the rotation's step, RotationIdle between rotations.
+	State string `json:"state,omitempty"`
+	// Pending is the next key, from RotationPending to RotationVerified.
+	Pending *ManagedKey `json:"pending,omitempty"`
+	// Retired is the replaced key's name and public key, without its
+	// private key, in RotationPromoted until it is removed from the host.
+	Retired *RetiredKey `json:"retired,omitempty"`
+	// RotateTime is when Current became current.
+	RotateTime time.Time `json:"rotate_time"`
+}
+
+// RetiredKey is a replaced key that may still be on the host.
+type RetiredKey struct {
+	Version   uint64 `json:"version"`
+	Name      string `json:"name"`
+	PublicKey string `json:"public_key"`
 }
 
 // ManagedKeyStore keeps managed-key records, versioned. Vault's KV v2
@@ -105,9 +134,18 @@ func newManagedKey(target domain.Target, version uint64, now time.Time) (Managed
 // ensureManagedKey returns the host's record, creating it with key version
 // 1 when there is none. Of two concurrent creations only one write
 // succeeds; the other reads the winner's key.
-func (s *Service) ensureManagedKey(ctx context.Context, target domain.Target) (*ManagedKeyRecord, error) {
-	record, _, err := s.keys.Load(ctx, target)
+func (s *Service) ensureManagedKey(ctx context.Context, target domain.Target, access *HostAccess) (*ManagedKeyRecord, error) {
+	record, version, err := s.keys.Load(ctx, target)
 	if err == nil {
+		if access == nil || (record.Host != nil && *record.Host == *access) {
+			return record, nil
+		}
+		// The host moved or was onboarded without its address: keep the
+		// rotation's view of it current. A lost race leaves the winner's.
+		record.Host = access
+		if _, err := s.keys.Save(ctx, target, record, version); err != nil && !errors.Is(err, ErrManagedKeyConflict) {
+			return nil, err
+		}
 		return record, nil
 	}
 	if !errors.Is(err, ErrNoManagedKey) {
@@ -118,7 +156,7 @@ func (s *Service) ensureManagedKey(ctx context.Context, target domain.Target) (*
 	if err != nil {
 		return nil, err
 	}
-	record = &ManagedKeyRecord{Current: key}
+	record = &ManagedKeyRecord{Current: key, Host: access, RotateTime: key.CreateTime}
 	_, err = s.keys.Save(ctx, target, record, 0)
 	if errors.Is(err, ErrManagedKeyConflict) {
 		record, _, err = s.keys.Load(ctx, target)
@@ -169,3 +207,17 @@ type PreconditionError struct {
 }
 
 func (e *PreconditionError) Error() string { return e.Message }
+
+// checkHostAccess validates the host address and key given at onboarding.
+func checkHostAccess(access *HostAccess) error {
+	switch {
+	case access.Address == "" || strings.ContainsAny(access.Address, " \t\n/@"):
+		return &domain.InvalidError{Message: fmt.Sprintf("address %q is invalid: give the host's address from Tenancy's GetHost, for example dokku.example.com or 203.0.113.7", access.Address)}
+	case access.Port == 0 || access.Port > 65535:
+		return &domain.InvalidError{Message: fmt.Sprintf("port %d is invalid: give the host's SSH port from Tenancy's GetHost, for example 22", access.Port)}
+	}
+	if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(access.HostKey)); err != nil {
+		return &domain.InvalidError{Message: "host_key is invalid: give the host's pinned SSH host key in authorized_keys form, as Tenancy's GetHost returns it"}
+	}
+	return nil
+}

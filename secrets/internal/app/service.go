@@ -219,13 +219,20 @@ func (s *Service) issueCertificate(ctx context.Context, target domain.Target) (*
 // GetHostTrust returns the trust line and install command for a host. In
 // managed-key mode the first call generates the host's key pair and stores
 // it; later calls return the current key.
-func (s *Service) GetHostTrust(ctx context.Context, tenantID, hostID, mode string) (*domain.Trust, error) {
+//
+// access, if not nil, is where the key rotation reaches the host.
+func (s *Service) GetHostTrust(ctx context.Context, tenantID, hostID, mode string, access *HostAccess) (*domain.Trust, error) {
 	target, err := domain.NewTarget(tenantID, hostID)
 	if err != nil {
 		return nil, err
 	}
 	if mode == ModeManagedKey {
-		record, err := s.ensureManagedKey(ctx, target)
+		if access != nil {
+			if err := checkHostAccess(access); err != nil {
+				return nil, err
+			}
+		}
+		record, err := s.ensureManagedKey(ctx, target, access)
 		if err != nil {
 			return nil, err
 		}

@@ -312,8 +312,15 @@ type GetHostTrustRequest struct {
 	// credential_mode is the host's mode in Tenancy. For managed-key, the
 	// first call generates the host's key pair and stores it in Vault.
 	CredentialMode CredentialMode `protobuf:"varint,3,opt,name=credential_mode,json=credentialMode,proto3,enum=dokkumcp.secrets.v1.CredentialMode" json:"credential_mode,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// address, port and host_key are the host's SSH address and pinned host
+	// key from Tenancy. In managed-key mode Secrets keeps them for the key
+	// rotation, which logs in to the host; a later call with other values
+	// updates them. Without them the host's key is never rotated.
+	Address       string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	Port          uint32 `protobuf:"varint,5,opt,name=port,proto3" json:"port,omitempty"`
+	HostKey       string `protobuf:"bytes,6,opt,name=host_key,json=hostKey,proto3" json:"host_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetHostTrustRequest) Reset() {
@@ -365,6 +372,27 @@ func (x *GetHostTrustRequest) GetCredentialMode() CredentialMode {
 		return x.CredentialMode
 	}
 	return CredentialMode_CREDENTIAL_MODE_UNSPECIFIED
+}
+
+func (x *GetHostTrustRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *GetHostTrustRequest) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *GetHostTrustRequest) GetHostKey() string {
+	if x != nil {
+		return x.HostKey
+	}
+	return ""
 }
 
 type GetHostTrustResponse struct {
@@ -490,11 +518,14 @@ const file_dokkumcp_secrets_v1_secrets_proto_rawDesc = "" +
 	"\x1aIssueSSHCredentialResponse\x12B\n" +
 	"\n" +
 	"credential\x18\x01 \x01(\v2\".dokkumcp.secrets.v1.SSHCredentialR\n" +
-	"credential\"\x99\x01\n" +
+	"credential\"\xe2\x01\n" +
 	"\x13GetHostTrustRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
 	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12L\n" +
-	"\x0fcredential_mode\x18\x03 \x01(\x0e2#.dokkumcp.secrets.v1.CredentialModeR\x0ecredentialMode\"\xca\x02\n" +
+	"\x0fcredential_mode\x18\x03 \x01(\x0e2#.dokkumcp.secrets.v1.CredentialModeR\x0ecredentialMode\x12\x18\n" +
+	"\aaddress\x18\x04 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04port\x18\x05 \x01(\rR\x04port\x12\x19\n" +
+	"\bhost_key\x18\x06 \x01(\tR\ahostKey\"\xca\x02\n" +
 	"\x14GetHostTrustResponse\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x120\n" +
 	"\x14authorized_keys_line\x18\x02 \x01(\tR\x12authorizedKeysLine\x12'\n" +

@@ -67,7 +67,11 @@ func (h *Handler) GetHostTrust(ctx context.Context, req *connect.Request[secrets
 	if err != nil {
 		return nil, err
 	}
-	trust, err := h.service.GetHostTrust(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId(), mode)
+	var access *app.HostAccess
+	if req.Msg.GetAddress() != "" || req.Msg.GetPort() != 0 || req.Msg.GetHostKey() != "" {
+		access = &app.HostAccess{Address: req.Msg.GetAddress(), Port: req.Msg.GetPort(), HostKey: req.Msg.GetHostKey()}
+	}
+	trust, err := h.service.GetHostTrust(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId(), mode, access)
 	if err != nil {
 		return nil, h.connectError(ctx, "GetHostTrust", req.Msg, err)
 	}

@@ -20,6 +20,7 @@ import (
 const (
 	opReadKey  = "read_key"
 	opWriteKey = "write_key"
+	opListKeys = "list_keys"
 )
 
 // keyPathPrefix is where managed-key records live under the KV mount:
@@ -34,7 +35,10 @@ type KeyStore struct {
 	mount string
 }
 
-var _ app.ManagedKeyStore = (*KeyStore)(nil)
+var (
+	_ app.ManagedKeyStore  = (*KeyStore)(nil)
+	_ app.ManagedKeyLister = (*KeyStore)(nil)
+)
 
 // KeyStore returns the managed-key store on the KV v2 engine at mount.
 func (c *CA) KeyStore(mount string) *KeyStore {
@@ -166,4 +170,57 @@ func (k *KeyStore) Bootstrap(ctx context.Context, logger *slog.Logger) error {
 	}
 	logger.InfoContext(ctx, "vault kv secrets engine mounted", "mount", k.mount)
 	return nil
+}
+
+// List returns every host that has a managed-key record.
+func (k *KeyStore) List(ctx context.Context) ([]domain.Target, error) {
+	tenants, err := k.listKeys(ctx, keyPathPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var targets []domain.Target
+	for _, tenant := range tenants {
+		tenantID := strings.TrimSuffix(tenant, "/")
+		hosts, err := k.listKeys(ctx, keyPathPrefix+"/"+tenantID)
+		if err != nil {
+			return nil, err
+		}
+		for _, host := range hosts {
+			if strings.HasSuffix(host, "/") {
+				continue
+			}
+			target, err := domain.NewTarget(tenantID, host)
+			if err != nil {
+				// Not written by Secrets; leave it alone.
+				continue
+			}
+			targets = append(targets, target)
+		}
+	}
+	return targets, nil
+}
+
+// listKeys lists the KV metadata under path; a missing path lists nothing.
+func (k *KeyStore) listKeys(ctx context.Context, path string) ([]string, error) {
+	callCtx, cancel := context.WithTimeout(ctx, k.ca.cfg.Timeout)
+	defer cancel()
+	callCtx, span := k.ca.startSpan(callCtx, opListKeys)
+	start := time.Now()
+	secret, err := k.ca.client.Logical().ListWithContext(callCtx, k.mount+"/metadata/"+path)
+	endSpan(span, err)
+	k.ca.metrics.observe(opListKeys, start, err)
+	if err != nil {
+		return nil, k.callError(ctx, opListKeys, err)
+	}
+	if secret == nil {
+		return nil, nil
+	}
+	raw, _ := secret.Data["keys"].([]any)
+	keys := make([]string, 0, len(raw))
+	for _, key := range raw {
+		if text, ok := key.(string); ok {
+			keys = append(keys, text)
+		}
+	}
+	return keys, nil
 }
