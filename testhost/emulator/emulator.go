@@ -118,6 +118,16 @@ func (e *Emulator) OnAuthorizedKeysChange(fn func(content []byte)) {
 	e.keysChanged = fn
 }
 
+// AuthorizedKeys returns the dokku user's authorized_keys content.
+func (e *Emulator) AuthorizedKeys() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.authorizedKeys) == 0 {
+		return ""
+	}
+	return strings.Join(e.authorizedKeys, "\n") + "\n"
+}
+
 // AddAuthorizedKey appends one authorized_keys line.
 func (e *Emulator) AddAuthorizedKey(line string) {
 	e.mu.Lock()

@@ -131,6 +131,12 @@ func (s *Server) SetAuthorizedKeys(content []byte) error {
 	return nil
 }
 
+// AuthorizedKeys returns the dokku user's authorized_keys content, as
+// ssh-keys:add and ssh-keys:remove left it.
+func (s *Server) AuthorizedKeys() string {
+	return s.opts.Emulator.AuthorizedKeys()
+}
+
 // AddAuthorizedKey appends one authorized_keys line.
 func (s *Server) AddAuthorizedKey(line string) error {
 	key, err := parseAuthorizedKeyLine([]byte(line))
