@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +42,25 @@ type fixture struct {
 	keys    *vault.KeyStore
 	service *app.Service
 	logger  *slog.Logger
+	// logs holds everything the rotation and the service logged.
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -52,7 +73,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), nil))
 	keys := ca.KeyStore("dokkumcp-kv")
 	if err := keys.Bootstrap(t.Context(), logger); err != nil {
 		t.Fatal(err)
@@ -61,7 +83,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{keys: keys, service: service, logger: logger}
+	return &fixture{keys: keys, service: service, logger: logger, logs: logs}
 }
 
 type testWriter struct{ t *testing.T }
@@ -212,6 +234,19 @@ func checkRotated(t *testing.T, f *fixture, h *host, old app.ManagedKey) {
 			client.Close()
 			t.Errorf("the retired key still logs in as %s", user)
 		}
+	}
+
+	// Neither key's private half reached the logs.
+	logs := f.logs.String()
+	for _, key := range []app.ManagedKey{old, record.Current} {
+		for _, line := range strings.Split(string(key.PrivateKeyPEM), "\n") {
+			if len(line) >= 40 && strings.Contains(logs, line) {
+				t.Errorf("the logs contain private key material of version %d", key.Version)
+			}
+		}
+	}
+	if strings.Contains(logs, "PRIVATE KEY") {
+		t.Error("the logs contain a PEM private key")
 	}
 }
 
