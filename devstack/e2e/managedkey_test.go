@@ -139,8 +139,8 @@ func TestManagedKeyRotationUnderLoad(t *testing.T) {
 	text := logs.String()
 	for _, want := range []string{
 		`"msg":"managed key rotation step done"`,
-		// DokkuExec held a removed key, was refused and fetched the new one.
-		`"msg":"ssh credential refused; fetching a fresh one"`,
+		// DokkuExec held a removed key, was rejected and fetched the new one.
+		`"msg":"ssh credential rejected; fetching a fresh one"`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the logs lack %s", want)

@@ -376,8 +376,8 @@ func openCA(ctx context.Context, cfg *Config, masterKey []byte, store *postgres.
 
 // openKeyStore returns the managed-key store: Vault's KV engine next to the
 // Vault CA, mounted first with --vault-bootstrap. The built-in CA has none,
-// so without Vault managed-key hosts are refused with a message that says
-// so.
+// so without Vault managed-key hosts are rejected with a message that
+// names --vault-addr.
 func openKeyStore(ctx context.Context, cfg *Config, ca app.CA, logger *slog.Logger) (app.ManagedKeyStore, error) {
 	vaultCA, ok := ca.(*vault.CA)
 	if !ok {

@@ -12,9 +12,9 @@ import (
 const defaultAllowedKeys = "no-agent-forwarding,no-user-rc,no-X11-forwarding,no-port-forwarding"
 
 // cmdSSHKeysAdd follows ssh-keys:add (Dokku 0.38) and sshcommand acl-add
-// (v0.20.2): the key comes from the first line of stdin, since sessions
-// have no key files; a duplicate name or fingerprint fails; the line gets
-// Dokku's forced command and the default options; the fingerprint is
+// (v0.20.2). The key comes from the first line of stdin, because sessions
+// have no key files. A duplicate name or fingerprint fails. The line gets
+// Dokku's forced command and the default options, and the fingerprint is
 // printed.
 func cmdSSHKeysAdd(s *session, args []string) int {
 	name := argAt(args, 0)
@@ -78,13 +78,13 @@ func cmdSSHKeysRemove(s *session, args []string) int {
 	if len(s.e.authorizedKeys) == 0 {
 		return s.fail("No public keys found.")
 	}
-	kept := s.e.authorizedKeys[:0:0]
+	var remaining []string
 	for _, line := range s.e.authorizedKeys {
 		if !strings.Contains(line, ` NAME=\"`+name+`\" `) {
-			kept = append(kept, line)
+			remaining = append(remaining, line)
 		}
 	}
-	s.e.authorizedKeys = kept
+	s.e.authorizedKeys = remaining
 	s.e.notifyKeysChanged()
 	return 0
 }

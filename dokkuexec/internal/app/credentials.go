@@ -85,7 +85,7 @@ func (c *credentialCache) Get(ctx context.Context, tenantID string, host Host) (
 }
 
 // Invalidate drops the host's cached credential if it is still rejected,
-// the one a host refused, so that the next Get fetches a fresh one.
+// the one a host rejected, so that the next Get fetches a fresh one.
 func (c *credentialCache) Invalidate(tenantID, hostID string, rejected Credential) {
 	entry := c.entry(tenantID + "/" + hostID)
 	entry.mu.Lock()

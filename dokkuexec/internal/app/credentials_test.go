@@ -118,10 +118,10 @@ func TestCredentialCacheInvalidateRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A refusal of a credential the cache no longer holds changes nothing.
+	// A rejection of a credential the cache no longer holds changes nothing.
 	cache.Invalidate("t-1", "h-1", Credential{PrivateKey: []byte{99}})
 	if again, _ := cache.Get(t.Context(), "t-1", host); again.PrivateKey[0] != first.PrivateKey[0] || issuer.issued != 1 {
-		t.Fatalf("an unrelated refusal dropped the cached credential (issued %d)", issuer.issued)
+		t.Fatalf("an unrelated rejection dropped the cached credential (issued %d)", issuer.issued)
 	}
 	cache.Invalidate("t-1", "h-1", first)
 	fresh, err := cache.Get(t.Context(), "t-1", host)
@@ -129,6 +129,6 @@ func TestCredentialCacheInvalidateRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	if fresh.PrivateKey[0] == first.PrivateKey[0] || issuer.issued != 2 {
-		t.Errorf("after a refusal Get returned the refused credential (issued %d), want a fresh one", issuer.issued)
+		t.Errorf("after a rejection Get returned the rejected credential (issued %d), want a fresh one", issuer.issued)
 	}
 }

@@ -53,9 +53,9 @@ type Target struct {
 	// Credential returns the credential to log in with. An Executor calls
 	// it only when it opens a new connection.
 	Credential func(ctx context.Context) (Credential, error)
-	// CredentialRejected, if set, is called when the host refused a
+	// CredentialRejected, if set, is called when the host rejected a
 	// credential that Credential returned, so that the next call fetches
-	// a fresh one; a managed key that a rotation removed is refused this
+	// a fresh one. A managed key that a rotation removed is rejected this
 	// way. The Executor then dials once more.
 	CredentialRejected func(rejected Credential)
 }

@@ -45,8 +45,9 @@ type ManagedKey struct {
 	CreateTime time.Time `json:"create_time"`
 }
 
-// HostAccess is how the rotation reaches a host over SSH: Tenancy's
-// address, port and pinned host key, given at onboarding.
+// HostAccess is the SSH address, port and pinned host key of a host, as
+// Tenancy registers them, which the rotation logs in to. GetHostTrust
+// stores them at onboarding.
 type HostAccess struct {
 	Address string `json:"address"`
 	Port    uint32 `json:"port"`
@@ -60,7 +61,7 @@ type HostAccess struct {
 type ManagedKeyRecord struct {
 	// Current is the key issued to DokkuExec.
 	Current ManagedKey `json:"current"`
-	// Host is where the rotation logs in; nil for a record without it,
+	// Host is the rotation's login target; nil for a record without one,
 	// which is never rotated.
 	Host *HostAccess `json:"host,omitempty"`
 	// State is the rotation's step, RotationIdle between rotations.
@@ -94,7 +95,7 @@ type ManagedKeyStore interface {
 }
 
 // NoManagedKeys is the ManagedKeyStore of a Secrets without Vault: it
-// holds no keys and refuses to create any.
+// holds no keys and rejects every write.
 type NoManagedKeys struct{}
 
 func (NoManagedKeys) Load(context.Context, domain.Target) (*ManagedKeyRecord, int, error) {

@@ -55,8 +55,9 @@ type Rotator struct {
 	Now      func() time.Time
 	Logger   *slog.Logger
 	// FakeStepHook, when set, is called after each step's host action
-	// ("<state>/acted") and after its write ("<state>/saved"); an error
-	// stops the rotation there, as a crash would. Only tests set it.
+	// ("<state>/acted") and after its write ("<state>/saved"). An error
+	// from it stops the rotation there, as a crash would. Only tests set
+	// it.
 	FakeStepHook func(point string) error
 }
 

@@ -17,9 +17,10 @@ const DefaultKeyOptions = "no-agent-forwarding,no-user-rc,no-X11-forwarding,no-p
 // `ssh-keys:remove <name>` removes every line with that name, and during a
 // rotation the old and the new key are both installed.
 //
-// The name contains "admin" as the onboarding brief asks. Dokku 0.19 and
-// later give that word no meaning: ssh-keys:add and ssh-keys:remove run
-// only as root, whatever the key's name (see docs/managed-keys.md).
+// The name contains "admin", which Dokku before 0.19 read as permission to
+// run ssh-keys:add. Dokku 0.19 and later give the word no meaning, because
+// ssh-keys:add and ssh-keys:remove run only as root, whatever the key's
+// name (see docs/managed-keys.md).
 func ManagedKeyName(target Target, version uint64) string {
 	return "dokkumcp-admin-" + target.Principal() + "-v" + strconv.FormatUint(version, 10)
 }

@@ -234,8 +234,8 @@ func (e *Executor) client(ctx context.Context, target app.Target) (*ssh.Client, 
 	return client, nil
 }
 
-// dialRefreshing dials the host, and when the host refuses the credential
-// and the target can refresh it, reports the refusal and dials once more
+// dialRefreshing dials the host, and when the host rejects the credential
+// and the target can refresh it, reports the rejection and dials once more
 // with the credential fetched then. A managed key that a rotation has
 // removed from the host is replaced this way without failing the command.
 func (e *Executor) dialRefreshing(ctx context.Context, target app.Target, address string) (*ssh.Client, error) {
@@ -243,14 +243,14 @@ func (e *Executor) dialRefreshing(ctx context.Context, target app.Target, addres
 	if err == nil || rejected == nil || target.CredentialRejected == nil {
 		return client, err
 	}
-	e.opts.Logger.InfoContext(ctx, "ssh credential refused; fetching a fresh one", "host_id", target.Host.ID, "key_version", rejected.KeyVersion)
+	e.opts.Logger.InfoContext(ctx, "ssh credential rejected; fetching a fresh one", "host_id", target.Host.ID, "key_version", rejected.KeyVersion)
 	target.CredentialRejected(*rejected)
 	client, _, err = e.dial(ctx, target, address)
 	return client, err
 }
 
 // dial opens and authenticates a new connection to the host. When the
-// host refuses the credential, rejected is that credential.
+// host rejects the credential, rejected is that credential.
 func (e *Executor) dial(ctx context.Context, target app.Target, address string) (_ *ssh.Client, rejected *app.Credential, _ error) {
 	host := target.Host
 	pinned, err := parsePinnedHostKey(host)
@@ -297,7 +297,7 @@ func (e *Executor) dial(ctx context.Context, target app.Target, address string) 
 	if err != nil {
 		_ = conn.Close()
 		err = e.handshakeError(ctx, host, err)
-		if app.KindOf(err) == app.KindFailedPrecondition && isRefused(err) {
+		if app.KindOf(err) == app.KindFailedPrecondition && isRejected(err) {
 			return nil, &credential, err
 		}
 		return nil, nil, err
@@ -308,13 +308,14 @@ func (e *Executor) dial(ctx context.Context, target app.Target, address string) 
 	return ssh.NewClient(sshConn, channels, requests), nil, nil
 }
 
-// refusedText is how x/crypto/ssh reports a login the host refused.
-const refusedText = "unable to authenticate"
+// rejectedText is the error text with which x/crypto/ssh reports a login
+// the host rejected.
+const rejectedText = "unable to authenticate"
 
-// isRefused reports a handshake error for a refused credential.
-func isRefused(err error) bool {
+// isRejected reports a handshake error for a rejected credential.
+func isRejected(err error) bool {
 	var appErr *app.Error
-	return errors.As(err, &appErr) && appErr.Err != nil && strings.Contains(appErr.Err.Error(), refusedText)
+	return errors.As(err, &appErr) && appErr.Err != nil && strings.Contains(appErr.Err.Error(), rejectedText)
 }
 
 // handshakeError classifies a failed SSH handshake.
@@ -327,7 +328,7 @@ func (e *Executor) handshakeError(ctx context.Context, host app.Host, err error)
 	case ctx.Err() != nil:
 		return ctx.Err()
 	// NOTE: x/crypto/ssh reports a rejected login only as this text.
-	case strings.Contains(err.Error(), refusedText):
+	case strings.Contains(err.Error(), rejectedText):
 		return &app.Error{
 			Kind:    app.KindFailedPrecondition,
 			Message: fmt.Sprintf("host %q rejected the platform's SSH credential; install the trust line from GetHostTrust in the dokku user's authorized_keys", host.Name),

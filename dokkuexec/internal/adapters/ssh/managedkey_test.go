@@ -49,13 +49,13 @@ func newManagedKey(t *testing.T, version uint64) managedKey {
 }
 
 // keyIssuer hands out the current managed key, and caches what it handed
-// out until the executor reports it refused, like DokkuExec's credential
+// out until the executor reports it rejected, like DokkuExec's credential
 // cache.
 type keyIssuer struct {
-	mu       sync.Mutex
-	current  app.Credential
-	cached   *app.Credential
-	refusals int
+	mu         sync.Mutex
+	current    app.Credential
+	cached     *app.Credential
+	rejections int
 }
 
 func (k *keyIssuer) credential(context.Context) (app.Credential, error) {
@@ -71,7 +71,7 @@ func (k *keyIssuer) credential(context.Context) (app.Credential, error) {
 func (k *keyIssuer) rejected(c app.Credential) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.refusals++
+	k.rejections++
 	if k.cached != nil && string(k.cached.PrivateKey) == string(c.PrivateKey) {
 		k.cached = nil
 	}
@@ -111,11 +111,11 @@ func TestExecutorManagedKeyRefetchedAfterRemoval(t *testing.T) {
 	dialer.CloseAll()
 	run("new connection after the key's removal")
 
-	if issuer.refusals != 1 {
-		t.Errorf("refusals = %d, want 1 (version 1 refused once)", issuer.refusals)
+	if issuer.rejections != 1 {
+		t.Errorf("rejections = %d, want 1 (version 1 rejected once)", issuer.rejections)
 	}
 	if got := dialer.Count(); got != 3 {
-		t.Errorf("dials = %d, want 3: the first, the refused one, the one with version 2", got)
+		t.Errorf("dials = %d, want 3: the first, the rejected one, the one with version 2", got)
 	}
 
 	// A key the host never had fails as before, after one fresh attempt.
@@ -127,7 +127,7 @@ func TestExecutorManagedKeyRefetchedAfterRemoval(t *testing.T) {
 	if got := app.KindOf(err); got != app.KindFailedPrecondition {
 		t.Fatalf("kind = %v (error %v), want FailedPrecondition", got, err)
 	}
-	if issuer.refusals != 2 {
-		t.Errorf("refusals = %d, want 2", issuer.refusals)
+	if issuer.rejections != 2 {
+		t.Errorf("rejections = %d, want 2", issuer.rejections)
 	}
 }

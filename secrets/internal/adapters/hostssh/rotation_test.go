@@ -31,8 +31,8 @@ const tenantID = "t-k3xq7a2mzd"
 
 var errFakeCrash = errors.New("fake crash")
 
-// nopIssuances stands in for the issuance log, which these tests do not
-// read; onboarding records nothing.
+// nopIssuances replaces the issuance log, which these tests do not read.
+// Onboarding records nothing in it.
 type nopIssuances struct{}
 
 func (nopIssuances) RecordIssuance(context.Context, app.Issuance) error { return nil }
@@ -325,7 +325,7 @@ func TestRotationLosesCheckAndSetToAnotherReplica(t *testing.T) {
 	checkRotated(t, f, h, before.Current)
 }
 
-func TestRotationAddRefusesAForeignKeyUnderItsName(t *testing.T) {
+func TestRotationRejectsForeignKeyUnderName(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	h := f.onboard(t, hostID(101))

@@ -23,8 +23,8 @@ const (
 	opListKeys = "list_keys"
 )
 
-// keyPathPrefix is where managed-key records live under the KV mount:
-// <prefix>/<tenant id>/<host id>.
+// keyPathPrefix is the path of the managed-key records under the KV mount,
+// each at <prefix>/<tenant id>/<host id>.
 const keyPathPrefix = "dokkumcp/managed-keys"
 
 // KeyStore implements app.ManagedKeyStore with Vault's KV secrets engine,
@@ -114,8 +114,8 @@ func (k *KeyStore) Save(ctx context.Context, target domain.Target, record *app.M
 	return secret.VersionMetadata.Version, nil
 }
 
-// isCASMismatch reports Vault's answer to a check-and-set write whose
-// version is no longer the current one.
+// isCASMismatch reports whether Vault rejected a check-and-set write
+// because its version is no longer the current one.
 func isCASMismatch(err error) bool {
 	var respErr *vaultapi.ResponseError
 	return errors.As(err, &respErr) && respErr.StatusCode == http.StatusBadRequest &&
