@@ -144,6 +144,11 @@ func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID, mode
 			}
 			s.recordIssued(ctx, target, credential)
 			return credential, nil
+		case mode == ModeAuto && isConfigError(err):
+			// A Vault policy that allows only SSH signing, or no KV mount,
+			// means this deployment has no managed keys; certificates
+			// must keep working there.
+			s.logger.WarnContext(ctx, "managed key lookup failed; issuing a certificate", "tenant_id", target.TenantID, "host_id", target.HostID, "error", err)
 		case !errors.Is(err, ErrNoManagedKey):
 			return nil, err
 		case mode == ModeManagedKey:
@@ -156,6 +161,11 @@ func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID, mode
 	}
 	s.recordIssued(ctx, target, credential)
 	return credential, nil
+}
+
+func isConfigError(err error) bool {
+	var config *CAConfigError
+	return errors.As(err, &config)
 }
 
 // recordIssued counts and logs an issued credential, without key material.
