@@ -175,3 +175,53 @@ func TestManagedKeyNeedsVault(t *testing.T) {
 		t.Errorf("certificate = %.40q", credential.GetCertificate())
 	}
 }
+
+func TestManagedKeyOnboardingValidatesHostAccess(t *testing.T) {
+	t.Parallel()
+	v := vaulttest.New(t)
+	s := startSecrets(t, authtest.NewIssuer(t), pgtest.NewDatabase(t),
+		"--vault-addr", v.Addr, "--vault-token", v.RootToken, "--vault-bootstrap")
+	s.managedTrust(t, hostID) // waits for the server
+
+	const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1hSSTZkALhR8bDZUwhmdnUhumjn40nK7wUdRJU0ngk"
+	for _, tt := range []struct {
+		name, address string
+		port          uint32
+		hostKey, want string
+	}{
+		{"address with a user", "root@203.0.113.7", 22, hostKey, `address "root@203.0.113.7" is invalid`},
+		{"no port", "203.0.113.7", 0, hostKey, "port 0 is invalid"},
+		{"port out of range", "203.0.113.7", 70000, hostKey, "port 70000 is invalid"},
+		{"no host key", "203.0.113.7", 22, "", "host_key is invalid"},
+		{"host key not a key", "203.0.113.7", 22, "ssh-ed25519 !!!", "host_key is invalid"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.operator(t).GetHostTrust(context.Background(), connect.NewRequest(&secretsv1.GetHostTrustRequest{
+				TenantId: tenantID, HostId: hostID, CredentialMode: managedMode,
+				Address: tt.address, Port: tt.port, HostKey: tt.hostKey,
+			}))
+			wantCode(t, err, connect.CodeInvalidArgument, tt.want)
+		})
+	}
+
+	resp, err := s.operator(t).GetHostTrust(context.Background(), connect.NewRequest(&secretsv1.GetHostTrustRequest{
+		TenantId: tenantID, HostId: hostID, CredentialMode: managedMode,
+		Address: "203.0.113.7", Port: 22, HostKey: hostKey,
+	}))
+	if err != nil {
+		t.Fatalf("GetHostTrust with a valid address: %v", err)
+	}
+	if resp.Msg.GetKeyName() != "dokkumcp-admin-"+principal+"-v1" {
+		t.Errorf("key name = %q, want version 1 unchanged by the address update", resp.Msg.GetKeyName())
+	}
+
+	// The rotation reads the address from the record in Vault.
+	stored, err := rootClient(t, v).KVv2("dokkumcp-kv").Get(context.Background(), "dokkumcp/managed-keys/"+tenantID+"/"+hostID)
+	if err != nil {
+		t.Fatalf("read the record from Vault: %v", err)
+	}
+	host, _ := stored.Data["host"].(map[string]any)
+	if host["address"] != "203.0.113.7" || stringOf(host["port"]) != "22" || host["host_key"] != hostKey {
+		t.Errorf("stored host = %v, want 203.0.113.7, 22 and the host key", host)
+	}
+}
