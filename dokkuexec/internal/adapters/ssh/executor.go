@@ -234,13 +234,15 @@ func (e *Executor) client(ctx context.Context, target app.Target) (*ssh.Client, 
 	return client, nil
 }
 
-// dialRefreshing dials the host, and when the host rejects the credential
+// dialRefreshing dials the host, and when the host rejects a managed key
 // and the target can refresh it, reports the rejection and dials once more
 // with the credential fetched then. A managed key that a rotation has
 // removed from the host is replaced this way without failing the command.
+// A rejected certificate is not retried: a fresh one from the same CA for
+// the same principal would be rejected too, and would cost a Vault call.
 func (e *Executor) dialRefreshing(ctx context.Context, target app.Target, address string) (*ssh.Client, error) {
 	client, rejected, err := e.dial(ctx, target, address)
-	if err == nil || rejected == nil || target.CredentialRejected == nil {
+	if err == nil || rejected == nil || rejected.Certificate != "" || target.CredentialRejected == nil {
 		return client, err
 	}
 	e.opts.Logger.InfoContext(ctx, "ssh credential rejected; fetching a fresh one", "host_id", target.Host.ID, "key_version", rejected.KeyVersion)

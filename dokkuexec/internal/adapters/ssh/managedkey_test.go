@@ -131,3 +131,25 @@ func TestExecutorManagedKeyRefetchedAfterRemoval(t *testing.T) {
 		t.Errorf("rejections = %d, want 2", issuer.rejections)
 	}
 }
+
+func TestExecutorRejectedCertificateNotRefetched(t *testing.T) {
+	t.Parallel()
+	host := sshtest.Start(t, emulator.Options{})
+	executor, dialer := newExecutor(t, nil)
+	untrusted := sshtest.NewCA(t)
+	target := host.Target()
+	target.Credential = func(ctx context.Context) (app.Credential, error) {
+		return untrusted.IssueSSHCredential(ctx, sshtest.TenantID, sshtest.HostID)
+	}
+	rejections := 0
+	target.CredentialRejected = func(app.Credential) { rejections++ }
+
+	_, err := executor.Run(t.Context(), target, domain.VersionCommand())
+	if got := app.KindOf(err); got != app.KindFailedPrecondition {
+		t.Fatalf("kind = %v (error %v), want FailedPrecondition", got, err)
+	}
+	if rejections != 0 || dialer.Count() != 1 || untrusted.Issued() != 1 {
+		t.Errorf("rejections %d, dials %d, certificates %d; want 0, 1 and 1: a rejected certificate is not fetched again",
+			rejections, dialer.Count(), untrusted.Issued())
+	}
+}
