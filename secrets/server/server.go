@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/metric"
 
 	"dokkumcp.dev/gen/dokkumcp/secrets/v1/secretsv1connect"
 	"dokkumcp.dev/platform/auth"
@@ -286,7 +287,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	stopRotation := startRotation(ctx, cfg, keys, logger)
+	stopRotation, err := startRotation(ctx, cfg, keys, logger, tel.Meter(meterName))
+	if err != nil {
+		return err
+	}
 	defer stopRotation()
 
 	verifier := auth.NewVerifier(auth.VerifierConfig{
@@ -394,12 +398,17 @@ func openKeyStore(ctx context.Context, cfg *Config, ca app.CA, logger *slog.Logg
 
 // startRotation runs the managed-key rotation in the background when a
 // Vault key store is in use and rotation is on. stop ends it and waits.
-func startRotation(ctx context.Context, cfg *Config, keys app.ManagedKeyStore, logger *slog.Logger) (stop func()) {
+func startRotation(ctx context.Context, cfg *Config, keys app.ManagedKeyStore, logger *slog.Logger, meter metric.Meter) (stop func(), err error) {
 	lister, ok := keys.(app.ManagedKeyLister)
 	if !ok || cfg.ManagedKeyRotationInterval == 0 {
-		return func() {}
+		return func() {}, nil
+	}
+	steps, err := app.NewRotationStepCounter(meter)
+	if err != nil {
+		return nil, fmt.Errorf("create rotation metrics: %w", err)
 	}
 	rotator := &app.Rotator{
+		Steps:    steps,
 		Keys:     keys,
 		Host:     hostssh.New(hostssh.Options{AdminUser: cfg.ManagedKeyAdminUser, Timeout: rotationSSHTimeout}),
 		Interval: cfg.ManagedKeyRotationInterval,
@@ -417,7 +426,7 @@ func startRotation(ctx context.Context, cfg *Config, keys app.ManagedKeyStore, l
 	return func() {
 		cancel()
 		<-done
-	}
+	}, nil
 }
 
 // rotationSSHTimeout bounds each login and command of the rotation.

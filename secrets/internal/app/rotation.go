@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"dokkumcp.dev/secrets/internal/domain"
 )
 
@@ -54,6 +57,10 @@ type Rotator struct {
 	Interval time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Steps, if set, counts rotation steps by the state they start from
+	// (step) and their outcome: ok, conflict (another replica moved the
+	// record first) or error.
+	Steps metric.Int64Counter
 	// FakeStepHook, when set, is called after each step's host action
 	// ("<state>/acted") and after its write ("<state>/saved"). An error
 	// from it stops the rotation there, as a crash would. Only tests set
@@ -90,10 +97,34 @@ func (r *Rotator) Rotate(ctx context.Context, target domain.Target) error {
 			return fmt.Errorf("%w: host %s of tenant %s has no address on record; call GetHostTrust in managed-key mode with the host's address, port and host key",
 				ErrRotationBlocked, target.HostID, target.TenantID)
 		}
-		if err := r.step(ctx, target, record, version); err != nil {
+		err = r.step(ctx, target, record, version)
+		r.countStep(ctx, record.State, err)
+		if err != nil {
 			return err
 		}
 	}
+}
+
+// countStep adds one step to r.Steps.
+func (r *Rotator) countStep(ctx context.Context, state string, err error) {
+	if r.Steps == nil {
+		return
+	}
+	outcome := "ok"
+	switch {
+	case errors.Is(err, ErrManagedKeyConflict):
+		outcome = "conflict"
+	case err != nil:
+		outcome = "error"
+	}
+	r.Steps.Add(ctx, 1, metric.WithAttributes(attribute.String("step", stateName(state)), attribute.String("outcome", outcome)))
+}
+
+// NewRotationStepCounter creates dokkumcp_secrets_managed_key_rotation_steps_total
+// on meter, for Rotator.Steps.
+func NewRotationStepCounter(meter metric.Meter) (metric.Int64Counter, error) {
+	return meter.Int64Counter("dokkumcp_secrets_managed_key_rotation_steps",
+		metric.WithDescription("Managed key rotation steps, by the state they start from (idle, pending, added, verified, promoted) and outcome (ok, conflict, error)."))
 }
 
 // step moves record one state on.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"golang.org/x/crypto/ssh"
 
 	"dokkumcp.dev/platform/vaulttest"
@@ -309,13 +311,21 @@ func TestRotationLosesCheckAndSetToAnotherReplica(t *testing.T) {
 	// Replica A generates its pending key; before A writes it, replica B
 	// runs a whole rotation. A's write then fails the check-and-set, so
 	// its key is never stored or installed.
+	reader := sdkmetric.NewManualReader()
+	steps, err := app.NewRotationStepCounter(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var other error
 	a := f.rotator(func(at string) error {
 		if at == "/acted" {
-			other = f.rotator(nil).Rotate(t.Context(), h.target)
+			b := f.rotator(nil)
+			b.Steps = steps
+			other = b.Rotate(t.Context(), h.target)
 		}
 		return nil
 	})
+	a.Steps = steps
 	if err := a.Rotate(t.Context(), h.target); !errors.Is(err, app.ErrManagedKeyConflict) {
 		t.Fatalf("replica A's Rotate = %v, want ErrManagedKeyConflict", err)
 	}
@@ -323,6 +333,44 @@ func TestRotationLosesCheckAndSetToAnotherReplica(t *testing.T) {
 		t.Fatalf("replica B's Rotate: %v", other)
 	}
 	checkRotated(t, f, h, before.Current)
+
+	// B counted its five steps, A its lost first step.
+	counts := stepCounts(t, reader)
+	want := map[string]int64{
+		"idle/ok": 1, "pending/ok": 1, "added/ok": 1, "verified/ok": 1, "promoted/ok": 1, "idle/conflict": 1,
+	}
+	for key, value := range want {
+		if counts[key] != value {
+			t.Errorf("rotation steps %s = %d, want %d (all: %v)", key, counts[key], value, counts)
+		}
+	}
+	if len(counts) != len(want) {
+		t.Errorf("rotation steps = %v, want exactly %v", counts, want)
+	}
+}
+
+// stepCounts reads the rotation step counter as "<step>/<outcome>" sums.
+func stepCounts(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
+	t.Helper()
+	var data metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &data); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, scope := range data.ScopeMetrics {
+		for _, m := range scope.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok || m.Name != "dokkumcp_secrets_managed_key_rotation_steps" {
+				continue
+			}
+			for _, point := range sum.DataPoints {
+				step, _ := point.Attributes.Value("step")
+				outcome, _ := point.Attributes.Value("outcome")
+				counts[step.AsString()+"/"+outcome.AsString()] += point.Value
+			}
+		}
+	}
+	return counts
 }
 
 func TestRotationRejectsForeignKeyUnderName(t *testing.T) {
