@@ -13,9 +13,11 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/metric"
 
 	"dokkumcp.dev/gen/dokkumcp/secrets/v1/secretsv1connect"
 	"dokkumcp.dev/platform/auth"
@@ -25,6 +27,7 @@ import (
 	platformserver "dokkumcp.dev/platform/server"
 	"dokkumcp.dev/platform/telemetry"
 	"dokkumcp.dev/secrets/internal/adapters/builtinca"
+	"dokkumcp.dev/secrets/internal/adapters/hostssh"
 	"dokkumcp.dev/secrets/internal/adapters/postgres"
 	"dokkumcp.dev/secrets/internal/adapters/rpc"
 	"dokkumcp.dev/secrets/internal/adapters/vault"
@@ -76,6 +79,16 @@ type Config struct {
 	VaultKubernetesTokenFile string
 	VaultMount               string
 	VaultRole                string
+	// VaultKVMount is the KV version 2 engine that holds managed keys.
+	VaultKVMount string
+	// ManagedKeyRotationInterval is the age at which a managed key is
+	// replaced; 0 turns rotation off.
+	ManagedKeyRotationInterval time.Duration
+	// ManagedKeyCheckInterval is how often the rotation looks for due keys.
+	ManagedKeyCheckInterval time.Duration
+	// ManagedKeyAdminUser is the user the rotation logs in as to run
+	// ssh-keys:add and ssh-keys:remove, which Dokku allows only for root.
+	ManagedKeyAdminUser string
 	// VaultTimeout bounds each Vault call, its retries included.
 	VaultTimeout time.Duration
 	// VaultMaxRetries is how often a Vault call is retried after a
@@ -109,7 +122,11 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.IntVar(&c.VaultMaxRetries, "vault-max-retries", 2, "retries of a Vault call after a connection error, a 5xx or a 429; 0 disables retries")
 	fs.StringVar(&c.VaultMount, "vault-mount", "ssh-client-signer", "path the Vault SSH secrets engine is mounted at")
 	fs.StringVar(&c.VaultRole, "vault-role", "dokku", "Vault SSH role that signs certificates")
-	fs.BoolVar(&c.VaultBootstrap, "vault-bootstrap", false, "at startup, mount the Vault SSH secrets engine if missing, generate an ed25519 CA key if there is none, and write the role")
+	fs.StringVar(&c.VaultKVMount, "vault-kv-mount", "dokkumcp-kv", "path of the Vault KV version 2 engine that stores the key pairs of managed-key hosts")
+	fs.DurationVar(&c.ManagedKeyRotationInterval, "managed-key-rotation-interval", 24*time.Hour, "age at which a managed-key host's key is replaced, at least 1s; 0 turns rotation off")
+	fs.DurationVar(&c.ManagedKeyCheckInterval, "managed-key-check-interval", 10*time.Minute, "how often Secrets looks for managed keys due for rotation, at least 100ms")
+	fs.StringVar(&c.ManagedKeyAdminUser, "managed-key-admin-user", "root", "user the managed-key rotation logs in as on the host to run dokku ssh-keys:add and ssh-keys:remove, which Dokku allows only for root")
+	fs.BoolVar(&c.VaultBootstrap, "vault-bootstrap", false, "at startup, mount the Vault SSH secrets engine if missing, generate an ed25519 CA key if there is none, write the role, and mount the KV version 2 engine for managed keys if missing")
 	fs.StringVar(&c.MasterKey, "master-key", "", "base64 of 32 random bytes that seal the built-in CA key, for example the output of: head -c 32 /dev/urandom | base64. Required without --vault-addr")
 	fs.DurationVar(&c.CertTTL, "cert-ttl", time.Hour, "lifetime of issued SSH certificates, from 1m to 24h")
 	return c
@@ -126,6 +143,15 @@ func (c *Config) validate() ([]byte, error) {
 	if c.IdentityURL == "" {
 		errs = append(errs, errors.New("--identity-url is required: give Identity's base URL, for example http://127.0.0.1:8081"))
 	}
+	if c.ManagedKeyRotationInterval != 0 && c.ManagedKeyRotationInterval < time.Second {
+		errs = append(errs, flagError("managed-key-rotation-interval", "must be 0 (off) or at least 1s, for example 24h"))
+	}
+	if c.ManagedKeyCheckInterval < 100*time.Millisecond {
+		errs = append(errs, flagError("managed-key-check-interval", "must be at least 100ms, for example 10m"))
+	}
+	if c.ManagedKeyAdminUser == "" || strings.ContainsAny(c.ManagedKeyAdminUser, " \t\n@") {
+		errs = append(errs, flagError("managed-key-admin-user", "must be a user name, for example root"))
+	}
 	if c.CertTTL < minCertTTL || c.CertTTL > maxCertTTL {
 		errs = append(errs, fmt.Errorf("--cert-ttl %s is out of range: use %s to %s", c.CertTTL, minCertTTL, maxCertTTL))
 	}
@@ -141,6 +167,9 @@ func (c *Config) validate() ([]byte, error) {
 		}
 		if !vaultPathPattern.MatchString(c.VaultMount) {
 			errs = append(errs, errors.New("--vault-mount is invalid: use letters, digits, _ and - in segments separated by /, for example ssh-client-signer"))
+		}
+		if !vaultPathPattern.MatchString(c.VaultKVMount) {
+			errs = append(errs, flagError("vault-kv-mount", "is invalid: use letters, digits, _ and - in segments separated by /, for example dokkumcp-kv"))
 		}
 		if !vaultPathPattern.MatchString(c.VaultRole) {
 			errs = append(errs, errors.New("--vault-role is invalid: use letters, digits, _ and -, for example dokku"))
@@ -254,13 +283,22 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer stopVault()
+	keys, err := openKeyStore(ctx, cfg, ca, logger)
+	if err != nil {
+		return err
+	}
+	stopRotation, err := startRotation(ctx, cfg, keys, logger, tel.Meter(meterName))
+	if err != nil {
+		return err
+	}
+	defer stopRotation()
 
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,
 		JWKSURL:  cfg.IdentityURL + "/oauth2/jwks",
 	})
-	service, err := app.NewService(ca, store, cfg.CertTTL, logger, tel.Meter(meterName))
+	service, err := app.NewService(ca, keys, store, cfg.CertTTL, logger, tel.Meter(meterName))
 	if err != nil {
 		return fmt.Errorf("create metrics: %w", err)
 	}
@@ -339,3 +377,57 @@ func openCA(ctx context.Context, cfg *Config, masterKey []byte, store *postgres.
 	logger.InfoContext(ctx, "vault SSH CA in use", "mount", cfg.VaultMount, "role", cfg.VaultRole, "auth_method", cfg.VaultAuthMethod)
 	return vaultCA, stop, nil
 }
+
+// openKeyStore returns the managed-key store: Vault's KV engine next to the
+// Vault CA, mounted first with --vault-bootstrap. The built-in CA has none,
+// so without Vault managed-key hosts are rejected with a message that
+// names --vault-addr.
+func openKeyStore(ctx context.Context, cfg *Config, ca app.CA, logger *slog.Logger) (app.ManagedKeyStore, error) {
+	vaultCA, ok := ca.(*vault.CA)
+	if !ok {
+		return app.NoManagedKeys{}, nil
+	}
+	keys := vaultCA.KeyStore(cfg.VaultKVMount)
+	if cfg.VaultBootstrap {
+		if err := keys.Bootstrap(ctx, logger); err != nil {
+			return nil, fmt.Errorf("bootstrap Vault KV engine for managed keys: %w", err)
+		}
+	}
+	return keys, nil
+}
+
+// startRotation runs the managed-key rotation in the background when a
+// Vault key store is in use and rotation is on. stop ends it and waits.
+func startRotation(ctx context.Context, cfg *Config, keys app.ManagedKeyStore, logger *slog.Logger, meter metric.Meter) (stop func(), err error) {
+	lister, ok := keys.(app.ManagedKeyLister)
+	if !ok || cfg.ManagedKeyRotationInterval == 0 {
+		return func() {}, nil
+	}
+	steps, err := app.NewRotationStepCounter(meter)
+	if err != nil {
+		return nil, fmt.Errorf("create rotation metrics: %w", err)
+	}
+	rotator := &app.Rotator{
+		Steps:    steps,
+		Keys:     keys,
+		Host:     hostssh.New(hostssh.Options{AdminUser: cfg.ManagedKeyAdminUser, Timeout: rotationSSHTimeout}),
+		Interval: cfg.ManagedKeyRotationInterval,
+		Now:      time.Now,
+		Logger:   logger,
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rotator.RunRotations(ctx, lister, cfg.ManagedKeyCheckInterval)
+	}()
+	logger.InfoContext(ctx, "managed key rotation on", "interval", cfg.ManagedKeyRotationInterval.String(),
+		"check_interval", cfg.ManagedKeyCheckInterval.String(), "admin_user", cfg.ManagedKeyAdminUser)
+	return func() {
+		cancel()
+		<-done
+	}, nil
+}
+
+// rotationSSHTimeout bounds each login and command of the rotation.
+const rotationSSHTimeout = 30 * time.Second

@@ -305,6 +305,17 @@ func TestKeyMaterialStaysInMemory(t *testing.T) {
 			}
 		}
 	}
+	// A managed key, which Vault's KV engine stores, must not leak either.
+	withVault.managedTrust(t, hostID)
+	managed, err := withVault.issueMode(t, hostID, managedMode)
+	if err != nil {
+		t.Fatalf("issue managed key: %v", err)
+	}
+	for _, line := range strings.Split(string(managed.GetPrivateKey()), "\n") {
+		if len(line) >= 40 && !strings.HasPrefix(line, "-----") {
+			secrets = append(secrets, line)
+		}
+	}
 	secrets = append(secrets, "PRIVATE KEY")
 
 	scan := func(where, text string) {
@@ -320,7 +331,7 @@ func TestKeyMaterialStaysInMemory(t *testing.T) {
 	scan("Vault CA logs", withVault.logs.String())
 
 	files := 0
-	err := filepath.WalkDir(tmp, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(tmp, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !d.Type().IsRegular() {
 			return err
 		}

@@ -42,6 +42,9 @@ type Invocation struct {
 	Stdin io.Reader
 	// Stdout and Stderr receive the two output streams; nil discards.
 	Stdout, Stderr io.Writer
+	// Root marks a session that runs /usr/bin/dokku as root, which may
+	// run the commands Dokku reserves for root, such as ssh-keys:add.
+	Root bool
 }
 
 // Emulator is an in-memory Dokku host. It is safe for concurrent use by many
@@ -53,6 +56,7 @@ type Emulator struct {
 	plugins []pluginInfo
 
 	mu             sync.Mutex
+	keysChanged    func(content []byte)
 	apps           map[string]*app
 	builds         map[string][]*build
 	globalConfig   map[string]string
@@ -108,6 +112,25 @@ func (e *Emulator) SetAuthorizedKeys(content []byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.authorizedKeys = lines
+}
+
+// OnAuthorizedKeysChange registers fn, which ssh-keys:add and
+// ssh-keys:remove call with the new authorized_keys content after they
+// change it. The SSH server registers itself, so that its logins follow.
+func (e *Emulator) OnAuthorizedKeysChange(fn func(content []byte)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.keysChanged = fn
+}
+
+// AuthorizedKeys returns the dokku user's authorized_keys content.
+func (e *Emulator) AuthorizedKeys() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.authorizedKeys) == 0 {
+		return ""
+	}
+	return strings.Join(e.authorizedKeys, "\n") + "\n"
 }
 
 // AddAuthorizedKey appends one authorized_keys line.
@@ -223,7 +246,7 @@ func (s *session) requireRoot(args []string) (int, bool) {
 	case "ssh-keys:add", "ssh-keys:remove", "scheduler-k3s:initialize", "scheduler-k3s:uninstall":
 		rootOnly = true
 	}
-	if !rootOnly {
+	if !rootOnly || s.inv.Root {
 		return 0, false
 	}
 	return s.fail("This command must be run as root"), true

@@ -52,8 +52,8 @@ func init() {
 	scheduler-docker-local:report scheduler-docker-local:set
 	scheduler-k3s:ensure-charts scheduler-k3s:initialize scheduler-k3s:preview
 	scheduler-k3s:report scheduler-k3s:set scheduler-k3s:show-kubeconfig
-	scheduler-k3s:uninstall scheduler:report scheduler:set ssh-keys:add
-	ssh-keys:remove storage:create storage:destroy storage:ensure-directory
+	scheduler-k3s:uninstall scheduler:report scheduler:set
+	storage:create storage:destroy storage:ensure-directory
 	storage:exec storage:info storage:list storage:list-entries
 	storage:migrate storage:mount storage:report storage:set storage:unmount
 	storage:wait trace:off trace:on traefik:logs traefik:report traefik:set

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,12 @@ const dokkuUser = "dokku"
 const (
 	extensionKeyName     = "dokku-key-name"
 	extensionFingerprint = "dokku-fingerprint"
+	extensionRoot        = "dokku-root"
 )
+
+// rootUser is the user that may run the commands Dokku reserves for root,
+// when Options.RootKeyNamePrefix admits it.
+const rootUser = "root"
 
 // Options configures a Server.
 type Options struct {
@@ -39,6 +45,17 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock is used to check certificate validity; it defaults to time.Now.
 	Clock func() time.Time
+	// RootKeyNamePrefix, when set, admits user root with a plain key that
+	// the dokku user's authorized_keys lists under a name with this
+	// prefix, and runs its commands as root with the line's forced
+	// command. It stands for a host whose sshd has
+	//
+	//	Match User root
+	//	    AuthorizedKeysCommand <print the dokku lines with that prefix>
+	//
+	// so that root accepts exactly the platform's managed keys (see
+	// docs/managed-keys.md).
+	RootKeyNamePrefix string
 }
 
 // Server is an SSH server in front of an emulator.Emulator.
@@ -86,6 +103,18 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, logger: logger, conns: map[net.Conn]struct{}{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.config = s.newConfig(opts.HostKey)
+	// ssh-keys:add and ssh-keys:remove change the keys in the emulator;
+	// logins follow them.
+	opts.Emulator.OnAuthorizedKeysChange(func(content []byte) {
+		keys, err := parseAuthorizedKeys(content)
+		if err != nil {
+			s.logger.Error("authorized_keys written by ssh-keys does not parse", "error", err)
+			return
+		}
+		s.mu.Lock()
+		s.keys = keys
+		s.mu.Unlock()
+	})
 	return s, nil
 }
 
@@ -112,6 +141,12 @@ func (s *Server) SetAuthorizedKeys(content []byte) error {
 	s.mu.Unlock()
 	s.opts.Emulator.SetAuthorizedKeys(content)
 	return nil
+}
+
+// AuthorizedKeys returns the dokku user's authorized_keys content, as
+// ssh-keys:add and ssh-keys:remove left it.
+func (s *Server) AuthorizedKeys() string {
+	return s.opts.Emulator.AuthorizedKeys()
 }
 
 // AddAuthorizedKey appends one authorized_keys line.
@@ -223,6 +258,9 @@ func (s *Server) acceptLoop(listener net.Listener) {
 // authenticate admits user dokku with a key or certificate that an
 // authorized_keys line allows, and records that line's NAME and FINGERPRINT.
 func (s *Server) authenticate(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	if meta.User() == rootUser && s.opts.RootKeyNamePrefix != "" {
+		return s.authenticateRoot(meta, key)
+	}
 	if meta.User() != dokkuUser {
 		s.logger.Warn("ssh authentication rejected", "remote_addr", meta.RemoteAddr().String(), "user", meta.User(), "error", "user is not dokku")
 		return nil, fmt.Errorf("user %q rejected; connect as %q", meta.User(), dokkuUser)
@@ -245,6 +283,33 @@ func (s *Server) authenticate(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Pe
 	return &ssh.Permissions{Extensions: map[string]string{
 		extensionKeyName:     matched.name,
 		extensionFingerprint: matched.fingerprint,
+	}}, nil
+}
+
+// authenticateRoot admits root with a plain key listed for the dokku user
+// under a name with Options.RootKeyNamePrefix.
+func (s *Server) authenticateRoot(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	s.mu.Lock()
+	var admitted []authorizedKey
+	for _, k := range s.keys {
+		if !k.certAuthority && strings.HasPrefix(k.name, s.opts.RootKeyNamePrefix) {
+			admitted = append(admitted, k)
+		}
+	}
+	s.mu.Unlock()
+	if _, isCert := key.(*ssh.Certificate); isCert {
+		admitted = nil
+	}
+
+	matched, err := matchKey(admitted, key, s.opts.Clock)
+	if err != nil {
+		s.logger.Warn("ssh authentication rejected", "remote_addr", meta.RemoteAddr().String(), "user", meta.User(), "error", err)
+		return nil, err
+	}
+	return &ssh.Permissions{Extensions: map[string]string{
+		extensionKeyName:     matched.name,
+		extensionFingerprint: matched.fingerprint,
+		extensionRoot:        "true",
 	}}, nil
 }
 

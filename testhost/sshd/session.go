@@ -83,6 +83,7 @@ func (s *Server) runExec(ctx context.Context, conn *ssh.ServerConn, channel ssh.
 		Stdin:           channel,
 		Stdout:          channel,
 		Stderr:          channel.Stderr(),
+		Root:            conn.Permissions.Extensions[extensionRoot] == "true",
 	}
 
 	code, reply := s.currentFault().run(ctx, conn, inv, s.opts.Emulator)

@@ -69,16 +69,23 @@ func onboard(ctx context.Context, command string, args []string, out io.Writer) 
 		name := fs.String("name", "main", "host name within the tenant")
 		address := fs.String("address", "", "the Dokku host's SSH address, host:port")
 		user := fs.String("ssh-user", "dokku", "SSH user Dokku runs as")
+		credentialMode := fs.String("credential-mode", "certificate", "how the host trusts the platform: certificate (the SSH CA) or managed-key (a key pair kept in Vault and rotated; needs Vault)")
 		if err := fs.Parse(args); err != nil {
 			return err
+		}
+		if *credentialMode != "certificate" && *credentialMode != "managed-key" {
+			return fmt.Errorf("--credential-mode %q is invalid: use certificate or managed-key", *credentialMode)
 		}
 		op, err := operator()
 		if err != nil {
 			return err
 		}
-		added, err := op.AddHost(ctx, *tenant, *name, *address, *user)
+		added, err := op.AddHost(ctx, *tenant, *name, *address, *user, *credentialMode == "managed-key")
 		if err != nil {
 			return err
+		}
+		if *credentialMode == "managed-key" {
+			fmt.Fprintln(out, "Managed-key mode: to let Secrets rotate the key, prepare the host's sshd as docs/managed-keys.md describes.")
 		}
 		fmt.Fprintf(out, "Host registered: %s (%s at %s:%d)\nPinned host key: %s\n"+
 			"Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host.\n\n"+

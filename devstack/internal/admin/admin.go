@@ -89,8 +89,10 @@ type AddedHost struct {
 }
 
 // AddHost reads the host's SSH key, pins it in Tenancy and returns the
-// trust line and the root command that installs it.
-func (o *Operator) AddHost(ctx context.Context, tenantID, name, addr, sshUser string) (*AddedHost, error) {
+// trust line and the root command that installs it. With managedKey the
+// host is registered in managed-key mode, and Secrets generates its key
+// and records its address for the key rotation.
+func (o *Operator) AddHost(ctx context.Context, tenantID, name, addr, sshUser string, managedKey bool) (*AddedHost, error) {
 	address, portText, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("invalid host address %q: use host:port, for example dokku.example.com:22", addr)
@@ -104,17 +106,25 @@ func (o *Operator) AddHost(ctx context.Context, tenantID, name, addr, sshUser st
 		return nil, err
 	}
 
+	mode, secretsMode := tenancyv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE, secretsv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE
+	if managedKey {
+		mode, secretsMode = tenancyv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY, secretsv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY
+	}
+	pinned := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
 	registered, err := o.tenancy.RegisterHost(ctx, connect.NewRequest(&tenancyv1.RegisterHostRequest{
 		TenantId: tenantID, Name: name, Address: address, Port: uint32(port), SshUser: sshUser,
-		HostKey:        strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))),
-		CredentialMode: tenancyv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE,
+		HostKey: pinned, CredentialMode: mode,
 	}))
 	if err != nil {
 		return nil, err
 	}
 	host := registered.Msg.GetHost()
 
-	trust, err := o.secrets.GetHostTrust(ctx, connect.NewRequest(&secretsv1.GetHostTrustRequest{TenantId: tenantID, HostId: host.GetId()}))
+	trustRequest := &secretsv1.GetHostTrustRequest{TenantId: tenantID, HostId: host.GetId(), CredentialMode: secretsMode}
+	if managedKey {
+		trustRequest.Address, trustRequest.Port, trustRequest.HostKey = address, uint32(port), pinned
+	}
+	trust, err := o.secrets.GetHostTrust(ctx, connect.NewRequest(trustRequest))
 	if err != nil {
 		return nil, err
 	}

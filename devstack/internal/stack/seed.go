@@ -57,6 +57,9 @@ type TenantOptions struct {
 	// endpoint, such as urn:dokkumcp:dokkuexec for a benchmark that calls
 	// DokkuExec directly.
 	Resources []string
+	// ManagedKey registers the host in managed-key mode instead of
+	// certificate mode; it needs Vault.
+	ManagedKey bool
 }
 
 // operatorClients returns Connect clients that act as the platform operator.
@@ -105,17 +108,26 @@ func (st *Stack) SeedTenant(ctx context.Context, opts TenantOptions) (*Tenant, e
 		return nil, fmt.Errorf("invalid host address %q: use host:port", hostAddr)
 	}
 	port, _ := strconv.Atoi(portText)
+	mode, secretsMode := tenancyv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE, secretsv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE
+	if opts.ManagedKey {
+		mode, secretsMode = tenancyv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY, secretsv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY
+	}
+	pinned := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostKey)))
 	registered, err := tenancy.RegisterHost(ctx, connect.NewRequest(&tenancyv1.RegisterHostRequest{
 		TenantId: tenantID, Name: "main", Address: address, Port: uint32(port), SshUser: "dokku",
-		HostKey:        strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostKey))),
-		CredentialMode: tenancyv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE,
+		HostKey: pinned, CredentialMode: mode,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("register host of tenant %q: %w", opts.Slug, err)
 	}
 	hostID := registered.Msg.GetHost().GetId()
 
-	trust, err := secrets.GetHostTrust(ctx, connect.NewRequest(&secretsv1.GetHostTrustRequest{TenantId: tenantID, HostId: hostID}))
+	trustRequest := &secretsv1.GetHostTrustRequest{TenantId: tenantID, HostId: hostID, CredentialMode: secretsMode}
+	if opts.ManagedKey {
+		// The rotation logs in to the host with Tenancy's address and key.
+		trustRequest.Address, trustRequest.Port, trustRequest.HostKey = address, uint32(port), pinned
+	}
+	trust, err := secrets.GetHostTrust(ctx, connect.NewRequest(trustRequest))
 	if err != nil {
 		return nil, fmt.Errorf("get trust line for host %s: %w", hostID, err)
 	}

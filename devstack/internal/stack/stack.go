@@ -63,6 +63,9 @@ type Options struct {
 	// CertTTL, when set, is the lifetime of the SSH certificates Secrets
 	// issues (its --cert-ttl, at least 1m); zero keeps Secrets' default.
 	CertTTL time.Duration
+	// ManagedKeyRotation and ManagedKeyCheck, when set, are Secrets'
+	// --managed-key-rotation-interval and --managed-key-check-interval.
+	ManagedKeyRotation, ManagedKeyCheck time.Duration
 }
 
 // Stack is a running platform.
@@ -196,6 +199,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		args := append([]string{"--log-level=" + level, "--postgres-url=" + dbURL, "--identity-url=" + st.IdentityURL, "--master-key=" + masterKey}, vaultArgs...)
 		if opts.CertTTL != 0 {
 			args = append(args, "--cert-ttl="+opts.CertTTL.String())
+		}
+		if opts.ManagedKeyRotation != 0 {
+			args = append(args, "--managed-key-rotation-interval="+opts.ManagedKeyRotation.String())
+		}
+		if opts.ManagedKeyCheck != 0 {
+			args = append(args, "--managed-key-check-interval="+opts.ManagedKeyCheck.String())
 		}
 		if err := fs.Parse(args); err != nil {
 			return err
@@ -356,7 +365,12 @@ func (st *Stack) StartTestHost(addr string, logs io.Writer) (*sshd.Server, ssh.P
 	if logs == nil {
 		logs = io.Discard
 	}
-	host, err := sshd.New(sshd.Options{HostKey: signer, Emulator: emulator.New(emulator.Options{Plugins: TestHostPlugins}), Logger: logging.New(logs, "testhost", slog.LevelInfo)})
+	// Root logs in with the platform's managed keys, as on a host set up
+	// for managed-key rotation (docs/managed-keys.md).
+	host, err := sshd.New(sshd.Options{
+		HostKey: signer, Emulator: emulator.New(emulator.Options{Plugins: TestHostPlugins}), Logger: logging.New(logs, "testhost", slog.LevelInfo),
+		RootKeyNamePrefix: "dokkumcp-admin-",
+	})
 	if err != nil {
 		return nil, nil, err
 	}

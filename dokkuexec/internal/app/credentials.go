@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -80,6 +81,17 @@ func (c *credentialCache) Get(ctx context.Context, tenantID string, host Host) (
 		Kind:    KindUnavailable,
 		Message: "the SSH credential service (Secrets) is unavailable and no valid credential for host " + quote(host.Name) + " is cached; retry later",
 		Err:     err,
+	}
+}
+
+// Invalidate drops the host's cached credential if it is still rejected,
+// the one a host rejected, so that the next Get fetches a fresh one.
+func (c *credentialCache) Invalidate(tenantID, hostID string, rejected Credential) {
+	entry := c.entry(tenantID + "/" + hostID)
+	entry.mu.Lock()
+	defer entry.mu.Unlock()
+	if entry.cached && bytes.Equal(entry.credential.PrivateKey, rejected.PrivateKey) {
+		entry.cached = false
 	}
 }
 

@@ -106,3 +106,29 @@ func TestCredentialCacheRejectsExpiredIssue(t *testing.T) {
 		t.Errorf("kind = %v (error %v), want Unavailable", KindOf(err), err)
 	}
 }
+
+func TestCredentialCacheInvalidateRefused(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	issuer := &fakeIssuer{now: &now, ttl: 30 * time.Minute}
+	cache := newCredentialCache(issuer, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	host := Host{ID: "h-1", Name: "prod"}
+
+	first, err := cache.Get(t.Context(), "t-1", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A rejection of a credential the cache no longer holds changes nothing.
+	cache.Invalidate("t-1", "h-1", Credential{PrivateKey: []byte{99}})
+	if again, _ := cache.Get(t.Context(), "t-1", host); again.PrivateKey[0] != first.PrivateKey[0] || issuer.issued != 1 {
+		t.Fatalf("an unrelated rejection dropped the cached credential (issued %d)", issuer.issued)
+	}
+	cache.Invalidate("t-1", "h-1", first)
+	fresh, err := cache.Get(t.Context(), "t-1", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.PrivateKey[0] == first.PrivateKey[0] || issuer.issued != 2 {
+		t.Errorf("after a rejection Get returned the rejected credential (issued %d), want a fresh one", issuer.issued)
+	}
+}

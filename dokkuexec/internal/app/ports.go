@@ -25,14 +25,19 @@ type HostResolver interface {
 	GetHost(ctx context.Context, tenantID, host string) (Host, error)
 }
 
-// Credential is a short-lived SSH user certificate and its private key. The
-// key exists only in memory.
+// Credential is a short-lived SSH user certificate and its private key, or
+// a managed-key host's current key. The key exists only in memory.
 type Credential struct {
 	// PrivateKey is the private key in OpenSSH PEM form.
 	PrivateKey []byte
-	// Certificate is the OpenSSH user certificate in authorized_keys form.
+	// Certificate is the OpenSSH user certificate in authorized_keys form;
+	// empty for a managed key, which logs in as a plain key.
 	Certificate string
-	ExpireTime  time.Time
+	// ExpireTime is when the certificate expires, or for a managed key
+	// when it should be fetched again.
+	ExpireTime time.Time
+	// KeyVersion is the managed key's version; 0 for certificates.
+	KeyVersion uint64
 }
 
 // CredentialIssuer issues a fresh SSH credential for one of a tenant's
@@ -48,6 +53,11 @@ type Target struct {
 	// Credential returns the credential to log in with. An Executor calls
 	// it only when it opens a new connection.
 	Credential func(ctx context.Context) (Credential, error)
+	// CredentialRejected, if set, is called when the host rejected a
+	// credential that Credential returned, so that the next call fetches
+	// a fresh one. A managed key that a rotation removed is rejected this
+	// way. The Executor then dials once more.
+	CredentialRejected func(rejected Credential)
 }
 
 // Executor runs one Dokku command on a host and returns what Dokku printed

@@ -333,6 +333,9 @@ func (s *Service) target(ctx context.Context, tenantID, hostRef string) (Target,
 		Credential: func(ctx context.Context) (Credential, error) {
 			return s.credentials.Get(ctx, tenantID, host)
 		},
+		CredentialRejected: func(rejected Credential) {
+			s.credentials.Invalidate(tenantID, host.ID, rejected)
+		},
 	}, nil
 }
 

@@ -59,15 +59,19 @@ type SignRequest struct {
 	TTL       time.Duration
 }
 
-// Issuance is the metadata of one issued certificate. It holds no key
+// Issuance is the metadata of one issued credential. It holds no key
 // material.
 type Issuance struct {
-	TenantID   string
-	HostID     string
-	Principal  string
-	Serial     uint64
-	KeyID      string
-	Backend    string
+	TenantID  string
+	HostID    string
+	Principal string
+	Serial    uint64
+	KeyID     string
+	Backend   string
+	// Mode is ModeCertificate or ModeManagedKey; KeyVersion is set for
+	// managed keys.
+	Mode       string
+	KeyVersion uint64
 	ExpireTime time.Time
 }
 
@@ -76,49 +80,105 @@ type IssuanceLog interface {
 	RecordIssuance(ctx context.Context, issuance Issuance) error
 }
 
-// Credential is a fresh private key and its certificate. It lives only in
-// memory and in the response that carries it.
+// Credential is a fresh private key and its certificate, or a host's
+// managed key. It lives only in memory and in the response that carries
+// it.
 type Credential struct {
 	// PrivateKeyPEM is the ed25519 private key in OpenSSH PEM form.
 	PrivateKeyPEM []byte
-	// Certificate is the user certificate in authorized_keys form.
+	// Certificate is the user certificate in authorized_keys form; empty
+	// for a managed key.
 	Certificate string
 	Principal   string
 	Serial      uint64
 	KeyID       string
 	ExpireTime  time.Time
 	Backend     string
+	// Mode is ModeCertificate or ModeManagedKey; KeyVersion is the managed
+	// key's version.
+	Mode       string
+	KeyVersion uint64
 }
 
 // Service runs Secrets' use cases.
 type Service struct {
 	ca     CA
+	keys   ManagedKeyStore
 	log    IssuanceLog
 	ttl    time.Duration
+	now    func() time.Time
 	logger *slog.Logger
 	issued metric.Int64Counter
 }
 
-// NewService returns a Service that signs with ca and issues certificates
-// valid for ttl. It counts issued credentials by backend on meter as
+// NewService returns a Service that signs with ca, keeps managed keys in
+// keys, and issues certificates valid for ttl. It counts issued
+// credentials by backend and mode on meter as
 // dokkumcp_secrets_credentials_issued_total.
-func NewService(ca CA, log IssuanceLog, ttl time.Duration, logger *slog.Logger, meter metric.Meter) (*Service, error) {
+func NewService(ca CA, keys ManagedKeyStore, log IssuanceLog, ttl time.Duration, logger *slog.Logger, meter metric.Meter) (*Service, error) {
 	issued, err := meter.Int64Counter("dokkumcp_secrets_credentials_issued",
-		metric.WithDescription("SSH credentials issued, by CA backend (vault or builtin)."))
+		metric.WithDescription("SSH credentials issued, by backend (vault or builtin) and mode (certificate or managed-key)."))
 	if err != nil {
 		return nil, err
 	}
-	return &Service{ca: ca, log: log, ttl: ttl, logger: logger, issued: issued}, nil
+	return &Service{ca: ca, keys: keys, log: log, ttl: ttl, now: time.Now, logger: logger, issued: issued}, nil
 }
 
-// IssueSSHCredential generates an ed25519 key in memory, has the CA sign a
-// user certificate for the host's principal, records the certificate's
-// metadata and returns both.
-func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID string) (*Credential, error) {
+// IssueSSHCredential returns the host's managed key in managed-key mode.
+// In certificate mode it generates an ed25519 key in memory, has the CA
+// sign a user certificate for the host's principal, records the
+// certificate's metadata and returns both. ModeAuto picks managed-key for
+// a host that has a managed key.
+func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID, mode string) (*Credential, error) {
 	target, err := domain.NewTarget(tenantID, hostID)
 	if err != nil {
 		return nil, err
 	}
+	if mode != ModeCertificate {
+		record, _, err := s.keys.Load(ctx, target)
+		switch {
+		case err == nil:
+			credential, err := s.issueManagedKey(ctx, target, record)
+			if err != nil {
+				return nil, err
+			}
+			s.recordIssued(ctx, target, credential)
+			return credential, nil
+		case mode == ModeAuto && isConfigError(err):
+			// A Vault policy that allows only SSH signing, or no KV mount,
+			// means this deployment has no managed keys; certificates
+			// must keep working there.
+			s.logger.WarnContext(ctx, "managed key lookup failed; issuing a certificate", "tenant_id", target.TenantID, "host_id", target.HostID, "error", err)
+		case !errors.Is(err, ErrNoManagedKey):
+			return nil, err
+		case mode == ModeManagedKey:
+			return nil, managedKeyMissing(target)
+		}
+	}
+	credential, err := s.issueCertificate(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	s.recordIssued(ctx, target, credential)
+	return credential, nil
+}
+
+func isConfigError(err error) bool {
+	var config *CAConfigError
+	return errors.As(err, &config)
+}
+
+// recordIssued counts and logs an issued credential, without key material.
+func (s *Service) recordIssued(ctx context.Context, target domain.Target, credential *Credential) {
+	s.issued.Add(ctx, 1, metric.WithAttributes(attribute.String("backend", credential.Backend), attribute.String("mode", credential.Mode)))
+	s.logger.InfoContext(ctx, "ssh credential issued", "tenant_id", target.TenantID, "host_id", target.HostID, "mode", credential.Mode,
+		"serial", credential.Serial, "key_version", credential.KeyVersion, "key_id", credential.KeyID,
+		"expire_time", credential.ExpireTime, "backend", credential.Backend)
+}
+
+// issueCertificate generates a key in memory, has the CA sign it and
+// records the certificate's metadata.
+func (s *Service) issueCertificate(ctx context.Context, target domain.Target) (*Credential, error) {
 
 	public, private, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -151,29 +211,47 @@ func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID strin
 		KeyID:         cert.KeyId,
 		ExpireTime:    time.Unix(int64(cert.ValidBefore), 0).UTC(),
 		Backend:       s.ca.Backend(),
+		Mode:          ModeCertificate,
 	}
 
 	// The issuance is recorded before the credential is returned, so every
 	// certificate in use has a record.
 	err = s.log.RecordIssuance(ctx, Issuance{
 		TenantID: target.TenantID, HostID: target.HostID, Principal: principal, Serial: cert.Serial,
-		KeyID: cert.KeyId, Backend: credential.Backend, ExpireTime: credential.ExpireTime,
+		KeyID: cert.KeyId, Backend: credential.Backend, Mode: ModeCertificate, ExpireTime: credential.ExpireTime,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record issuance of certificate %d: %w", cert.Serial, err)
 	}
-
-	s.issued.Add(ctx, 1, metric.WithAttributes(attribute.String("backend", credential.Backend)))
-	s.logger.InfoContext(ctx, "ssh certificate issued", "tenant_id", target.TenantID, "host_id", target.HostID,
-		"serial", cert.Serial, "key_id", cert.KeyId, "expire_time", credential.ExpireTime, "backend", credential.Backend)
 	return credential, nil
 }
 
-// GetHostTrust returns the trust line and install command for a host.
-func (s *Service) GetHostTrust(ctx context.Context, tenantID, hostID string) (*domain.Trust, error) {
+// GetHostTrust returns the trust line and install command for a host. In
+// managed-key mode the first call generates the host's key pair and stores
+// it; later calls return the current key.
+//
+// access, if not nil, is where the key rotation reaches the host.
+func (s *Service) GetHostTrust(ctx context.Context, tenantID, hostID, mode string, access *HostAccess) (*domain.Trust, error) {
 	target, err := domain.NewTarget(tenantID, hostID)
 	if err != nil {
 		return nil, err
+	}
+	if mode == ModeManagedKey {
+		if access != nil {
+			if err := checkHostAccess(access); err != nil {
+				return nil, err
+			}
+		}
+		record, err := s.ensureManagedKey(ctx, target, access)
+		if err != nil {
+			return nil, err
+		}
+		public, _, _, _, err := ssh.ParseAuthorizedKey([]byte(record.Current.PublicKey))
+		if err != nil {
+			return nil, fmt.Errorf("parse stored managed public key version %d: %w", record.Current.Version, err)
+		}
+		trust := domain.NewManagedTrust(target, record.Current.Name, public)
+		return &trust, nil
 	}
 	caKey, err := s.ca.PublicKey(ctx)
 	if err != nil {

@@ -25,12 +25,17 @@ func TrustName(principal string) string {
 // for one principal.
 type Trust struct {
 	Principal string
-	// CAPublicKey is the CA key in authorized_keys form, without comment.
+	// CAPublicKey is the CA key in authorized_keys form, without comment;
+	// empty in managed-key mode.
 	CAPublicKey string
+	// ManagedPublicKey and KeyName are the managed key in authorized_keys
+	// form and its name in Dokku's ssh-keys; empty in certificate mode.
+	ManagedPublicKey string
+	KeyName          string
 	// AuthorizedKeysLine is the line for /home/dokku/.ssh/authorized_keys.
 	AuthorizedKeysLine string
 	// InstallCommand is a one-line root shell command that appends the line
-	// through sshcommand.
+	// through sshcommand, or through dokku ssh-keys:add for a managed key.
 	InstallCommand string
 }
 

@@ -47,20 +47,23 @@ type SecretsCredentials struct {
 	Client secretsv1connect.SecretsServiceClient
 }
 
-// IssueSSHCredential returns a fresh certificate and key for the host.
+// IssueSSHCredential returns a fresh certificate and key for the host, or
+// the host's managed key when Secrets holds one.
 func (s SecretsCredentials) IssueSSHCredential(ctx context.Context, tenantID, hostID string) (app.Credential, error) {
 	resp, err := s.Client.IssueSSHCredential(ctx, connect.NewRequest(&secretsv1.IssueSSHCredentialRequest{TenantId: tenantID, HostId: hostID}))
 	if err != nil {
 		return app.Credential{}, fromConnect("secrets", err)
 	}
 	c := resp.Msg.GetCredential()
-	if c == nil || len(c.GetPrivateKey()) == 0 || c.GetCertificate() == "" || c.GetExpireTime() == nil {
+	managed := c.GetCredentialMode() == secretsv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY
+	if c == nil || len(c.GetPrivateKey()) == 0 || (c.GetCertificate() == "" && !managed) || c.GetExpireTime() == nil {
 		return app.Credential{}, &app.Error{Kind: app.KindUnavailable, Message: "the secrets service returned an incomplete SSH credential; retry later", Err: errors.New("IssueSSHCredential response lacks key, certificate or expire time")}
 	}
 	return app.Credential{
 		PrivateKey:  c.GetPrivateKey(),
 		Certificate: c.GetCertificate(),
 		ExpireTime:  c.GetExpireTime().AsTime(),
+		KeyVersion:  c.GetKeyVersion(),
 	}, nil
 }
 

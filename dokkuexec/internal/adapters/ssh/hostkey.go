@@ -50,11 +50,16 @@ func (p pinnedHostKey) callback(hostName string) ssh.HostKeyCallback {
 	}
 }
 
-// signer builds the certificate signer from a credential.
+// signer builds the signer of a credential: the certificate signer, or the
+// plain key of a managed-key credential.
 func signer(host app.Host, credential app.Credential) (ssh.Signer, error) {
 	private, err := ssh.ParsePrivateKey(credential.PrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("parse SSH credential private key for host %s: %w", host.ID, err)
+	}
+	if credential.Certificate == "" {
+		// A managed key logs in as itself.
+		return private, nil
 	}
 	public, _, _, _, err := ssh.ParseAuthorizedKey([]byte(credential.Certificate))
 	if err != nil {

@@ -252,7 +252,7 @@ func (e *Executor) connectOnce(ctx context.Context, pool *hostPool, target app.T
 		return nil, err
 	}
 
-	client, err := e.dial(ctx, target, address)
+	client, err := e.dialRefreshing(ctx, target, address)
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
 	if err != nil {

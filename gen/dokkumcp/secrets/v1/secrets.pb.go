@@ -23,12 +23,72 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CredentialMode is how a host authenticates the platform. Tenancy records
+// each host's mode; Secrets serves it.
+type CredentialMode int32
+
+const (
+	// CREDENTIAL_MODE_UNSPECIFIED lets Secrets choose: managed-key for a host
+	// it holds a managed key for, certificate otherwise.
+	CredentialMode_CREDENTIAL_MODE_UNSPECIFIED CredentialMode = 0
+	// CREDENTIAL_MODE_CERTIFICATE: a fresh key with a short-lived OpenSSH
+	// user certificate.
+	CredentialMode_CREDENTIAL_MODE_CERTIFICATE CredentialMode = 1
+	// CREDENTIAL_MODE_MANAGED_KEY: the host's ed25519 key pair kept in Vault's
+	// KV store and installed on the host with dokku ssh-keys:add.
+	CredentialMode_CREDENTIAL_MODE_MANAGED_KEY CredentialMode = 2
+)
+
+// Enum value maps for CredentialMode.
+var (
+	CredentialMode_name = map[int32]string{
+		0: "CREDENTIAL_MODE_UNSPECIFIED",
+		1: "CREDENTIAL_MODE_CERTIFICATE",
+		2: "CREDENTIAL_MODE_MANAGED_KEY",
+	}
+	CredentialMode_value = map[string]int32{
+		"CREDENTIAL_MODE_UNSPECIFIED": 0,
+		"CREDENTIAL_MODE_CERTIFICATE": 1,
+		"CREDENTIAL_MODE_MANAGED_KEY": 2,
+	}
+)
+
+func (x CredentialMode) Enum() *CredentialMode {
+	p := new(CredentialMode)
+	*p = x
+	return p
+}
+
+func (x CredentialMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CredentialMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_dokkumcp_secrets_v1_secrets_proto_enumTypes[0].Descriptor()
+}
+
+func (CredentialMode) Type() protoreflect.EnumType {
+	return &file_dokkumcp_secrets_v1_secrets_proto_enumTypes[0]
+}
+
+func (x CredentialMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CredentialMode.Descriptor instead.
+func (CredentialMode) EnumDescriptor() ([]byte, []int) {
+	return file_dokkumcp_secrets_v1_secrets_proto_rawDescGZIP(), []int{0}
+}
+
 type IssueSSHCredentialRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	HostId        string                 `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	HostId   string                 `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	// credential_mode, when set, is the mode Tenancy records for the host;
+	// Secrets refuses a managed-key request for a host it holds no key for.
+	CredentialMode CredentialMode `protobuf:"varint,3,opt,name=credential_mode,json=credentialMode,proto3,enum=dokkumcp.secrets.v1.CredentialMode" json:"credential_mode,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *IssueSSHCredentialRequest) Reset() {
@@ -75,6 +135,13 @@ func (x *IssueSSHCredentialRequest) GetHostId() string {
 	return ""
 }
 
+func (x *IssueSSHCredentialRequest) GetCredentialMode() CredentialMode {
+	if x != nil {
+		return x.CredentialMode
+	}
+	return CredentialMode_CREDENTIAL_MODE_UNSPECIFIED
+}
+
 type SSHCredential struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// private_key is the ed25519 private key in OpenSSH PEM form.
@@ -87,7 +154,16 @@ type SSHCredential struct {
 	KeyId       string                 `protobuf:"bytes,5,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	ExpireTime  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// backend names who signed: "vault" or "builtin".
-	Backend       string `protobuf:"bytes,7,opt,name=backend,proto3" json:"backend,omitempty"`
+	Backend string `protobuf:"bytes,7,opt,name=backend,proto3" json:"backend,omitempty"`
+	// credential_mode says which kind of credential this is. A managed-key
+	// credential has no certificate, principal or serial: private_key is the
+	// host's current managed key, key_id its name in Dokku's ssh-keys, and
+	// expire_time the time the caller should fetch it again, since a
+	// rotation may replace it.
+	CredentialMode CredentialMode `protobuf:"varint,8,opt,name=credential_mode,json=credentialMode,proto3,enum=dokkumcp.secrets.v1.CredentialMode" json:"credential_mode,omitempty"`
+	// key_version is the managed key's version, counting from 1; 0 for
+	// certificates.
+	KeyVersion    uint64 `protobuf:"varint,9,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -171,6 +247,20 @@ func (x *SSHCredential) GetBackend() string {
 	return ""
 }
 
+func (x *SSHCredential) GetCredentialMode() CredentialMode {
+	if x != nil {
+		return x.CredentialMode
+	}
+	return CredentialMode_CREDENTIAL_MODE_UNSPECIFIED
+}
+
+func (x *SSHCredential) GetKeyVersion() uint64 {
+	if x != nil {
+		return x.KeyVersion
+	}
+	return 0
+}
+
 type IssueSSHCredentialResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Credential    *SSHCredential         `protobuf:"bytes,1,opt,name=credential,proto3" json:"credential,omitempty"`
@@ -216,9 +306,19 @@ func (x *IssueSSHCredentialResponse) GetCredential() *SSHCredential {
 }
 
 type GetHostTrustRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	HostId        string                 `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	HostId   string                 `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	// credential_mode is the host's mode in Tenancy. For managed-key, the
+	// first call generates the host's key pair and stores it in Vault.
+	CredentialMode CredentialMode `protobuf:"varint,3,opt,name=credential_mode,json=credentialMode,proto3,enum=dokkumcp.secrets.v1.CredentialMode" json:"credential_mode,omitempty"`
+	// address, port and host_key are the host's SSH address and pinned host
+	// key from Tenancy. In managed-key mode Secrets keeps them for the key
+	// rotation, which logs in to the host; a later call with other values
+	// updates them. Without them the host's key is never rotated.
+	Address       string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	Port          uint32 `protobuf:"varint,5,opt,name=port,proto3" json:"port,omitempty"`
+	HostKey       string `protobuf:"bytes,6,opt,name=host_key,json=hostKey,proto3" json:"host_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,6 +367,34 @@ func (x *GetHostTrustRequest) GetHostId() string {
 	return ""
 }
 
+func (x *GetHostTrustRequest) GetCredentialMode() CredentialMode {
+	if x != nil {
+		return x.CredentialMode
+	}
+	return CredentialMode_CREDENTIAL_MODE_UNSPECIFIED
+}
+
+func (x *GetHostTrustRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *GetHostTrustRequest) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *GetHostTrustRequest) GetHostKey() string {
+	if x != nil {
+		return x.HostKey
+	}
+	return ""
+}
+
 type GetHostTrustResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Principal string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
@@ -275,9 +403,15 @@ type GetHostTrustResponse struct {
 	// install_command is a one-line shell command for root on the host.
 	InstallCommand string `protobuf:"bytes,3,opt,name=install_command,json=installCommand,proto3" json:"install_command,omitempty"`
 	// ca_public_key is the SSH CA public key in authorized_keys form.
-	CaPublicKey   string `protobuf:"bytes,4,opt,name=ca_public_key,json=caPublicKey,proto3" json:"ca_public_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CaPublicKey    string         `protobuf:"bytes,4,opt,name=ca_public_key,json=caPublicKey,proto3" json:"ca_public_key,omitempty"`
+	CredentialMode CredentialMode `protobuf:"varint,5,opt,name=credential_mode,json=credentialMode,proto3,enum=dokkumcp.secrets.v1.CredentialMode" json:"credential_mode,omitempty"`
+	// managed_public_key is the managed key in authorized_keys form, and
+	// key_name the name the install command files it under; both are set
+	// only in managed-key mode.
+	ManagedPublicKey string `protobuf:"bytes,6,opt,name=managed_public_key,json=managedPublicKey,proto3" json:"managed_public_key,omitempty"`
+	KeyName          string `protobuf:"bytes,7,opt,name=key_name,json=keyName,proto3" json:"key_name,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GetHostTrustResponse) Reset() {
@@ -338,14 +472,36 @@ func (x *GetHostTrustResponse) GetCaPublicKey() string {
 	return ""
 }
 
+func (x *GetHostTrustResponse) GetCredentialMode() CredentialMode {
+	if x != nil {
+		return x.CredentialMode
+	}
+	return CredentialMode_CREDENTIAL_MODE_UNSPECIFIED
+}
+
+func (x *GetHostTrustResponse) GetManagedPublicKey() string {
+	if x != nil {
+		return x.ManagedPublicKey
+	}
+	return ""
+}
+
+func (x *GetHostTrustResponse) GetKeyName() string {
+	if x != nil {
+		return x.KeyName
+	}
+	return ""
+}
+
 var File_dokkumcp_secrets_v1_secrets_proto protoreflect.FileDescriptor
 
 const file_dokkumcp_secrets_v1_secrets_proto_rawDesc = "" +
 	"\n" +
-	"!dokkumcp/secrets/v1/secrets.proto\x12\x13dokkumcp.secrets.v1\x1a\x1fdokkumcp/authz/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Q\n" +
+	"!dokkumcp/secrets/v1/secrets.proto\x12\x13dokkumcp.secrets.v1\x1a\x1fdokkumcp/authz/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x01\n" +
 	"\x19IssueSSHCredentialRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
-	"\ahost_id\x18\x02 \x01(\tR\x06hostId\"\xf6\x01\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12L\n" +
+	"\x0fcredential_mode\x18\x03 \x01(\x0e2#.dokkumcp.secrets.v1.CredentialModeR\x0ecredentialMode\"\xe5\x02\n" +
 	"\rSSHCredential\x12\x1f\n" +
 	"\vprivate_key\x18\x01 \x01(\fR\n" +
 	"privateKey\x12 \n" +
@@ -355,19 +511,33 @@ const file_dokkumcp_secrets_v1_secrets_proto_rawDesc = "" +
 	"\x06key_id\x18\x05 \x01(\tR\x05keyId\x12;\n" +
 	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12\x18\n" +
-	"\abackend\x18\a \x01(\tR\abackend\"`\n" +
+	"\abackend\x18\a \x01(\tR\abackend\x12L\n" +
+	"\x0fcredential_mode\x18\b \x01(\x0e2#.dokkumcp.secrets.v1.CredentialModeR\x0ecredentialMode\x12\x1f\n" +
+	"\vkey_version\x18\t \x01(\x04R\n" +
+	"keyVersion\"`\n" +
 	"\x1aIssueSSHCredentialResponse\x12B\n" +
 	"\n" +
 	"credential\x18\x01 \x01(\v2\".dokkumcp.secrets.v1.SSHCredentialR\n" +
-	"credential\"K\n" +
+	"credential\"\xe2\x01\n" +
 	"\x13GetHostTrustRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
-	"\ahost_id\x18\x02 \x01(\tR\x06hostId\"\xb3\x01\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12L\n" +
+	"\x0fcredential_mode\x18\x03 \x01(\x0e2#.dokkumcp.secrets.v1.CredentialModeR\x0ecredentialMode\x12\x18\n" +
+	"\aaddress\x18\x04 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04port\x18\x05 \x01(\rR\x04port\x12\x19\n" +
+	"\bhost_key\x18\x06 \x01(\tR\ahostKey\"\xca\x02\n" +
 	"\x14GetHostTrustResponse\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x120\n" +
 	"\x14authorized_keys_line\x18\x02 \x01(\tR\x12authorizedKeysLine\x12'\n" +
 	"\x0finstall_command\x18\x03 \x01(\tR\x0einstallCommand\x12\"\n" +
-	"\rca_public_key\x18\x04 \x01(\tR\vcaPublicKey2\x94\x02\n" +
+	"\rca_public_key\x18\x04 \x01(\tR\vcaPublicKey\x12L\n" +
+	"\x0fcredential_mode\x18\x05 \x01(\x0e2#.dokkumcp.secrets.v1.CredentialModeR\x0ecredentialMode\x12,\n" +
+	"\x12managed_public_key\x18\x06 \x01(\tR\x10managedPublicKey\x12\x19\n" +
+	"\bkey_name\x18\a \x01(\tR\akeyName*s\n" +
+	"\x0eCredentialMode\x12\x1f\n" +
+	"\x1bCREDENTIAL_MODE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bCREDENTIAL_MODE_CERTIFICATE\x10\x01\x12\x1f\n" +
+	"\x1bCREDENTIAL_MODE_MANAGED_KEY\x10\x022\x94\x02\n" +
 	"\x0eSecretsService\x12\x88\x01\n" +
 	"\x12IssueSSHCredential\x12..dokkumcp.secrets.v1.IssueSSHCredentialRequest\x1a/.dokkumcp.secrets.v1.IssueSSHCredentialResponse\"\x11\xc2\xf3\x18\rsecrets:issue\x12w\n" +
 	"\fGetHostTrust\x12(.dokkumcp.secrets.v1.GetHostTrustRequest\x1a).dokkumcp.secrets.v1.GetHostTrustResponse\"\x12\xc2\xf3\x18\x0eplatform:adminB\xc5\x01\n" +
@@ -385,27 +555,33 @@ func file_dokkumcp_secrets_v1_secrets_proto_rawDescGZIP() []byte {
 	return file_dokkumcp_secrets_v1_secrets_proto_rawDescData
 }
 
+var file_dokkumcp_secrets_v1_secrets_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_dokkumcp_secrets_v1_secrets_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_dokkumcp_secrets_v1_secrets_proto_goTypes = []any{
-	(*IssueSSHCredentialRequest)(nil),  // 0: dokkumcp.secrets.v1.IssueSSHCredentialRequest
-	(*SSHCredential)(nil),              // 1: dokkumcp.secrets.v1.SSHCredential
-	(*IssueSSHCredentialResponse)(nil), // 2: dokkumcp.secrets.v1.IssueSSHCredentialResponse
-	(*GetHostTrustRequest)(nil),        // 3: dokkumcp.secrets.v1.GetHostTrustRequest
-	(*GetHostTrustResponse)(nil),       // 4: dokkumcp.secrets.v1.GetHostTrustResponse
-	(*timestamppb.Timestamp)(nil),      // 5: google.protobuf.Timestamp
+	(CredentialMode)(0),                // 0: dokkumcp.secrets.v1.CredentialMode
+	(*IssueSSHCredentialRequest)(nil),  // 1: dokkumcp.secrets.v1.IssueSSHCredentialRequest
+	(*SSHCredential)(nil),              // 2: dokkumcp.secrets.v1.SSHCredential
+	(*IssueSSHCredentialResponse)(nil), // 3: dokkumcp.secrets.v1.IssueSSHCredentialResponse
+	(*GetHostTrustRequest)(nil),        // 4: dokkumcp.secrets.v1.GetHostTrustRequest
+	(*GetHostTrustResponse)(nil),       // 5: dokkumcp.secrets.v1.GetHostTrustResponse
+	(*timestamppb.Timestamp)(nil),      // 6: google.protobuf.Timestamp
 }
 var file_dokkumcp_secrets_v1_secrets_proto_depIdxs = []int32{
-	5, // 0: dokkumcp.secrets.v1.SSHCredential.expire_time:type_name -> google.protobuf.Timestamp
-	1, // 1: dokkumcp.secrets.v1.IssueSSHCredentialResponse.credential:type_name -> dokkumcp.secrets.v1.SSHCredential
-	0, // 2: dokkumcp.secrets.v1.SecretsService.IssueSSHCredential:input_type -> dokkumcp.secrets.v1.IssueSSHCredentialRequest
-	3, // 3: dokkumcp.secrets.v1.SecretsService.GetHostTrust:input_type -> dokkumcp.secrets.v1.GetHostTrustRequest
-	2, // 4: dokkumcp.secrets.v1.SecretsService.IssueSSHCredential:output_type -> dokkumcp.secrets.v1.IssueSSHCredentialResponse
-	4, // 5: dokkumcp.secrets.v1.SecretsService.GetHostTrust:output_type -> dokkumcp.secrets.v1.GetHostTrustResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0, // 0: dokkumcp.secrets.v1.IssueSSHCredentialRequest.credential_mode:type_name -> dokkumcp.secrets.v1.CredentialMode
+	6, // 1: dokkumcp.secrets.v1.SSHCredential.expire_time:type_name -> google.protobuf.Timestamp
+	0, // 2: dokkumcp.secrets.v1.SSHCredential.credential_mode:type_name -> dokkumcp.secrets.v1.CredentialMode
+	2, // 3: dokkumcp.secrets.v1.IssueSSHCredentialResponse.credential:type_name -> dokkumcp.secrets.v1.SSHCredential
+	0, // 4: dokkumcp.secrets.v1.GetHostTrustRequest.credential_mode:type_name -> dokkumcp.secrets.v1.CredentialMode
+	0, // 5: dokkumcp.secrets.v1.GetHostTrustResponse.credential_mode:type_name -> dokkumcp.secrets.v1.CredentialMode
+	1, // 6: dokkumcp.secrets.v1.SecretsService.IssueSSHCredential:input_type -> dokkumcp.secrets.v1.IssueSSHCredentialRequest
+	4, // 7: dokkumcp.secrets.v1.SecretsService.GetHostTrust:input_type -> dokkumcp.secrets.v1.GetHostTrustRequest
+	3, // 8: dokkumcp.secrets.v1.SecretsService.IssueSSHCredential:output_type -> dokkumcp.secrets.v1.IssueSSHCredentialResponse
+	5, // 9: dokkumcp.secrets.v1.SecretsService.GetHostTrust:output_type -> dokkumcp.secrets.v1.GetHostTrustResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_dokkumcp_secrets_v1_secrets_proto_init() }
@@ -418,13 +594,14 @@ func file_dokkumcp_secrets_v1_secrets_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dokkumcp_secrets_v1_secrets_proto_rawDesc), len(file_dokkumcp_secrets_v1_secrets_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_dokkumcp_secrets_v1_secrets_proto_goTypes,
 		DependencyIndexes: file_dokkumcp_secrets_v1_secrets_proto_depIdxs,
+		EnumInfos:         file_dokkumcp_secrets_v1_secrets_proto_enumTypes,
 		MessageInfos:      file_dokkumcp_secrets_v1_secrets_proto_msgTypes,
 	}.Build()
 	File_dokkumcp_secrets_v1_secrets_proto = out.File

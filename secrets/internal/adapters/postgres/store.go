@@ -57,9 +57,18 @@ func (s *Store) InsertCAKey(ctx context.Context, key *builtinca.SealedKey) error
 func (s *Store) RecordIssuance(ctx context.Context, i app.Issuance) error {
 	// The serial is a uint64, which bigint cannot hold; it travels as
 	// decimal text into a numeric column.
+	mode := i.Mode
+	if mode == "" {
+		mode = app.ModeCertificate
+	}
+	var keyVersion *int64
+	if i.KeyVersion > 0 {
+		v := int64(i.KeyVersion)
+		keyVersion = &v
+	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO secrets.issuances (tenant_id, host_id, principal, serial, key_id, backend, expire_time)
-		VALUES ($1, $2, $3, $4::numeric, $5, $6, $7)`,
-		i.TenantID, i.HostID, i.Principal, strconv.FormatUint(i.Serial, 10), i.KeyID, i.Backend, i.ExpireTime)
+		INSERT INTO secrets.issuances (tenant_id, host_id, principal, serial, key_id, backend, expire_time, credential_mode, key_version)
+		VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9)`,
+		i.TenantID, i.HostID, i.Principal, strconv.FormatUint(i.Serial, 10), i.KeyID, i.Backend, i.ExpireTime, mode, keyVersion)
 	return err
 }

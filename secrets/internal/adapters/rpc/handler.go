@@ -37,18 +37,24 @@ func (h *Handler) IssueSSHCredential(ctx context.Context, req *connect.Request[s
 		return nil, err
 	}
 
-	credential, err := h.service.IssueSSHCredential(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId())
+	mode, err := modeFromProto(req.Msg.GetCredentialMode())
+	if err != nil {
+		return nil, err
+	}
+	credential, err := h.service.IssueSSHCredential(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId(), mode)
 	if err != nil {
 		return nil, h.connectError(ctx, "IssueSSHCredential", req.Msg, err)
 	}
 	return connect.NewResponse(&secretsv1.IssueSSHCredentialResponse{Credential: &secretsv1.SSHCredential{
-		PrivateKey:  credential.PrivateKeyPEM,
-		Certificate: credential.Certificate,
-		Principal:   credential.Principal,
-		Serial:      credential.Serial,
-		KeyId:       credential.KeyID,
-		ExpireTime:  timestamppb.New(credential.ExpireTime),
-		Backend:     credential.Backend,
+		PrivateKey:     credential.PrivateKeyPEM,
+		Certificate:    credential.Certificate,
+		Principal:      credential.Principal,
+		Serial:         credential.Serial,
+		KeyId:          credential.KeyID,
+		ExpireTime:     timestamppb.New(credential.ExpireTime),
+		Backend:        credential.Backend,
+		CredentialMode: modeToProto(credential.Mode),
+		KeyVersion:     credential.KeyVersion,
 	}}), nil
 }
 
@@ -57,7 +63,15 @@ func (h *Handler) GetHostTrust(ctx context.Context, req *connect.Request[secrets
 		return nil, err
 	}
 
-	trust, err := h.service.GetHostTrust(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId())
+	mode, err := modeFromProto(req.Msg.GetCredentialMode())
+	if err != nil {
+		return nil, err
+	}
+	var access *app.HostAccess
+	if req.Msg.GetAddress() != "" || req.Msg.GetPort() != 0 || req.Msg.GetHostKey() != "" {
+		access = &app.HostAccess{Address: req.Msg.GetAddress(), Port: req.Msg.GetPort(), HostKey: req.Msg.GetHostKey()}
+	}
+	trust, err := h.service.GetHostTrust(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId(), mode, access)
 	if err != nil {
 		return nil, h.connectError(ctx, "GetHostTrust", req.Msg, err)
 	}
@@ -66,7 +80,38 @@ func (h *Handler) GetHostTrust(ctx context.Context, req *connect.Request[secrets
 		AuthorizedKeysLine: trust.AuthorizedKeysLine,
 		InstallCommand:     trust.InstallCommand,
 		CaPublicKey:        trust.CAPublicKey,
+		CredentialMode:     trustMode(trust),
+		ManagedPublicKey:   trust.ManagedPublicKey,
+		KeyName:            trust.KeyName,
 	}), nil
+}
+
+// modeFromProto maps a request's credential mode to app's.
+func modeFromProto(mode secretsv1.CredentialMode) (string, error) {
+	switch mode {
+	case secretsv1.CredentialMode_CREDENTIAL_MODE_UNSPECIFIED:
+		return app.ModeAuto, nil
+	case secretsv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE:
+		return app.ModeCertificate, nil
+	case secretsv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY:
+		return app.ModeManagedKey, nil
+	}
+	return "", connect.NewError(connect.CodeInvalidArgument, fmt.Errorf(
+		"credential_mode %d is invalid: use CREDENTIAL_MODE_CERTIFICATE or CREDENTIAL_MODE_MANAGED_KEY, as Tenancy records for the host", mode))
+}
+
+func modeToProto(mode string) secretsv1.CredentialMode {
+	if mode == app.ModeManagedKey {
+		return secretsv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY
+	}
+	return secretsv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE
+}
+
+func trustMode(trust *domain.Trust) secretsv1.CredentialMode {
+	if trust.KeyName != "" {
+		return secretsv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY
+	}
+	return secretsv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE
 }
 
 // requireServiceIdentity rejects callers whose token is scoped to a tenant.
@@ -98,6 +143,10 @@ func (h *Handler) connectError(ctx context.Context, method string, req target, e
 	var invalid *domain.InvalidError
 	if errors.As(err, &invalid) {
 		return connect.NewError(connect.CodeInvalidArgument, invalid)
+	}
+	var precondition *app.PreconditionError
+	if errors.As(err, &precondition) {
+		return connect.NewError(connect.CodeFailedPrecondition, precondition)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return connect.NewError(connect.CodeCanceled, errors.New("request canceled"))

@@ -35,7 +35,7 @@ type Metrics struct {
 func NewMetrics(meter metric.Meter) (*Metrics, error) {
 	duration, err := meter.Float64Histogram("dokkumcp_secrets_vault_request_duration_seconds",
 		metric.WithUnit("s"),
-		metric.WithDescription("Duration of Secrets' Vault requests by operation (sign, login, renew, read_ca) and outcome (ok, error)."),
+		metric.WithDescription("Duration of Secrets' Vault requests by operation (sign, login, renew, read_ca, read_key, write_key, list_keys) and outcome (ok, error)."),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 	if err != nil {
 		return nil, err
