@@ -131,7 +131,7 @@ func TestServiceFaultModes(t *testing.T) {
 				return err
 			},
 			kind: app.KindFailedPrecondition,
-			want: `host "prod" rejected the platform's SSH certificate`,
+			want: `host "prod" rejected the platform's SSH credential`,
 		},
 		{
 			name: "connection dropped mid-command",
