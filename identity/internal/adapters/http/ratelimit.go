@@ -19,14 +19,20 @@ func AddressRateLimit(limiter *app.RateLimiter, logger *slog.Logger, next http.H
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		address, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			address = r.RemoteAddr
-		}
+		address := sourceAddress(r)
 		if ok, retryAfter := limiter.Allow(address); !ok {
 			writeError(r.Context(), w, logger, "request rate limited", app.ClientCredentials{}, app.RateLimitedError(retryAfter), "path", r.URL.Path, "remote_addr", r.RemoteAddr)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sourceAddress returns the IP address of the request's TCP peer.
+func sourceAddress(r *http.Request) string {
+	address, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return address
 }

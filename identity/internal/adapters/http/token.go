@@ -102,6 +102,7 @@ func parseTokenRequest(w http.ResponseWriter, r *http.Request) (app.TokenRequest
 	if err := readClientCredentials(r, form, &req.ClientCredentials); err != nil {
 		return req, err
 	}
+	req.SourceAddress = sourceAddress(r)
 	return req, nil
 }
 
@@ -207,8 +208,8 @@ func writeError(ctx context.Context, w http.ResponseWriter, logger *slog.Logger,
 		w.Header().Set("Retry-After", strconv.Itoa(int(oauthErr.RetryAfter.Seconds())))
 		message = "request rate limited"
 	case oauthErr.Code == app.ErrCodeInvalidClient:
-		// NOTE: failed client authentications go to the log only; the audit
-		// ledger does not exist yet and should record them when it does.
+		// The app layer records failures of known tenant clients in the
+		// tenant's audit ledger; every failure is logged here.
 		message = "client authentication failed"
 		status = http.StatusUnauthorized
 		if creds.AuthMethod == app.ClientAuthBasic || creds.AuthMethod == app.ClientAuthNone {
