@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/crypto/ssh"
 
+	"dokkumcp.dev/platform/telemetry"
 	"dokkumcp.dev/secrets/internal/domain"
 )
 
@@ -97,6 +98,9 @@ type Service struct {
 	ttl    time.Duration
 	logger *slog.Logger
 	issued metric.Int64Counter
+	// audit, when set, receives an event for every issuance.
+	audit        AuditLog
+	auditMetrics *telemetry.AuditMetrics
 }
 
 // NewService returns a Service that signs with ca and issues certificates
@@ -113,8 +117,10 @@ func NewService(ca CA, log IssuanceLog, ttl time.Duration, logger *slog.Logger, 
 
 // IssueSSHCredential generates an ed25519 key in memory, has the CA sign a
 // user certificate for the host's principal, records the certificate's
-// metadata and returns both.
+// metadata and its audit event, and returns both. A certificate whose
+// event cannot be appended is not returned.
 func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID string) (*Credential, error) {
+	start := time.Now()
 	target, err := domain.NewTarget(tenantID, hostID)
 	if err != nil {
 		return nil, err
@@ -161,6 +167,9 @@ func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID strin
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record issuance of certificate %d: %w", cert.Serial, err)
+	}
+	if err := s.auditIssuance(ctx, target.TenantID, target.HostID, credential, start); err != nil {
+		return nil, err
 	}
 
 	s.issued.Add(ctx, 1, metric.WithAttributes(attribute.String("backend", credential.Backend)))
