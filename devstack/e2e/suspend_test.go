@@ -12,9 +12,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"dokkumcp.dev/devstack/internal/stack"
 	tenancyv1 "dokkumcp.dev/gen/dokkumcp/tenancy/v1"
 	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
-	"dokkumcp.dev/devstack/internal/stack"
 )
 
 // suspendWindow bounds how long a suspension or a resumption may take to

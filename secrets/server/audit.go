@@ -79,4 +79,3 @@ func connectLedger(cfg *Config, service *app.Service, tel *telemetry.Telemetry, 
 
 // tenancyAudience is Tenancy's token audience.
 const tenancyAudience = "urn:dokkumcp:tenancy"
-
