@@ -259,6 +259,7 @@ func newHandler(issuer string, tokens *app.Tokens, clients *app.Clients, keys *a
 		Audience: domain.AudienceIdentity,
 		JWKSURL:  issuer + identityhttp.JWKSPath,
 		Logger:   logger,
+		Meter:    tel.Meter(meterName),
 	})
 	mux.Handle(identityv1connect.NewIdentityServiceHandler(
 		rpc.NewHandler(clients, keys, logger),

@@ -153,6 +153,7 @@ func newHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 		Issuer:   identityURL,
 		Audience: cfg.Resource(),
 		JWKSURL:  identityURL + "/oauth2/jwks",
+		Meter:    tel.Meter("dokkumcp.dev/mcpedge"),
 	})
 
 	otelInterceptor, err := tel.Interceptor()
@@ -184,10 +185,15 @@ func newHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 		connect.WithInterceptors(otelInterceptor, auth.NewClientInterceptor(auth.NewServiceTokenFunc(auth.ServiceCredentials{
 			TokenURL: identityURL + "/oauth2/token", ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Resource: "urn:dokkumcp:tenancy",
 		}, nil))))}
-	recorder := app.NewRecorder(serviceTenancy, logger, auditQueueSize)
+	callMetrics, err := app.NewCallMetrics(tel.Meter("dokkumcp.dev/mcpedge"))
+	if err != nil {
+		return nil, nil, err
+	}
+	recorder := app.NewRecorder(serviceTenancy, logger, auditQueueSize, callMetrics.Audit())
 	gate := &app.CallGate{
 		Limiter:  &app.Limiter{Source: serviceTenancy, Logger: logger},
 		Recorder: recorder,
+		Metrics:  callMetrics,
 		Logger:   logger,
 	}
 

@@ -263,6 +263,7 @@ func Run(ctx context.Context, opts Options) error {
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,
 		JWKSURL:  cfg.IdentityURL + "/oauth2/jwks",
+		Meter:    tel.Meter(meterName),
 	})
 	service, err := app.NewService(ca, store, cfg.CertTTL, logger, tel.Meter(meterName))
 	if err != nil {
