@@ -65,10 +65,11 @@ const (
 // Auditor appends Identity's audit events. Record queues an event for one
 // worker and returns at once; RecordSync appends and waits.
 //
-// Asynchronous events are lost, with a warning and a count in
-// dokkumcp_audit_append_failures_total, when the queue is full, when the
-// client that caused it is over its event limit, when the append fails, or
-// when shutdown ends before the queue is drained.
+// An asynchronous event is lost when the queue is full, when the client
+// that caused it is over its event limit, when the append fails, or when
+// shutdown ends before the queue is drained. Each loss is counted in
+// dokkumcp_audit_append_failures_total and, except over the event limit,
+// logged as a warning.
 type Auditor struct {
 	log     AuditLog
 	logger  *slog.Logger
