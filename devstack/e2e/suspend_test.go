@@ -39,6 +39,8 @@ func TestSuspendTenant(t *testing.T) {
 	c := newMCPClient(t, st.MCPURL, token)
 	var listed map[string]any
 	call(t, c, "apps_list", map[string]any{}, &listed)
+	var events map[string]any
+	call(t, c, "audit_log", map[string]any{}, &events)
 
 	operator := tenancyv1connect.NewTenancyServiceClient(bearerClient(st.OperatorToken(t, "urn:dokkumcp:tenancy")), st.TenancyURL)
 	if _, err := operator.SuspendTenant(ctx, connect.NewRequest(&tenancyv1.SuspendTenantRequest{TenantId: tenant.ID})); err != nil {
@@ -50,6 +52,19 @@ func TestSuspendTenant(t *testing.T) {
 		t.Logf("apps_list while suspended: %s", text)
 		if !strings.Contains(text, "suspended") {
 			t.Errorf("apps_list while suspended failed with %q, want a message naming the suspension", text)
+		}
+
+		// audit_log reads Tenancy with a token mcpedge exchanged and cached
+		// before the suspension, so Tenancy itself must refuse it.
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "audit_log"
+		req.Params.Arguments = map[string]any{}
+		result, err := c.CallTool(ctx, req)
+		switch {
+		case err != nil:
+			t.Fatalf("audit_log: %v", err)
+		case !result.IsError || !strings.Contains(toolText(result), "suspended"):
+			t.Errorf("audit_log while suspended = error %t %q, want an error naming the suspension", result.IsError, toolText(result))
 		}
 	})
 	cfg := clientcredentials.Config{ClientID: tenant.ClientID, ClientSecret: tenant.ClientSecret, TokenURL: tokenURL,
@@ -67,6 +82,7 @@ func TestSuspendTenant(t *testing.T) {
 	t.Run("calls work after resuming", func(t *testing.T) {
 		pollTool(t, c, func(isError bool, text string) bool { return !isError })
 		pollToken(t, cfg, func(err error) bool { return err == nil })
+		call(t, c, "audit_log", map[string]any{}, &events)
 	})
 }
 
