@@ -107,7 +107,7 @@ var serviceFlags = map[string][]string{
 	"dokkuexec": {"identity-url", "client-id", "client-secret", "tenancy-url", "secrets-url", "command-timeout",
 		"output-limit", "ssh-dial-timeout"},
 	"mcpedge": {"public-url", "identity-url", "client-id", "client-secret", "dokkuexec-url", "allowed-origins",
-		"max-body-bytes", "call-timeout", "sse-query-tokens", "tenancy-url"},
+		"max-body-bytes", "call-timeout", "sse-query-tokens", "tenancy-url", "metrics-tenant-label"},
 }
 
 // requiredEnv are the variables a service cannot start without.

@@ -27,7 +27,7 @@ func (c *Call) Finish(ctx context.Context, outcome string) {
 	c.once.Do(func() {
 		c.record.Outcome = outcome
 		c.record.Latency = time.Since(c.start)
-		c.metrics.callEnded(ctx, c.record.Tool, outcome, c.record.Latency)
+		c.metrics.callEnded(ctx, c.record.TenantID, c.record.Tool, outcome, c.record.Latency)
 		// The ledger is per tenant; callers without a tenant have none.
 		if c.recorder != nil && c.record.TenantID != "" {
 			c.recorder.Record(ctx, c.record)
@@ -90,7 +90,7 @@ func (g *CallGate) Admit(ctx context.Context, principal *auth.Principal, tool st
 	ok, wait, limit := g.Limiter.Take(ctx, principal.TenantID, tool)
 	if !ok {
 		g.Logger.InfoContext(ctx, "tool call rate limited", "tool", tool, "limit", limit, "retry_after", wait.String())
-		g.Metrics.callRateLimited(ctx, tool, limit)
+		g.Metrics.callRateLimited(ctx, principal.TenantID, tool, limit)
 		call.Finish(ctx, OutcomeRateLimited)
 		return call, false, wait
 	}

@@ -17,12 +17,15 @@ const otherTool = "_other"
 
 // CallMetrics are mcpedge's tool-call metrics. Their labels come from fixed
 // sets (the tool catalogue, the outcomes, the two limits), so each has at
-// most a few hundred series per pod. None carries a tenant, because the
-// number of tenants grows without bound. Per-tenant counts are in the audit
-// ledger, where every call, rate-limited ones included, has an event.
-//   - dokkumcp_mcpedge_tool_calls_total (tool, outcome)
+// most a few hundred series per pod. By default none carries a tenant,
+// because the number of tenants grows without bound. Per-tenant counts are
+// in the audit ledger, where every call, rate-limited ones included, has an
+// event. An installation that serves a bounded set of tenants, such as one
+// Enterprise tenant, may add the tenant_id label.
+//   - dokkumcp_mcpedge_tool_calls_total (tool, outcome; tenant_id if on)
 //   - dokkumcp_mcpedge_tool_call_duration_seconds (tool, outcome)
-//   - dokkumcp_mcpedge_rate_limited_total (limit: tenant or tool; tool)
+//   - dokkumcp_mcpedge_rate_limited_total (limit: tenant or tool; tool;
+//     tenant_id if on)
 //   - dokkumcp_audit_append_duration_seconds and
 //     dokkumcp_audit_append_failures_total (see telemetry.AuditMetrics)
 //
@@ -32,11 +35,14 @@ type CallMetrics struct {
 	duration    metric.Float64Histogram
 	rateLimited metric.Int64Counter
 	audit       *telemetry.AuditMetrics
+	// tenantLabel adds tenant_id to calls and rateLimited.
+	tenantLabel bool
 }
 
-// NewCallMetrics creates the instruments on meter.
-func NewCallMetrics(meter metric.Meter) (*CallMetrics, error) {
-	m := &CallMetrics{}
+// NewCallMetrics creates the instruments on meter. tenantLabel adds the
+// tenant_id label to the tool-call counter and the rate-limit counter.
+func NewCallMetrics(meter metric.Meter, tenantLabel bool) (*CallMetrics, error) {
+	m := &CallMetrics{tenantLabel: tenantLabel}
 	var err error
 	if m.calls, err = meter.Int64Counter("dokkumcp_mcpedge_tool_calls",
 		metric.WithDescription("MCP tool calls by tool and outcome (ok, is_error, denied, rate_limited, error).")); err != nil {
@@ -66,20 +72,29 @@ func toolLabel(tool string) string {
 	return otherTool
 }
 
-func (m *CallMetrics) callEnded(ctx context.Context, tool, outcome string, latency time.Duration) {
+func (m *CallMetrics) callEnded(ctx context.Context, tenantID, tool, outcome string, latency time.Duration) {
 	if m == nil {
 		return
 	}
-	attrs := metric.WithAttributes(attribute.String("tool", toolLabel(tool)), attribute.String("outcome", outcome))
-	m.calls.Add(ctx, 1, attrs)
-	m.duration.Record(ctx, latency.Seconds(), attrs)
+	attrs := []attribute.KeyValue{attribute.String("tool", toolLabel(tool)), attribute.String("outcome", outcome)}
+	m.duration.Record(ctx, latency.Seconds(), metric.WithAttributes(attrs...))
+	m.calls.Add(ctx, 1, metric.WithAttributes(m.withTenant(attrs, tenantID)...))
 }
 
-func (m *CallMetrics) callRateLimited(ctx context.Context, tool, limit string) {
+func (m *CallMetrics) callRateLimited(ctx context.Context, tenantID, tool, limit string) {
 	if m == nil {
 		return
 	}
-	m.rateLimited.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", limit), attribute.String("tool", toolLabel(tool))))
+	attrs := []attribute.KeyValue{attribute.String("limit", limit), attribute.String("tool", toolLabel(tool))}
+	m.rateLimited.Add(ctx, 1, metric.WithAttributes(m.withTenant(attrs, tenantID)...))
+}
+
+// withTenant appends the tenant_id label when it is turned on.
+func (m *CallMetrics) withTenant(attrs []attribute.KeyValue, tenantID string) []attribute.KeyValue {
+	if !m.tenantLabel {
+		return attrs
+	}
+	return append(attrs, attribute.String("tenant_id", tenantID))
 }
 
 // Audit returns the audit append instruments.

@@ -46,7 +46,7 @@ func counterSums(t *testing.T, reader *sdkmetric.ManualReader, name string, labe
 func TestCallMetricsByToolAndOutcome(t *testing.T) {
 	t.Parallel()
 	reader := sdkmetric.NewManualReader()
-	metrics, err := app.NewCallMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test"))
+	metrics, err := app.NewCallMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,5 +83,25 @@ func TestCallMetricsByToolAndOutcome(t *testing.T) {
 	}
 	if limited := counterSums(t, reader, "dokkumcp_mcpedge_rate_limited", "limit", "tool"); limited["tenant/apps_list"] != 1 {
 		t.Errorf("rate limited = %v, want tenant/apps_list 1", limited)
+	}
+}
+
+func TestCallMetricsTenantLabel(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		reader := sdkmetric.NewManualReader()
+		metrics, err := app.NewCallMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test"), on)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gate := &app.CallGate{Metrics: metrics, Logger: slog.New(slog.DiscardHandler)}
+		call, _, _ := gate.Admit(context.Background(), &auth.Principal{TenantID: "t-1"}, "apps_list", nil, "")
+		call.Finish(context.Background(), app.OutcomeOK)
+
+		want := map[bool]string{false: "", true: "t-1"}[on]
+		calls := counterSums(t, reader, "dokkumcp_mcpedge_tool_calls", "tenant_id")
+		if calls[want] != 1 || len(calls) != 1 {
+			t.Errorf("tenant label %t: tool calls by tenant_id = %v, want only %q", on, calls, want)
+		}
 	}
 }

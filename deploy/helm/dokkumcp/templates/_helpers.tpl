@@ -189,6 +189,8 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
   value: {{ .Values.mcpedge.maxBodyBytes | int64 | quote }}
 - name: DOKKUMCP_CALL_TIMEOUT
   value: {{ .Values.mcpedge.callTimeout | quote }}
+- name: DOKKUMCP_METRICS_TENANT_LABEL
+  value: {{ .Values.mcpedge.metricsTenantLabel | default false | quote }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_CLIENT_SECRET" "key" "mcpedge-client-secret") }}
 {{- end -}}
 
