@@ -228,7 +228,10 @@ func newHandler(issuer string, tokens *app.Tokens, clients *app.Clients, keys *a
 	})
 
 	authMethods := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
-	limited := func(h http.Handler) http.Handler { return identityhttp.AddressRateLimit(addressLimit, logger, h) }
+	countLimited := func(ctx context.Context) { tokens.CountRateLimited(ctx, "address") }
+	limited := func(h http.Handler) http.Handler {
+		return identityhttp.AddressRateLimit(addressLimit, logger, countLimited, h)
+	}
 	mux.Handle("POST "+identityhttp.TokenPath, limited(identityhttp.NewTokenHandler(tokens, logger)))
 	mux.Handle("GET "+identityhttp.JWKSPath, identityhttp.JWKSHandler(keys.JWKS))
 	mux.Handle("POST "+identityhttp.RevokePath, limited(identityhttp.RevokeHandler(tokens, logger)))

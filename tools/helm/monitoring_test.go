@@ -37,6 +37,7 @@ var emittedMetrics = []string{
 	"dokkumcp_identity_signing_key_newest_created_timestamp_seconds",
 	"dokkumcp_identity_tokens_issued_total",
 	"dokkumcp_identity_client_auth_failures_total",
+	"dokkumcp_identity_rate_limited_total",
 	"dokkumcp_mcpedge_tool_calls_total",
 	"dokkumcp_mcpedge_tool_call_duration_seconds_bucket",
 	"dokkumcp_mcpedge_rate_limited_total",

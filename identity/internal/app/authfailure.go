@@ -28,8 +28,12 @@ const (
 	AuthFailureRateLimited = "rate_limited"
 )
 
-// OperationToken is the audit operation of a token endpoint request.
-const OperationToken = "identity.token"
+// Audit operations of failed authentications at the OAuth endpoints.
+const (
+	OperationToken      = "identity.token"
+	OperationRevoke     = "identity.revoke"
+	OperationIntrospect = "identity.introspect"
+)
 
 // authFailure is a failed client authentication: the OAuth error that
 // the response carries, the reason, and the client when the request named
@@ -51,15 +55,18 @@ var authMethodNames = map[ClientAuthMethod]string{
 }
 
 // recordAuthFailure counts a failed authentication and, when the request
-// named a known client of a tenant, queues an event for that tenant's
-// ledger. Failures of unknown clients and of platform clients have no
+// named a known client of a tenant, queues an event of operation for that
+// tenant's ledger. Failures of unknown clients and of platform clients have no
 // ledger: they are counted here and logged by the HTTP adapter.
-func (t *Tokens) recordAuthFailure(ctx context.Context, req ClientCredentials, err error) {
+func (t *Tokens) recordAuthFailure(ctx context.Context, operation string, req ClientCredentials, err error) {
 	failure, ok := err.(*authFailure)
 	if !ok {
 		return
 	}
 	t.metrics.authFailed(ctx, failure.reason)
+	if failure.reason == AuthFailureRateLimited {
+		t.CountRateLimited(ctx, "client")
+	}
 	if failure.client.TenantID == "" {
 		return
 	}
@@ -67,7 +74,7 @@ func (t *Tokens) recordAuthFailure(ctx context.Context, req ClientCredentials, e
 		TenantID:  failure.client.TenantID,
 		Subject:   failure.client.ID,
 		ClientID:  failure.client.ID,
-		Operation: OperationToken,
+		Operation: operation,
 		Target:    failure.client.ID,
 		Arguments: map[string]any{
 			"auth_method":    authMethodNames[req.AuthMethod],
@@ -92,11 +99,13 @@ func resultOf(err *OAuthError) string {
 //     token_exchange or service)
 //   - dokkumcp_identity_client_auth_failures_total (reason, one of the
 //     AuthFailure constants)
+//   - dokkumcp_identity_rate_limited_total (limit: client or address)
 //
 // A nil *tokenMetrics records nothing.
 type tokenMetrics struct {
 	issued       metric.Int64Counter
 	authFailures metric.Int64Counter
+	rateLimited  metric.Int64Counter
 }
 
 // Measure makes t count issued tokens and failed authentications on meter.
@@ -111,8 +120,22 @@ func (t *Tokens) Measure(meter metric.Meter) error {
 	if err != nil {
 		return err
 	}
-	t.metrics = &tokenMetrics{issued: issued, authFailures: authFailures}
+	rateLimited, err := meter.Int64Counter("dokkumcp_identity_rate_limited",
+		metric.WithDescription("Token, revocation and introspection requests rejected by a rate limit, by limit (client, address)."))
+	if err != nil {
+		return err
+	}
+	t.metrics = &tokenMetrics{issued: issued, authFailures: authFailures, rateLimited: rateLimited}
 	return nil
+}
+
+// CountRateLimited counts a request rejected by limit, "client" or
+// "address".
+func (t *Tokens) CountRateLimited(ctx context.Context, limit string) {
+	if t.metrics == nil {
+		return
+	}
+	t.metrics.rateLimited.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", limit)))
 }
 
 func (m *tokenMetrics) tokenIssued(ctx context.Context, grantType string) {

@@ -215,7 +215,7 @@ func (t *Tokens) Token(ctx context.Context, req TokenRequest) (*TokenResponse, e
 		return nil, oauthError(ErrCodeUnsupportedGrantType, fmt.Sprintf("grant_type %q is not supported: use client_credentials or %s", req.GrantType, GrantTypeTokenExchange), nil)
 	}
 
-	client, err := t.authenticate(ctx, req.ClientCredentials)
+	client, err := t.authenticate(ctx, req.ClientCredentials, OperationToken)
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +231,8 @@ const maxClientIDLength = 256
 
 // authenticate checks the client's credentials, then charges the client's
 // rate limit. Every failure is counted and, for a client of a tenant,
-// recorded in that tenant's audit ledger.
-func (t *Tokens) authenticate(ctx context.Context, req ClientCredentials) (domain.Client, error) {
+// recorded in that tenant's audit ledger as operation.
+func (t *Tokens) authenticate(ctx context.Context, req ClientCredentials, operation string) (domain.Client, error) {
 	client, err := t.authenticateCredentials(ctx, req)
 	if err == nil {
 		if ok, retryAfter := t.clientLimit.Allow(client.ID); !ok {
@@ -240,7 +240,7 @@ func (t *Tokens) authenticate(ctx context.Context, req ClientCredentials) (domai
 		}
 	}
 	if err != nil {
-		t.recordAuthFailure(ctx, req, err)
+		t.recordAuthFailure(ctx, operation, req, err)
 		return domain.Client{}, err
 	}
 	return client, nil

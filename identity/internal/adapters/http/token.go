@@ -102,7 +102,6 @@ func parseTokenRequest(w http.ResponseWriter, r *http.Request) (app.TokenRequest
 	if err := readClientCredentials(r, form, &req.ClientCredentials); err != nil {
 		return req, err
 	}
-	req.SourceAddress = sourceAddress(r)
 	return req, nil
 }
 
@@ -144,6 +143,7 @@ func parseForm(w http.ResponseWriter, r *http.Request, endpoint string) (url.Val
 // private_key_jwt credentials; RFC 6749 section 2.3 allows one method per
 // request.
 func readClientCredentials(r *http.Request, form url.Values, req *app.ClientCredentials) error {
+	req.SourceAddress = sourceAddress(r)
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
 	assertionType, assertion := form.Get("client_assertion_type"), form.Get("client_assertion")
 	if assertionType != "" || assertion != "" {
