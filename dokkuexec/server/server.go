@@ -179,9 +179,6 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	defer executor.Close()
 	meter := tel.Meter(meterName)
-	if err := executor.Measure(meter); err != nil {
-		return fmt.Errorf("create metrics: %w", err)
-	}
 	metrics, err := app.NewMetrics(meter)
 	if err != nil {
 		return fmt.Errorf("create metrics: %w", err)

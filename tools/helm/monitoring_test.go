@@ -31,8 +31,6 @@ var emittedMetrics = []string{
 	"dokkumcp_dokkuexec_ssh_credential_remaining_seconds",
 	"dokkumcp_dokkuexec_ssh_credential_renewal_failures_total",
 	"dokkumcp_dokkuexec_credential_cache_lookups_total",
-	"dokkumcp_dokkuexec_ssh_connections",
-	"dokkumcp_dokkuexec_ssh_session_wait_seconds_bucket",
 	"dokkumcp_dokkuexec_ssh_command_duration_seconds_bucket",
 	"dokkumcp_identity_signing_key_newest_created_timestamp_seconds",
 	"dokkumcp_identity_tokens_issued_total",

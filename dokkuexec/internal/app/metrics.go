@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"dokkumcp.dev/dokkuexec/internal/domain"
 	"dokkumcp.dev/platform/telemetry"
 )
 
@@ -26,6 +27,10 @@ const credentialInUseWindow = 5 * time.Minute
 //     the soonest expiry among the credentials handed out in the last
 //     credentialInUseWindow. Renewal keeps it above a third of the
 //     certificate lifetime.
+//   - dokkumcp_dokkuexec_ssh_command_duration_seconds (command: the Dokku
+//     subcommand; outcome: ok, exit_nonzero or error): from the start of
+//     the Executor call, which includes waiting for a connection and a
+//     session, until the exit status
 //   - dokkumcp_audit_append_duration_seconds and
 //     dokkumcp_audit_append_failures_total (see telemetry.AuditMetrics)
 //
@@ -33,6 +38,7 @@ const credentialInUseWindow = 5 * time.Minute
 type Metrics struct {
 	lookups         metric.Int64Counter
 	renewalFailures metric.Int64Counter
+	commandDuration metric.Float64Histogram
 	audit           *telemetry.AuditMetrics
 	now             func() time.Time
 
@@ -72,6 +78,12 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 		}
 		return nil
 	}, remaining); err != nil {
+		return nil, err
+	}
+	if m.commandDuration, err = meter.Float64Histogram("dokkumcp_dokkuexec_ssh_command_duration_seconds",
+		metric.WithUnit("s"),
+		metric.WithDescription("Duration of Dokku commands over SSH, by subcommand and outcome (ok, exit_nonzero, error)."),
+		metric.WithExplicitBucketBoundaries(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)); err != nil {
 		return nil, err
 	}
 	if m.audit, err = telemetry.NewAuditMetrics(meter); err != nil {
@@ -143,6 +155,47 @@ func (i measuredIssuer) IssueSSHCredential(ctx context.Context, tenantID, hostID
 		i.metrics.renewalFailures.Add(ctx, 1)
 	}
 	return credential, err
+}
+
+// measuredExecutor records the duration of each Dokku command by
+// subcommand. The subcommands are a fixed set; the host and app are left
+// out because their number has no bound, and each command's span carries
+// them instead.
+type measuredExecutor struct {
+	next    Executor
+	metrics *Metrics
+}
+
+func (e measuredExecutor) Run(ctx context.Context, target Target, cmd domain.Command) (domain.Result, error) {
+	start := time.Now()
+	result, err := e.next.Run(ctx, target, cmd)
+	e.metrics.commandEnded(ctx, cmd, start, result, err)
+	return result, err
+}
+
+// measuredStreamer is measuredExecutor for streamed commands.
+type measuredStreamer struct {
+	next    LineStreamer
+	metrics *Metrics
+}
+
+func (s measuredStreamer) Stream(ctx context.Context, target Target, cmd domain.Command, onLine func(line string) error) (domain.Result, error) {
+	start := time.Now()
+	result, err := s.next.Stream(ctx, target, cmd, onLine)
+	s.metrics.commandEnded(ctx, cmd, start, result, err)
+	return result, err
+}
+
+func (m *Metrics) commandEnded(ctx context.Context, cmd domain.Command, start time.Time, result domain.Result, err error) {
+	outcome := "ok"
+	switch {
+	case err != nil:
+		outcome = "error"
+	case result.ExitStatus != 0:
+		outcome = "exit_nonzero"
+	}
+	m.commandDuration.Record(context.WithoutCancel(ctx), time.Since(start).Seconds(), metric.WithAttributes(
+		attribute.String("command", cmd.Name()), attribute.String("outcome", outcome)))
 }
 
 // measuredAuditLog records the duration and failures of appends.

@@ -78,6 +78,10 @@ func NewService(opts Options) *Service {
 	if opts.Metrics != nil {
 		opts.Credentials = measuredIssuer{next: opts.Credentials, metrics: opts.Metrics}
 		opts.Audit = measuredAuditLog{next: opts.Audit, metrics: opts.Metrics.audit}
+		opts.Executor = measuredExecutor{next: opts.Executor, metrics: opts.Metrics}
+		if opts.Streamer != nil {
+			opts.Streamer = measuredStreamer{next: opts.Streamer, metrics: opts.Metrics}
+		}
 	}
 	return &Service{
 		hosts:       opts.Hosts,

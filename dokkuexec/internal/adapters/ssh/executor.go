@@ -44,8 +44,7 @@ type Options struct {
 
 // Executor implements app.Executor with golang.org/x/crypto/ssh.
 type Executor struct {
-	opts    Options
-	metrics *metrics
+	opts Options
 
 	mu    sync.Mutex
 	conns map[string]*pooledConn
@@ -74,14 +73,13 @@ func New(opts Options) *Executor {
 // Run runs cmd on the target's host. A connection that turns out to be dead
 // when the session is opened is replaced once; nothing has run on it yet.
 func (e *Executor) Run(ctx context.Context, target app.Target, cmd domain.Command) (_ domain.Result, err error) {
-	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, e.opts.CommandTimeout)
 	defer cancel()
 	ctx, span := startSpan(ctx, target, cmd)
 	var result domain.Result
-	defer func() { endSpan(span, result, err); e.metrics.commandEnded(ctx, cmd, start, result, err) }()
+	defer func() { endSpan(span, result, err) }()
 
-	client, session, err := e.openSession(ctx, target, start)
+	client, session, err := e.openSession(ctx, target)
 	if err != nil {
 		return domain.Result{}, err
 	}
@@ -95,14 +93,13 @@ func (e *Executor) Run(ctx context.Context, target app.Target, cmd domain.Comman
 // ends, or when onLine returns an error, which Stream then returns. Ending
 // closes the SSH session, which ends the command on the host.
 func (e *Executor) Stream(ctx context.Context, target app.Target, cmd domain.Command, onLine func(line string) error) (_ domain.Result, err error) {
-	start := time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ctx, span := startSpan(ctx, target, cmd)
 	var result domain.Result
-	defer func() { endSpan(span, result, err); e.metrics.commandEnded(ctx, cmd, start, result, err) }()
+	defer func() { endSpan(span, result, err) }()
 
-	client, session, err := e.openSession(ctx, target, start)
+	client, session, err := e.openSession(ctx, target)
 	if err != nil {
 		return domain.Result{}, err
 	}
@@ -122,17 +119,15 @@ func (e *Executor) Stream(ctx context.Context, target app.Target, cmd domain.Com
 
 // openSession opens a session on the pooled connection to the target's
 // host. A connection that turns out to be dead is replaced once; nothing
-// has run on it yet. The wait since start is recorded once the session is
-// open.
-func (e *Executor) openSession(ctx context.Context, target app.Target, start time.Time) (*ssh.Client, *ssh.Session, error) {
+// has run on it yet.
+func (e *Executor) openSession(ctx context.Context, target app.Target) (*ssh.Client, *ssh.Session, error) {
 	for attempt := 1; ; attempt++ {
-		client, dialed, err := e.client(ctx, target)
+		client, err := e.client(ctx, target)
 		if err != nil {
 			return nil, nil, err
 		}
 		session, err := client.NewSession()
 		if err == nil {
-			e.metrics.sessionOpened(ctx, start, dialed || attempt > 1)
 			return client, session, nil
 		}
 
@@ -202,8 +197,8 @@ func (e *Executor) runSession(ctx context.Context, target app.Target, client *ss
 
 // client returns the pooled connection for the target's host, dialing a new
 // one when there is none, it has died, or the host's address or pinned key
-// changed. dialed reports a new connection.
-func (e *Executor) client(ctx context.Context, target app.Target) (_ *ssh.Client, dialed bool, _ error) {
+// changed.
+func (e *Executor) client(ctx context.Context, target app.Target) (*ssh.Client, error) {
 	pooled := e.pooled(target)
 	pooled.mu.Lock()
 	defer pooled.mu.Unlock()
@@ -217,7 +212,7 @@ func (e *Executor) client(ctx context.Context, target app.Target) (_ *ssh.Client
 		default:
 		}
 		if alive && pooled.address == address && pooled.hostKey == target.Host.HostKey {
-			return pooled.client, false, nil
+			return pooled.client, nil
 		}
 		_ = pooled.client.Close()
 		pooled.client = nil
@@ -225,21 +220,18 @@ func (e *Executor) client(ctx context.Context, target app.Target) (_ *ssh.Client
 
 	client, err := e.dial(ctx, target, address)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	pooled.client = client
 	pooled.address = address
 	pooled.hostKey = target.Host.HostKey
 	pooled.closed = make(chan struct{})
-	// Every pooled connection ends in this goroutine, whoever closes it.
-	e.metrics.connectionsChanged(1)
 	go func(closed chan struct{}) {
 		err := client.Wait()
-		e.metrics.connectionsChanged(-1)
 		close(closed)
 		e.opts.Logger.Info("ssh connection closed", "host_id", target.Host.ID, "error", err)
 	}(pooled.closed)
-	return client, true, nil
+	return client, nil
 }
 
 // dial opens and authenticates a new connection to the host.
