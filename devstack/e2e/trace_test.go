@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -149,26 +150,59 @@ func TestTraceAcrossHops(t *testing.T) {
 	}
 
 	t.Run("metrics endpoints", func(t *testing.T) {
+		// A failed authentication of a known client, so that Identity counts
+		// one and appends its event.
+		form := url.Values{"grant_type": {"client_credentials"}, "resource": {st.MCPURL}}
+		req, _ := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(tenant.ClientID, "not-the-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+
 		bases := map[string]string{
 			"mcpedge": strings.TrimSuffix(st.MCPURL, "/mcp"), "identity": st.IdentityURL,
 			"tenancy": st.TenancyURL, "secrets": st.SecretsURL, "dokkuexec": st.DokkuExecURL,
 		}
+		// Each service verifies tokens; the appending ones record their
+		// appends and lost events.
+		common := []string{"rpc_server_call_duration_seconds", "dokkumcp_auth_token_verifications_total",
+			"dokkumcp_auth_token_verification_duration_seconds"}
+		audit := []string{"dokkumcp_audit_append_duration_seconds", "dokkumcp_audit_append_failures_total"}
 		want := map[string][]string{
-			"mcpedge":   {"rpc_server_call_duration_seconds", "rpc_client_call_duration_seconds"},
-			"identity":  {"rpc_server_call_duration_seconds"},
-			"tenancy":   {"rpc_server_call_duration_seconds"},
-			"secrets":   {"rpc_server_call_duration_seconds"},
-			"dokkuexec": {"rpc_server_call_duration_seconds", "rpc_client_call_duration_seconds"},
+			"mcpedge": slices.Concat(common, audit, []string{"rpc_client_call_duration_seconds",
+				"dokkumcp_mcpedge_tool_calls_total", "dokkumcp_mcpedge_tool_call_duration_seconds"}),
+			"identity": slices.Concat(common, audit, []string{"dokkumcp_identity_tokens_issued_total",
+				"dokkumcp_identity_client_auth_failures_total", "dokkumcp_identity_signing_key_newest_created_timestamp_seconds"}),
+			"tenancy": common,
+			"secrets": slices.Concat(common, audit, []string{"dokkumcp_secrets_credentials_issued_total"}),
+			"dokkuexec": slices.Concat(common, audit, []string{"rpc_client_call_duration_seconds",
+				"dokkumcp_dokkuexec_ssh_command_duration_seconds", "dokkumcp_dokkuexec_credential_cache_lookups_total",
+				"dokkumcp_dokkuexec_ssh_credential_remaining_seconds", "dokkumcp_dokkuexec_ssh_credential_renewal_failures_total"}),
 		}
 		if st.CABackend == "vault" {
 			want["secrets"] = append(want["secrets"], "dokkumcp_secrets_vault_up", "dokkumcp_secrets_vault_request_duration_seconds")
 		}
+		// mcpedge and Identity append in the background, so their series
+		// may appear shortly after the calls return.
 		for service, series := range want {
-			body := getMetrics(t, bases[service]+"/metrics")
-			for _, name := range series {
-				if !strings.Contains(body, "\n"+name) {
-					t.Errorf("%s /metrics lacks %s", service, name)
+			var missing []string
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				body := getMetrics(t, bases[service]+"/metrics")
+				missing = slices.DeleteFunc(slices.Clone(series), func(name string) bool {
+					return strings.Contains(body, "\n"+name+"{") || strings.Contains(body, "\n"+name+" ") ||
+						strings.Contains(body, "\n"+name+"_bucket{") || strings.Contains(body, "\n"+name+"_count{")
+				})
+				if len(missing) == 0 || time.Now().After(deadline) {
+					break
 				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			for _, name := range missing {
+				t.Errorf("%s /metrics lacks %s", service, name)
 			}
 		}
 	})

@@ -32,6 +32,9 @@ import (
 // Service names DokkuExec in logs, traces and metrics.
 const Service = "dokkuexec"
 
+// meterName is the instrumentation scope of DokkuExec's own metrics.
+const meterName = "dokkumcp.dev/dokkuexec"
+
 // Audience is the aud value DokkuExec requires in access tokens.
 const Audience = "urn:dokkumcp:dokkuexec"
 
@@ -245,16 +248,22 @@ func Run(ctx context.Context, opts Options) error {
 		Meter:             tel.Meter(sshadapter.MeterName),
 	})
 	defer executor.Close()
+	meter := tel.Meter(meterName)
+	metrics, err := app.NewMetrics(meter)
+	if err != nil {
+		return fmt.Errorf("create metrics: %w", err)
+	}
 
 	service := app.NewService(app.Options{
 		Hosts: hosts, Credentials: credentials, Executor: executor,
 		Tenancy: plans, Audit: plans, LimitsTTL: cfg.LimitsTTL,
-		Stopping: ctx.Done(), Logger: logger,
+		Stopping: ctx.Done(), Logger: logger, Metrics: metrics,
 	})
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,
 		JWKSURL:  cfg.IdentityURL + "/oauth2/jwks",
+		Meter:    meter,
 	})
 	path, handler := dokkuexecv1connect.NewDokkuExecServiceHandler(
 		rpc.NewHandler(service, logger),

@@ -70,7 +70,7 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.StringVar(&cfg.Issuer, "issuer", "http://"+DefaultListen, "issuer URL: the exact iss of every token and the base URL of the OAuth endpoints")
 	fs.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL connection URL; Identity keeps its tables in the identity schema")
 	fs.StringVar(&cfg.MasterKey, "master-key", "", "base64 of 32 random bytes that seal the signing keys and key the client secret hashes (required; generate one with: openssl rand -base64 32)")
-	fs.Var(&cfg.ServiceClients, "service-clients", "comma-separated name=secret platform clients to store at start; names: dokkuexec, mcpedge, operator")
+	fs.Var(&cfg.ServiceClients, "service-clients", "comma-separated name=secret platform clients to store at start; names: dokkuexec, mcpedge, secrets, operator")
 	fs.Var(&cfg.TenantResources, "tenant-resources", "comma-separated audiences tenant clients may request, such as urn:dokkumcp:dokkuexec and the MCP endpoint URL")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", app.MaxTokenTTL, "lifetime of access tokens, at most 15m")
 	fs.DurationVar(&cfg.KeyRotationInterval, "key-rotation-interval", 24*time.Hour, "age of the newest signing key at which the next one is created; 0 turns scheduled rotation off")

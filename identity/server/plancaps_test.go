@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	identityv1 "dokkumcp.dev/gen/dokkumcp/identity/v1"
 	tenancyv1 "dokkumcp.dev/gen/dokkumcp/tenancy/v1"
 	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
 	"dokkumcp.dev/identity/server"
@@ -27,12 +27,14 @@ import (
 // e2e tests (TestPlanCaps) cover the path through the real Tenancy.
 type fakeTenancy struct {
 	tenancyv1connect.UnimplementedTenancyServiceHandler
-	URL string
+	URL    string
+	server *httptest.Server
 
 	mu       sync.Mutex
 	verifier *auth.Verifier
 	limits   map[string]*tenancyv1.TenantLimits
 	calls    map[string]int
+	events   []*tenancyv1.AppendAuditEventRequest
 	errs     []string
 }
 
@@ -43,7 +45,7 @@ func newFakeTenancy(t *testing.T) *fakeTenancy {
 	mux.Handle(tenancyv1connect.NewTenancyServiceHandler(f))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	f.URL = srv.URL
+	f.URL, f.server = srv.URL, srv
 	t.Cleanup(func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -106,6 +108,42 @@ func (f *fakeTenancy) GetTenantLimits(ctx context.Context, req *connect.Request[
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("tenant %s not found", tenantID))
 	}
 	return connect.NewResponse(&tenancyv1.GetTenantLimitsResponse{Limits: limits}), nil
+}
+
+// AppendAuditEvent records the event after checking that Identity sent a
+// token it minted for Tenancy with only audit:append.
+func (f *fakeTenancy) AppendAuditEvent(ctx context.Context, req *connect.Request[tenancyv1.AppendAuditEventRequest]) (*connect.Response[tenancyv1.AppendAuditEventResponse], error) {
+	f.mu.Lock()
+	verifier := f.verifier
+	f.mu.Unlock()
+	fail := func(format string, args ...any) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.errs = append(f.errs, fmt.Sprintf(format, args...))
+		return connect.NewError(connect.CodeUnauthenticated, fmt.Errorf(format, args...))
+	}
+	if verifier == nil {
+		return nil, fail("AppendAuditEvent called before the test named the Identity to trust")
+	}
+	principal, err := verifier.Verify(ctx, strings.TrimPrefix(req.Header().Get("Authorization"), "Bearer "))
+	if err != nil {
+		return nil, fail("Identity sent a token Tenancy rejects: %v", err)
+	}
+	if principal.Subject != "identity" || !slices.Equal(principal.Scopes, []string{"audit:append"}) || principal.TenantID != "" {
+		return nil, fail("Identity's audit token has sub %q, scope %q and tenant %q, want identity, audit:append and none",
+			principal.Subject, principal.Scopes, principal.TenantID)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, req.Msg)
+	return connect.NewResponse(&tenancyv1.AppendAuditEventResponse{}), nil
+}
+
+// auditEvents returns the events appended so far.
+func (f *fakeTenancy) auditEvents() []*tenancyv1.AppendAuditEventRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.events)
 }
 
 // startCappedServer runs Identity with plan caps from tenancy, caching each
@@ -243,20 +281,22 @@ func TestPlanCapsCache(t *testing.T) {
 
 func TestPlanCapsTenancyDown(t *testing.T) {
 	t.Parallel()
-	// The listener is closed at once, so nothing accepts connections on its
-	// address.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := "http://" + l.Addr().String()
-	l.Close()
-
-	srv := startServer(t, serverSetup{configure: func(cfg *server.Config) { cfg.TenancyURL = down }})
+	tenancy := newFakeTenancy(t)
+	srv := startCappedServer(t, tenancy, time.Hour)
 	id, secret := srv.createClient(t, "t-1", "owner")
+	// From here on nothing accepts connections on Tenancy's address.
+	tenancy.server.Close()
+
 	resp := srv.postToken(t, clientCredentialsForm(audienceDokkuExec, ""), []string{id, secret})
 	if resp.Status != http.StatusServiceUnavailable || resp.Error != "temporarily_unavailable" || !strings.Contains(resp.ErrorDescription, "tenant t-1") {
 		t.Errorf("token while Tenancy is down = %d %s %q, want 503 temporarily_unavailable naming the tenant", resp.Status, resp.Error, resp.ErrorDescription)
+	}
+
+	// A client change cannot be audited, so it is not reported as done.
+	operator := srv.token(t, "operator", srv.Secrets["operator"], audienceIdentity)
+	_, err := srv.identityClient(operator).DisableClient(context.Background(), connect.NewRequest(&identityv1.DisableClientRequest{ClientId: id}))
+	if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "audit event could not be recorded") {
+		t.Errorf("DisableClient while Tenancy is down = %v, want Unavailable saying the audit event could not be recorded", err)
 	}
 
 	// Platform clients have no tenant and do not depend on Tenancy.

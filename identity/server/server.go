@@ -36,6 +36,8 @@ const (
 	serviceName = "identity"
 	// schema is the PostgreSQL schema Identity owns.
 	schema = "identity"
+	// meterName is the instrumentation scope of Identity's own metrics.
+	meterName = "dokkumcp.dev/identity"
 )
 
 // Options are the dependencies of Run; nil fields get defaults.
@@ -130,9 +132,21 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	tokens := app.NewTokens(s.issuer, cfg.TokenTTL, store, store, keyring, keys, policy, logger)
 	tokens.LimitClients(app.NewRateLimiter(cfg.TokenClientRate, cfg.TokenClientBurst))
-	if err := capByPlan(cfg, tokens, tel, logger); err != nil {
+	meter := tel.Meter(meterName)
+	if err := errors.Join(tokens.Measure(meter), keys.Measure(meter)); err != nil {
+		return fmt.Errorf("create metrics: %w", err)
+	}
+	auditor, err := connectTenancy(cfg, tokens, clients, tel, logger)
+	if err != nil {
 		return err
 	}
+	defer func() {
+		// Queued audit events of failed authentications get the same time
+		// to drain as the HTTP server had to shut down.
+		drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Common.ShutdownTimeout)
+		defer cancel()
+		auditor.Close(drainCtx)
+	}()
 	addressLimit := app.NewRateLimiter(cfg.TokenAddressRate, cfg.TokenAddressBurst)
 
 	handler, err := newHandler(s.issuer, tokens, clients, keys, addressLimit, tel, logger)
@@ -156,30 +170,49 @@ func Run(ctx context.Context, opts Options) (err error) {
 	})
 }
 
-// capByPlan makes tokens ask Tenancy for tenants' plans, authenticating with
+// connectTenancy makes tokens ask Tenancy for tenants' plans, and tokens and
+// clients record audit events in Tenancy's ledger, authenticating with
 // tokens Identity mints for itself. Without --tenancy-url, tenant tokens
-// are capped by role only.
-func capByPlan(cfg *Config, tokens *app.Tokens, tel *telemetry.Telemetry, logger *slog.Logger) error {
+// are capped by role only and nothing is audited; the returned Auditor is
+// nil then.
+func connectTenancy(cfg *Config, tokens *app.Tokens, clients *app.Clients, tel *telemetry.Telemetry, logger *slog.Logger) (*app.Auditor, error) {
 	if cfg.TenancyURL == "" {
-		logger.Warn("no Tenancy URL is set; tenant tokens are not capped by the tenant's plan or status: set --tenancy-url",
+		logger.Warn("no Tenancy URL is set; tenant tokens are not capped by the tenant's plan or status, and failed authentications and client changes are not audited: set --tenancy-url",
 			"flag", "tenancy-url", "env", config.EnvName("tenancy-url"))
-		return nil
+		return nil, nil
 	}
 	otelInterceptor, err := tel.Interceptor()
 	if err != nil {
-		return fmt.Errorf("create telemetry interceptor: %w", err)
+		return nil, fmt.Errorf("create telemetry interceptor: %w", err)
 	}
-	token := func(ctx context.Context) (string, error) {
+	httpClient := &http.Client{Timeout: tenancyTimeout}
+
+	readLimits := func(ctx context.Context) (string, error) {
 		return tokens.ServiceToken(ctx, domain.AudienceTenancy, tenancyReadLimits)
 	}
-	client := tenancy.New(&http.Client{Timeout: tenancyTimeout}, cfg.TenancyURL, token, connect.WithInterceptors(otelInterceptor))
-	tokens.CapByPlan(app.NewTenantPlans(client, cfg.TenantLimitsTTL))
-	return nil
+	plans := tenancy.New(httpClient, cfg.TenancyURL, readLimits, connect.WithInterceptors(otelInterceptor))
+	tokens.CapByPlan(app.NewTenantPlans(plans, cfg.TenantLimitsTTL))
+
+	// The ledger gets its own client, whose tokens carry only audit:append.
+	appendAudit := func(ctx context.Context) (string, error) {
+		return tokens.ServiceToken(ctx, domain.AudienceTenancy, auditAppend)
+	}
+	ledger := tenancy.New(httpClient, cfg.TenancyURL, appendAudit, connect.WithInterceptors(otelInterceptor))
+	auditMetrics, err := telemetry.NewAuditMetrics(tel.Meter(meterName))
+	if err != nil {
+		return nil, fmt.Errorf("create metrics: %w", err)
+	}
+	auditor := app.NewAuditor(ledger, logger, auditMetrics)
+	tokens.AuditTo(auditor)
+	clients.AuditTo(auditor)
+	return auditor, nil
 }
 
 const (
 	// tenancyReadLimits is the permission GetTenantLimits requires.
 	tenancyReadLimits = "tenancy:read-limits"
+	// auditAppend is the permission AppendAuditEvent requires.
+	auditAppend = "audit:append"
 	// tenancyTimeout bounds one call to Tenancy, so that a token request
 	// fails with temporarily_unavailable instead of hanging.
 	tenancyTimeout = 5 * time.Second
@@ -195,7 +228,10 @@ func newHandler(issuer string, tokens *app.Tokens, clients *app.Clients, keys *a
 	})
 
 	authMethods := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
-	limited := func(h http.Handler) http.Handler { return identityhttp.AddressRateLimit(addressLimit, logger, h) }
+	countLimited := func(ctx context.Context) { tokens.CountRateLimited(ctx, "address") }
+	limited := func(h http.Handler) http.Handler {
+		return identityhttp.AddressRateLimit(addressLimit, logger, countLimited, h)
+	}
 	mux.Handle("POST "+identityhttp.TokenPath, limited(identityhttp.NewTokenHandler(tokens, logger)))
 	mux.Handle("GET "+identityhttp.JWKSPath, identityhttp.JWKSHandler(keys.JWKS))
 	mux.Handle("POST "+identityhttp.RevokePath, limited(identityhttp.RevokeHandler(tokens, logger)))
@@ -226,6 +262,7 @@ func newHandler(issuer string, tokens *app.Tokens, clients *app.Clients, keys *a
 		Audience: domain.AudienceIdentity,
 		JWKSURL:  issuer + identityhttp.JWKSPath,
 		Logger:   logger,
+		Meter:    tel.Meter(meterName),
 	})
 	mux.Handle(identityv1connect.NewIdentityServiceHandler(
 		rpc.NewHandler(clients, keys, logger),

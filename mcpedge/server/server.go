@@ -52,6 +52,10 @@ type Config struct {
 	// SSEQueryTokens accepts access tokens in the query string on the
 	// legacy SSE endpoints, for clients that cannot send headers.
 	SSEQueryTokens bool
+	// MetricsTenantLabel adds a tenant_id label to the tool-call and
+	// rate-limit metrics. Only for an installation that serves a bounded
+	// set of tenants, such as one Enterprise tenant.
+	MetricsTenantLabel bool
 }
 
 // RegisterFlags adds mcpedge's flags.
@@ -68,6 +72,8 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.DurationVar(&c.CallTimeout, "call-timeout", 2*time.Minute, "longest time one tool call may take")
 	fs.BoolVar(&c.SSEQueryTokens, "sse-query-tokens", false, "accept ?access_token= on the legacy /sse and /message endpoints for clients that cannot send headers; "+
 		"a risk, because URLs end up in proxy and browser logs (the parameter is removed before mcpedge logs anything)")
+	fs.BoolVar(&c.MetricsTenantLabel, "metrics-tenant-label", false, "add a tenant_id label to the tool-call and rate-limit metrics; "+
+		"only for an installation that serves a few tenants, because each tenant adds series")
 	return c
 }
 
@@ -153,6 +159,7 @@ func newHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 		Issuer:   identityURL,
 		Audience: cfg.Resource(),
 		JWKSURL:  identityURL + "/oauth2/jwks",
+		Meter:    tel.Meter("dokkumcp.dev/mcpedge"),
 	})
 
 	otelInterceptor, err := tel.Interceptor()
@@ -184,10 +191,15 @@ func newHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 		connect.WithInterceptors(otelInterceptor, auth.NewClientInterceptor(auth.NewServiceTokenFunc(auth.ServiceCredentials{
 			TokenURL: identityURL + "/oauth2/token", ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Resource: "urn:dokkumcp:tenancy",
 		}, nil))))}
-	recorder := app.NewRecorder(serviceTenancy, logger, auditQueueSize)
+	callMetrics, err := app.NewCallMetrics(tel.Meter("dokkumcp.dev/mcpedge"), cfg.MetricsTenantLabel)
+	if err != nil {
+		return nil, nil, err
+	}
+	recorder := app.NewRecorder(serviceTenancy, logger, auditQueueSize, callMetrics.Audit())
 	gate := &app.CallGate{
 		Limiter:  &app.Limiter{Source: serviceTenancy, Logger: logger},
 		Recorder: recorder,
+		Metrics:  callMetrics,
 		Logger:   logger,
 	}
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // MaxLeeway caps the clock skew a verifier tolerates on exp, nbf and iat.
@@ -51,6 +52,10 @@ type VerifierConfig struct {
 	RevocationRefresh time.Duration
 	// Logger, if set, records failed revocation list fetches.
 	Logger *slog.Logger
+	// Meter, if set, receives dokkumcp_auth_token_verifications_total
+	// (result: ok, invalid or revoked) and
+	// dokkumcp_auth_token_verification_duration_seconds.
+	Meter metric.Meter
 }
 
 // Verifier checks Identity's access tokens locally against a cached JWKS.
@@ -67,6 +72,9 @@ type Verifier struct {
 	revocations          *revocations
 	revocationsFetchedAt time.Time
 	revocationsFetching  bool
+
+	// metrics is nil without VerifierConfig.Meter.
+	metrics *verifierMetrics
 }
 
 // NewVerifier returns a verifier; it fetches the key set lazily.
@@ -100,6 +108,7 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(cfg.Leeway),
 		),
+		metrics: newVerifierMetrics(cfg.Meter, cfg.Logger),
 	}
 }
 
@@ -122,6 +131,16 @@ type Actor struct {
 // times, then the revocation list (a revoked jti, or a disabled client or
 // actor), and returns the principal it names.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
+	if v.metrics == nil {
+		return v.verify(ctx, raw)
+	}
+	start := time.Now()
+	principal, err := v.verify(ctx, raw)
+	v.metrics.verified(ctx, start, err)
+	return principal, err
+}
+
+func (v *Verifier) verify(ctx context.Context, raw string) (*Principal, error) {
 	var claims Claims
 	token, err := v.parser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
 		// RFC 9068 section 2.1: the header typ must be at+jwt.
@@ -144,7 +163,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 		return nil, fmt.Errorf("%w: sub and jti are required", ErrInvalidToken)
 	}
 	if reason := v.checkRevocations(ctx, &claims); reason != "" {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidToken, reason)
+		return nil, fmt.Errorf("%w: %w: %s", ErrInvalidToken, errRevoked, reason)
 	}
 
 	p := &Principal{

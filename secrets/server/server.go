@@ -101,6 +101,8 @@ type Config struct {
 	MasterKey string
 	// CertTTL is the lifetime of issued certificates.
 	CertTTL time.Duration
+	// Audit is where issuances are audited.
+	Audit AuditConfig
 }
 
 // RegisterFlags adds Secrets' flags to fs.
@@ -129,6 +131,7 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.BoolVar(&c.VaultBootstrap, "vault-bootstrap", false, "at startup, mount the Vault SSH secrets engine if missing, generate an ed25519 CA key if there is none, write the role, and mount the KV version 2 engine for managed keys if missing")
 	fs.StringVar(&c.MasterKey, "master-key", "", "base64 of 32 random bytes that seal the built-in CA key, for example the output of: head -c 32 /dev/urandom | base64. Required without --vault-addr")
 	fs.DurationVar(&c.CertTTL, "cert-ttl", time.Hour, "lifetime of issued SSH certificates, from 1m to 24h")
+	registerAuditFlags(fs, &c.Audit)
 	return c
 }
 
@@ -155,6 +158,7 @@ func (c *Config) validate() ([]byte, error) {
 	if c.CertTTL < minCertTTL || c.CertTTL > maxCertTTL {
 		errs = append(errs, fmt.Errorf("--cert-ttl %s is out of range: use %s to %s", c.CertTTL, minCertTTL, maxCertTTL))
 	}
+	errs = append(errs, c.Audit.validate()...)
 
 	var masterKey []byte
 	if c.VaultAddr != "" {
@@ -297,10 +301,14 @@ func Run(ctx context.Context, opts Options) error {
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,
 		JWKSURL:  cfg.IdentityURL + "/oauth2/jwks",
+		Meter:    tel.Meter(meterName),
 	})
 	service, err := app.NewService(ca, keys, store, cfg.CertTTL, logger, tel.Meter(meterName))
 	if err != nil {
 		return fmt.Errorf("create metrics: %w", err)
+	}
+	if err := connectLedger(cfg, service, tel, otelInterceptor, meterName, logger); err != nil {
+		return err
 	}
 	path, handler := secretsv1connect.NewSecretsServiceHandler(
 		rpc.NewHandler(service, logger),

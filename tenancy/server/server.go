@@ -114,6 +114,7 @@ func Run(ctx context.Context, opts Options) error {
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,
 		JWKSURL:  cfg.IdentityURL + "/oauth2/jwks",
+		Meter:    tel.Meter("dokkumcp.dev/tenancy"),
 	})
 	service := app.NewService(postgres.NewStore(pool), logger)
 	path, handler := tenancyv1connect.NewTenancyServiceHandler(

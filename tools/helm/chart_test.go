@@ -69,6 +69,7 @@ var callGraph = []string{
 	"tenancy <- dokkuexec tcp/8082",
 	"tenancy <- mcpedge tcp/8082",
 	"tenancy <- identity tcp/8082",
+	"tenancy <- secrets tcp/8082",
 	"secrets <- dokkuexec tcp/8083",
 
 	"mcpedge -> identity tcp/8081",
@@ -86,6 +87,7 @@ var callGraph = []string{
 	"secrets -> identity tcp/8081",
 	"secrets -> postgres tcp/5432",
 	"secrets -> vault tcp/8200",
+	"secrets -> tenancy tcp/8082",
 }
 
 // commonFlags and serviceFlags are the flags each binary registers
@@ -101,11 +103,11 @@ var serviceFlags = map[string][]string{
 	"secrets": {"postgres-url", "identity-url", "vault-addr", "vault-token", "vault-mount", "vault-role",
 		"vault-bootstrap", "master-key", "cert-ttl", "vault-auth-method", "vault-kubernetes-mount", "vault-kubernetes-role",
 		"vault-kubernetes-token-file", "vault-approle-mount", "vault-approle-role-id", "vault-approle-secret-id",
-		"vault-approle-secret-id-file", "vault-timeout", "vault-max-retries"},
+		"vault-approle-secret-id-file", "vault-timeout", "vault-max-retries", "tenancy-url", "client-id", "client-secret"},
 	"dokkuexec": {"identity-url", "client-id", "client-secret", "tenancy-url", "secrets-url", "command-timeout",
 		"output-limit", "ssh-dial-timeout"},
 	"mcpedge": {"public-url", "identity-url", "client-id", "client-secret", "dokkuexec-url", "allowed-origins",
-		"max-body-bytes", "call-timeout", "sse-query-tokens", "tenancy-url"},
+		"max-body-bytes", "call-timeout", "sse-query-tokens", "tenancy-url", "metrics-tenant-label"},
 }
 
 // requiredEnv are the variables a service cannot start without.

@@ -155,7 +155,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	masterKey := randomKey(32)
 	st.operatorSecret = randomSecret()
-	dokkuexecSecret, mcpedgeSecret := randomSecret(), randomSecret()
+	dokkuexecSecret, mcpedgeSecret, secretsSecret := randomSecret(), randomSecret(), randomSecret()
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	st.cancel = cancel
@@ -172,7 +172,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"--issuer=" + st.IdentityURL,
 			"--postgres-url=" + dbURL,
 			"--master-key=" + masterKey,
-			"--service-clients=" + "dokkuexec=" + dokkuexecSecret + ",mcpedge=" + mcpedgeSecret + ",operator=" + st.operatorSecret,
+			"--service-clients=" + "dokkuexec=" + dokkuexecSecret + ",mcpedge=" + mcpedgeSecret + ",secrets=" + secretsSecret + ",operator=" + st.operatorSecret,
 			// Tenant clients may also read their own audit ledger in Tenancy.
 			"--tenant-resources=" + st.MCPURL + ",urn:dokkumcp:dokkuexec,urn:dokkumcp:tenancy",
 			"--tenancy-url=" + st.TenancyURL,
@@ -196,7 +196,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	st.run(runCtx, services["secrets"], logs, opts, func(ctx context.Context, l net.Listener, logger *slog.Logger, tel *telemetry.Telemetry) error {
 		fs := config.NewFlagSet("secrets")
 		cfg := secretsserver.RegisterFlags(fs)
-		args := append([]string{"--log-level=" + level, "--postgres-url=" + dbURL, "--identity-url=" + st.IdentityURL, "--master-key=" + masterKey}, vaultArgs...)
+		args := append([]string{"--log-level=" + level, "--postgres-url=" + dbURL, "--identity-url=" + st.IdentityURL, "--master-key=" + masterKey,
+			"--tenancy-url=" + st.TenancyURL, "--client-id=secrets", "--client-secret=" + secretsSecret}, vaultArgs...)
 		if opts.CertTTL != 0 {
 			args = append(args, "--cert-ttl="+opts.CertTTL.String())
 		}

@@ -37,6 +37,8 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now returns the current time; it defaults to time.Now.
 	Now func() time.Time
+	// Metrics, when set, records credential and audit metrics.
+	Metrics *Metrics
 }
 
 // Service runs the Dokku operations of DokkuExecService.
@@ -50,6 +52,7 @@ type Service struct {
 	limits      *limitsCache
 	audit       AuditLog
 	logger      *slog.Logger
+	metrics     *Metrics
 
 	// appLocks serializes writes to each app.
 	appLocks *appLocks
@@ -72,6 +75,14 @@ func NewService(opts Options) *Service {
 	if opts.Streamer == nil {
 		opts.Streamer, _ = opts.Executor.(LineStreamer)
 	}
+	if opts.Metrics != nil {
+		opts.Credentials = measuredIssuer{next: opts.Credentials, metrics: opts.Metrics}
+		opts.Audit = measuredAuditLog{next: opts.Audit, metrics: opts.Metrics.audit}
+		opts.Executor = measuredExecutor{next: opts.Executor, metrics: opts.Metrics}
+		if opts.Streamer != nil {
+			opts.Streamer = measuredStreamer{next: opts.Streamer, metrics: opts.Metrics}
+		}
+	}
 	return &Service{
 		hosts:       opts.Hosts,
 		executor:    opts.Executor,
@@ -82,6 +93,7 @@ func NewService(opts Options) *Service {
 		limits:      newLimitsCache(opts.Tenancy, opts.LimitsTTL, opts.Now),
 		audit:       opts.Audit,
 		logger:      opts.Logger,
+		metrics:     opts.Metrics,
 		appLocks:    newAppLocks(),
 		versions:    map[string]domain.Version{},
 		now:         opts.Now,
@@ -331,7 +343,7 @@ func (s *Service) target(ctx context.Context, tenantID, hostRef string) (Target,
 		TenantID: tenantID,
 		Host:     host,
 		Credential: func(ctx context.Context) (Credential, error) {
-			return s.credentials.Get(ctx, tenantID, host)
+			return s.credential(ctx, tenantID, host)
 		},
 		CredentialRejected: func(rejected Credential) {
 			s.credentials.Invalidate(tenantID, host.ID, rejected)

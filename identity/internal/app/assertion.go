@@ -35,8 +35,11 @@ const maxAssertionJTILength = 256
 // before. Every failure gets the same description.
 func (t *Tokens) authenticateAssertion(ctx context.Context, creds ClientCredentials) (domain.Client, error) {
 	const description = "client authentication failed: check the client assertion"
+	// known is the client the assertion names, once it has been found.
+	var known domain.Client
+	reason := AuthFailureInvalidAssertion
 	fail := func(err error) (domain.Client, error) {
-		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, err)
+		return domain.Client{}, &authFailure{OAuthError: oauthError(ErrCodeInvalidClient, description, err), reason: reason, client: known}
 	}
 
 	var unverified jwt.RegisteredClaims
@@ -54,10 +57,14 @@ func (t *Tokens) authenticateAssertion(ctx context.Context, creds ClientCredenti
 	client, _, err := t.clients.ClientByID(ctx, clientID)
 	switch {
 	case errors.Is(err, ErrClientNotFound):
+		reason = AuthFailureUnknownClient
 		return fail(fmt.Errorf("client %q not found", clientID))
 	case err != nil:
 		return domain.Client{}, oauthError(ErrCodeServerError, "the client store is unavailable; retry later", err)
-	case client.PublicKey == nil:
+	}
+	known = client
+	if client.PublicKey == nil {
+		reason = AuthFailureWrongMethod
 		return fail(fmt.Errorf("client %q has no public key; it authenticates with its secret", clientID))
 	}
 
@@ -91,9 +98,11 @@ func (t *Tokens) authenticateAssertion(ctx context.Context, creds ClientCredenti
 		return domain.Client{}, oauthError(ErrCodeServerError, "the client store is unavailable; retry later", err)
 	}
 	if !first {
+		reason = AuthFailureReplayedAssertion
 		return fail(fmt.Errorf("client assertion jti %q of %q was used before", claims.ID, clientID))
 	}
 	if client.Disabled {
+		reason = AuthFailureDisabledClient
 		return fail(fmt.Errorf("client %q is disabled", clientID))
 	}
 	return client, nil

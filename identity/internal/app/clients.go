@@ -48,6 +48,7 @@ type Clients struct {
 	keyring     *Keyring
 	policy      *domain.Policy
 	logger      *slog.Logger
+	auditor     *Auditor
 }
 
 // NewClients returns the client use cases.
@@ -114,6 +115,7 @@ type NewClientRequest struct {
 // a public key gets no secret: its stored hash is of a random value that is
 // discarded, and authentication with a secret is rejected for it anyway.
 func (c *Clients) CreateClient(ctx context.Context, req NewClientRequest) (domain.Client, string, error) {
+	start := time.Now()
 	client, err := domain.NewTenantClient(c.policy, req.TenantID, req.Name, req.Role, req.Resources)
 	if err != nil {
 		return domain.Client{}, "", invalidArgument(err)
@@ -134,6 +136,12 @@ func (c *Clients) CreateClient(ctx context.Context, req NewClientRequest) (domai
 	}
 
 	c.logger.InfoContext(ctx, "client created", "client_id", client.ID, "tenant_id", client.TenantID, "role", string(client.Role), "private_key_jwt", client.PublicKey != nil)
+	err = c.auditChange(ctx, OperationCreateClient, client, start, map[string]any{
+		"name": client.Name, "role": string(client.Role), "resources": client.Resources, "private_key_jwt": client.PublicKey != nil,
+	})
+	if err != nil {
+		return domain.Client{}, "", err
+	}
 	return client, secret, nil
 }
 

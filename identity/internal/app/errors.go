@@ -88,3 +88,13 @@ func RateLimitedError(retryAfter time.Duration) *OAuthError {
 		RetryAfter:  time.Duration(seconds) * time.Second,
 	}
 }
+
+// UnavailableError is an error caused by a dependency that is down; its
+// text is safe to return to the caller and says what to do.
+type UnavailableError struct {
+	Err error
+}
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+
+func (e *UnavailableError) Unwrap() error { return e.Err }

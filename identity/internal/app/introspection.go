@@ -22,7 +22,7 @@ const permissionPlatformAdmin = "platform:admin"
 // 2.2 has it for invalid tokens, so the endpoint reveals nothing to a
 // caller about tokens it does not hold. Errors are *OAuthError.
 func (t *Tokens) Revoke(ctx context.Context, creds ClientCredentials, raw string) error {
-	client, err := t.authenticate(ctx, creds)
+	client, err := t.authenticate(ctx, creds, OperationRevoke)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ type Introspection struct {
 // is active: validly signed here, current, not revoked, and of a client and an
 // actor that exist and are enabled. Errors are *OAuthError.
 func (t *Tokens) Introspect(ctx context.Context, creds ClientCredentials, raw string) (Introspection, error) {
-	client, err := t.authenticate(ctx, creds)
+	client, err := t.authenticate(ctx, creds, OperationIntrospect)
 	if err != nil {
 		return Introspection{}, err
 	}

@@ -40,6 +40,7 @@ func (c *Clients) SetClientDisabled(ctx context.Context, clientID string, disabl
 		return domain.Client{}, invalidArgument(fmt.Errorf("invalid client_id: it is longer than %d bytes", maxClientIDLength))
 	}
 
+	start := time.Now()
 	client, err := c.revocations.SetClientDisabled(ctx, clientID, disabled)
 	if errors.Is(err, ErrClientNotFound) {
 		return domain.Client{}, &NotFoundError{Err: fmt.Errorf("client %q not found; list a tenant's clients with ListClients", clientID)}
@@ -49,6 +50,13 @@ func (c *Clients) SetClientDisabled(ctx context.Context, clientID string, disabl
 	}
 
 	c.logger.InfoContext(ctx, "client disabled flag set", "client_id", client.ID, "tenant_id", client.TenantID, "disabled", disabled)
+	operation := OperationEnableClient
+	if disabled {
+		operation = OperationDisableClient
+	}
+	if err := c.auditChange(ctx, operation, client, start, nil); err != nil {
+		return domain.Client{}, err
+	}
 	return client, nil
 }
 

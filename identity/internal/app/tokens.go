@@ -54,6 +54,9 @@ type ClientCredentials struct {
 	// Assertion is the client_assertion of private_key_jwt.
 	Assertion  string
 	AuthMethod ClientAuthMethod
+	// SourceAddress is the IP address the request came from; the audit
+	// event of a failed authentication records it.
+	SourceAddress string
 }
 
 // TokenRequest is a parsed token endpoint request.
@@ -94,6 +97,10 @@ type Tokens struct {
 	// plans, when set, caps the scopes of tenant tokens by the tenant's
 	// plan.
 	plans *TenantPlans
+	// auditor, when set, records failed client authentications in the
+	// ledger of the client's tenant.
+	auditor *Auditor
+	metrics *tokenMetrics
 }
 
 // NewTokens returns the token use cases. ttl is capped at MaxTokenTTL.
@@ -137,6 +144,11 @@ func (t *Tokens) CapByPlan(plans *TenantPlans) {
 	t.plans = plans
 }
 
+// AuditTo makes t record failed client authentications with auditor.
+func (t *Tokens) AuditTo(auditor *Auditor) {
+	t.auditor = auditor
+}
+
 // ServiceToken mints a token for Identity's own calls to the service at
 // audience, with the permissions in scope. It is signed like every other
 // token and lives for ServiceTokenTTL.
@@ -155,6 +167,7 @@ func (t *Tokens) ServiceToken(ctx context.Context, audience, scope string) (stri
 	if err != nil {
 		return "", err
 	}
+	t.metrics.tokenIssued(ctx, "service")
 	return resp.AccessToken, nil
 }
 
@@ -202,7 +215,7 @@ func (t *Tokens) Token(ctx context.Context, req TokenRequest) (*TokenResponse, e
 		return nil, oauthError(ErrCodeUnsupportedGrantType, fmt.Sprintf("grant_type %q is not supported: use client_credentials or %s", req.GrantType, GrantTypeTokenExchange), nil)
 	}
 
-	client, err := t.authenticate(ctx, req.ClientCredentials)
+	client, err := t.authenticate(ctx, req.ClientCredentials, OperationToken)
 	if err != nil {
 		return nil, err
 	}
@@ -217,14 +230,18 @@ func (t *Tokens) Token(ctx context.Context, req TokenRequest) (*TokenResponse, e
 const maxClientIDLength = 256
 
 // authenticate checks the client's credentials, then charges the client's
-// rate limit.
-func (t *Tokens) authenticate(ctx context.Context, req ClientCredentials) (domain.Client, error) {
+// rate limit. Every failure is counted and, for a client of a tenant,
+// recorded in that tenant's audit ledger as operation.
+func (t *Tokens) authenticate(ctx context.Context, req ClientCredentials, operation string) (domain.Client, error) {
 	client, err := t.authenticateCredentials(ctx, req)
-	if err != nil {
-		return domain.Client{}, err
+	if err == nil {
+		if ok, retryAfter := t.clientLimit.Allow(client.ID); !ok {
+			err = &authFailure{OAuthError: RateLimitedError(retryAfter), reason: AuthFailureRateLimited, client: client}
+		}
 	}
-	if ok, retryAfter := t.clientLimit.Allow(client.ID); !ok {
-		return domain.Client{}, RateLimitedError(retryAfter)
+	if err != nil {
+		t.recordAuthFailure(ctx, operation, req, err)
+		return domain.Client{}, err
 	}
 	return client, nil
 }
@@ -234,11 +251,17 @@ func (t *Tokens) authenticate(ctx context.Context, req ClientCredentials) (domai
 // client from a wrong secret.
 func (t *Tokens) authenticateCredentials(ctx context.Context, req ClientCredentials) (domain.Client, error) {
 	const description = "client authentication failed: check the client id and secret"
+	fail := func(client domain.Client, reason string, err error) (domain.Client, error) {
+		return domain.Client{}, &authFailure{OAuthError: oauthError(ErrCodeInvalidClient, description, err), reason: reason, client: client}
+	}
 	if req.AuthMethod == ClientAuthPrivateKeyJWT {
 		return t.authenticateAssertion(ctx, req)
 	}
 	if req.AuthMethod == ClientAuthNone || req.ClientID == "" {
-		return domain.Client{}, oauthError(ErrCodeInvalidClient, "missing client credentials: send client_id and client_secret with HTTP Basic authentication or in the request body", nil)
+		return domain.Client{}, &authFailure{
+			OAuthError: oauthError(ErrCodeInvalidClient, "missing client credentials: send client_id and client_secret with HTTP Basic authentication or in the request body", nil),
+			reason:     AuthFailureMissingCredentials,
+		}
 	}
 
 	// PostgreSQL rejects NUL and invalid UTF-8 in text, which would surface as
@@ -246,7 +269,7 @@ func (t *Tokens) authenticateCredentials(ctx context.Context, req ClientCredenti
 	// unknown one.
 	if !utf8.ValidString(req.ClientID) || strings.ContainsRune(req.ClientID, 0) || len(req.ClientID) > maxClientIDLength {
 		t.keyring.SecretMatches(req.ClientSecret, make([]byte, 32))
-		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("client id of %d bytes is not valid UTF-8 text", len(req.ClientID)))
+		return fail(domain.Client{}, AuthFailureUnknownClient, fmt.Errorf("client id of %d bytes is not valid UTF-8 text", len(req.ClientID)))
 	}
 
 	client, hash, err := t.clients.ClientByID(ctx, req.ClientID)
@@ -254,18 +277,18 @@ func (t *Tokens) authenticateCredentials(ctx context.Context, req ClientCredenti
 	case errors.Is(err, ErrClientNotFound):
 		// Hash anyway so an unknown id costs as much time as a known one.
 		t.keyring.SecretMatches(req.ClientSecret, make([]byte, 32))
-		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("client %q not found", req.ClientID))
+		return fail(domain.Client{}, AuthFailureUnknownClient, fmt.Errorf("client %q not found", req.ClientID))
 	case err != nil:
 		return domain.Client{}, oauthError(ErrCodeServerError, "the client store is unavailable; retry later", err)
 	}
 	if !t.keyring.SecretMatches(req.ClientSecret, hash) {
-		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("wrong secret for client %q", req.ClientID))
+		return fail(client, AuthFailureWrongSecret, fmt.Errorf("wrong secret for client %q", req.ClientID))
 	}
 	if client.PublicKey != nil {
-		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("client %q has a public key and must use private_key_jwt", req.ClientID))
+		return fail(client, AuthFailureWrongMethod, fmt.Errorf("client %q has a public key and must use private_key_jwt", req.ClientID))
 	}
 	if client.Disabled {
-		return domain.Client{}, oauthError(ErrCodeInvalidClient, description, fmt.Errorf("client %q is disabled", req.ClientID))
+		return fail(client, AuthFailureDisabledClient, fmt.Errorf("client %q is disabled", req.ClientID))
 	}
 	return client, nil
 }
@@ -302,6 +325,7 @@ func (t *Tokens) clientCredentials(ctx context.Context, client domain.Client, re
 		return nil, err
 	}
 
+	t.metrics.tokenIssued(ctx, "client_credentials")
 	t.logger.InfoContext(ctx, "access token issued",
 		"grant_type", req.GrantType, "client_id", client.ID, "tenant_id", client.TenantID,
 		"audience", req.Resource, "scope", resp.Scope, "jti", claims.ID)
@@ -371,6 +395,7 @@ func (t *Tokens) exchange(ctx context.Context, actor domain.Client, req TokenReq
 	}
 	resp.IssuedTokenType = TokenTypeAccessToken
 
+	t.metrics.tokenIssued(ctx, "token_exchange")
 	t.logger.InfoContext(ctx, "access token exchanged",
 		"client_id", subject.ClientID, "actor", actor.ID, "tenant_id", subject.TenantID,
 		"audience", req.Resource, "scope", resp.Scope, "jti", claims.ID, "subject_jti", subject.ID)

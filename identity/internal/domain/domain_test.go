@@ -68,7 +68,7 @@ func TestServiceRole(t *testing.T) {
 			}
 		})
 	}
-	if got := strings.Join(domain.ServiceClientNames(), ","); got != "dokkuexec,mcpedge,operator" {
+	if got := strings.Join(domain.ServiceClientNames(), ","); got != "dokkuexec,mcpedge,operator,secrets" {
 		t.Errorf("ServiceClientNames() = %q", got)
 	}
 }

@@ -24,6 +24,7 @@ const (
 const (
 	RoleServiceDokkuExec Role = "service:dokkuexec"
 	RoleServiceMCPEdge   Role = "service:mcpedge"
+	RoleServiceSecrets   Role = "service:secrets"
 	RoleOperator         Role = "operator"
 )
 
@@ -84,6 +85,11 @@ var roleRules = map[Role]roleRule{
 		permissions:     []string{PermissionTokenExchange, PermissionTokenIntrospect, "tenancy:read-limits", "audit:append"},
 		audiences:       []string{AudienceTenancy},
 		exchangeTargets: []string{AudienceDokkuExec, AudienceTenancy},
+	},
+	// Secrets only appends the audit events of the credentials it issues.
+	RoleServiceSecrets: {
+		permissions: []string{"audit:append"},
+		audiences:   []string{AudienceTenancy},
 	},
 	RoleOperator: {
 		permissions: []string{"platform:admin", PermissionTokenIntrospect},

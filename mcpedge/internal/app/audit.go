@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"dokkumcp.dev/platform/telemetry"
 )
 
 // Outcomes of a tool call, as recorded in the audit ledger.
@@ -82,9 +84,10 @@ type AuditSink interface {
 // DokkuExec itself. When the queue is full, or an append fails, the event
 // is dropped and a warning names the tenant, tool and outcome.
 type Recorder struct {
-	sink   AuditSink
-	logger *slog.Logger
-	queue  chan CallRecord
+	sink    AuditSink
+	logger  *slog.Logger
+	metrics *telemetry.AuditMetrics
+	queue   chan CallRecord
 
 	mu     sync.RWMutex
 	closed bool
@@ -92,9 +95,10 @@ type Recorder struct {
 }
 
 // NewRecorder returns a recorder with a queue of size events and starts its
-// worker. Call Close to drain it.
-func NewRecorder(sink AuditSink, logger *slog.Logger, size int) *Recorder {
-	r := &Recorder{sink: sink, logger: logger, queue: make(chan CallRecord, size), done: make(chan struct{})}
+// worker, which records its appends and lost events with metrics (nil
+// records nothing). Call Close to drain it.
+func NewRecorder(sink AuditSink, logger *slog.Logger, size int, metrics *telemetry.AuditMetrics) *Recorder {
+	r := &Recorder{sink: sink, logger: logger, metrics: metrics, queue: make(chan CallRecord, size), done: make(chan struct{})}
 	go r.work()
 	return r
 }
@@ -104,12 +108,14 @@ func (r *Recorder) Record(ctx context.Context, record CallRecord) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.closed {
+		r.metrics.Dropped(ctx, telemetry.AuditDropShutdown)
 		r.logger.WarnContext(ctx, "audit event dropped: mcpedge is shutting down", "tenant_id", record.TenantID, "tool", record.Tool, "outcome", record.Outcome)
 		return
 	}
 	select {
 	case r.queue <- record:
 	default:
+		r.metrics.Dropped(ctx, telemetry.AuditDropQueueFull)
 		r.logger.WarnContext(ctx, "audit event dropped: the audit queue is full", "tenant_id", record.TenantID, "tool", record.Tool, "outcome", record.Outcome)
 	}
 }
@@ -118,7 +124,10 @@ func (r *Recorder) work() {
 	defer close(r.done)
 	for record := range r.queue {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := r.sink.AppendCall(ctx, record); err != nil {
+		start := time.Now()
+		err := r.sink.AppendCall(ctx, record)
+		r.metrics.Appended(ctx, start, err)
+		if err != nil {
 			r.logger.Warn("audit event dropped: append failed", "tenant_id", record.TenantID, "tool", record.Tool, "outcome", record.Outcome, "error", err)
 		}
 		cancel()
@@ -137,6 +146,10 @@ func (r *Recorder) Close(ctx context.Context) {
 	select {
 	case <-r.done:
 	case <-ctx.Done():
-		r.logger.Warn("audit events dropped: shutdown ended before the queue was drained", "queued", len(r.queue))
+		queued := len(r.queue)
+		for range queued {
+			r.metrics.Dropped(ctx, telemetry.AuditDropShutdown)
+		}
+		r.logger.Warn("audit events dropped: shutdown ended before the queue was drained", "queued", queued)
 	}
 }

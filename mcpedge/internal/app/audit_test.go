@@ -60,7 +60,7 @@ func TestArgumentsDigestCanonical(t *testing.T) {
 func TestRecorderAppendsInOrderAndDrains(t *testing.T) {
 	t.Parallel()
 	sink := &fakeSink{}
-	r := app.NewRecorder(sink, slog.New(slog.DiscardHandler), 100)
+	r := app.NewRecorder(sink, slog.New(slog.DiscardHandler), 100, nil)
 	for _, tool := range []string{"apps_list", "apps_create", "run"} {
 		r.Record(context.Background(), app.CallRecord{TenantID: "t-1", Tool: tool, Outcome: app.OutcomeOK})
 	}
@@ -82,7 +82,7 @@ func TestRecorderAppendsInOrderAndDrains(t *testing.T) {
 func TestRecorderDropsWhenFull(t *testing.T) {
 	t.Parallel()
 	sink := &fakeSink{block: make(chan struct{})}
-	r := app.NewRecorder(sink, slog.New(slog.DiscardHandler), 2)
+	r := app.NewRecorder(sink, slog.New(slog.DiscardHandler), 2, nil)
 	done := make(chan struct{})
 	go func() {
 		// One event is held by the blocked worker, two fill the queue, the
@@ -109,7 +109,7 @@ func TestRecorderDropsWhenFull(t *testing.T) {
 func TestRecorderSurvivesSinkErrors(t *testing.T) {
 	t.Parallel()
 	sink := &fakeSink{err: errors.New("tenancy down")}
-	r := app.NewRecorder(sink, slog.New(slog.DiscardHandler), 10)
+	r := app.NewRecorder(sink, slog.New(slog.DiscardHandler), 10, nil)
 	r.Record(context.Background(), app.CallRecord{TenantID: "t-1", Tool: "apps_list"})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -119,7 +119,7 @@ func TestRecorderSurvivesSinkErrors(t *testing.T) {
 func TestCallGateRecordsRateLimitedAndOutcome(t *testing.T) {
 	t.Parallel()
 	sink := &fakeSink{}
-	recorder := app.NewRecorder(sink, slog.New(slog.DiscardHandler), 100)
+	recorder := app.NewRecorder(sink, slog.New(slog.DiscardHandler), 100, nil)
 	gate := &app.CallGate{
 		Limiter:  &app.Limiter{Source: &fakeLimits{perMinute: map[string]int{"t-1": 1}}, Logger: slog.New(slog.DiscardHandler)},
 		Recorder: recorder,

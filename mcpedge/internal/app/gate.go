@@ -18,6 +18,7 @@ type Call struct {
 	record   CallRecord
 	start    time.Time
 	recorder *Recorder
+	metrics  *CallMetrics
 	once     sync.Once
 }
 
@@ -26,6 +27,7 @@ func (c *Call) Finish(ctx context.Context, outcome string) {
 	c.once.Do(func() {
 		c.record.Outcome = outcome
 		c.record.Latency = time.Since(c.start)
+		c.metrics.callEnded(ctx, c.record.TenantID, c.record.Tool, outcome, c.record.Latency)
 		// The ledger is per tenant; callers without a tenant have none.
 		if c.recorder != nil && c.record.TenantID != "" {
 			c.recorder.Record(ctx, c.record)
@@ -54,7 +56,10 @@ func CallFrom(ctx context.Context) *Call {
 type CallGate struct {
 	Limiter  *Limiter
 	Recorder *Recorder
-	Logger   *slog.Logger
+	// Metrics, when set, counts calls by tool and outcome and rate-limit
+	// rejections.
+	Metrics *CallMetrics
+	Logger  *slog.Logger
 }
 
 // maxToolNameLength bounds the tool name written to the ledger; a name
@@ -99,6 +104,7 @@ func (g *CallGate) AdmitRequest(ctx context.Context, principal *auth.Principal, 
 	call := &Call{
 		start:    time.Now(),
 		recorder: g.Recorder,
+		metrics:  g.Metrics,
 		record: CallRecord{
 			TenantID: principal.TenantID, Subject: principal.Subject, ClientID: principal.ClientID, Actor: principal.Actor,
 			Tool: tool, Target: target, ArgumentsSHA256: ArgumentsDigest(request.Arguments),
@@ -111,6 +117,7 @@ func (g *CallGate) AdmitRequest(ctx context.Context, principal *auth.Principal, 
 	ok, wait, limit := g.Limiter.Take(ctx, principal.TenantID, tool)
 	if !ok {
 		g.Logger.InfoContext(ctx, "tool call rate limited", "tool", tool, "limit", limit, "retry_after", wait.String())
+		g.Metrics.callRateLimited(ctx, principal.TenantID, tool, limit)
 		call.Finish(ctx, OutcomeRateLimited)
 		return call, false, wait
 	}

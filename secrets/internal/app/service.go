@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/crypto/ssh"
 
+	"dokkumcp.dev/platform/telemetry"
 	"dokkumcp.dev/secrets/internal/domain"
 )
 
@@ -109,6 +110,9 @@ type Service struct {
 	now    func() time.Time
 	logger *slog.Logger
 	issued metric.Int64Counter
+	// audit, when set, receives an event for every issuance.
+	audit        AuditLog
+	auditMetrics *telemetry.AuditMetrics
 }
 
 // NewService returns a Service that signs with ca, keeps managed keys in
@@ -128,8 +132,11 @@ func NewService(ca CA, keys ManagedKeyStore, log IssuanceLog, ttl time.Duration,
 // In certificate mode it generates an ed25519 key in memory, has the CA
 // sign a user certificate for the host's principal, records the
 // certificate's metadata and returns both. ModeAuto picks managed-key for
-// a host that has a managed key.
+// a host that has a managed key. Every credential's audit event is
+// committed before the credential is returned; one whose event cannot be
+// appended is not returned.
 func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID, mode string) (*Credential, error) {
+	start := time.Now()
 	target, err := domain.NewTarget(tenantID, hostID)
 	if err != nil {
 		return nil, err
@@ -140,6 +147,9 @@ func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID, mode
 		case err == nil:
 			credential, err := s.issueManagedKey(ctx, target, record)
 			if err != nil {
+				return nil, err
+			}
+			if err := s.auditIssuance(ctx, target.TenantID, target.HostID, credential, start); err != nil {
 				return nil, err
 			}
 			s.recordIssued(ctx, target, credential)
@@ -157,6 +167,9 @@ func (s *Service) IssueSSHCredential(ctx context.Context, tenantID, hostID, mode
 	}
 	credential, err := s.issueCertificate(ctx, target)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.auditIssuance(ctx, target.TenantID, target.HostID, credential, start); err != nil {
 		return nil, err
 	}
 	s.recordIssued(ctx, target, credential)

@@ -90,3 +90,24 @@ func (s *Service) VerifyAuditChain(ctx context.Context, tenantID string) (*Chain
 	}
 	return report, nil
 }
+
+// CheckTenantActive returns a FailedPrecondition error naming the status
+// when the tenant is not active. A tenant's own tokens read its ledger only
+// while it is active; platform identities read it whatever the status.
+func (s *Service) CheckTenantActive(ctx context.Context, tenantID string) error {
+	if err := domain.ValidateTenantID(tenantID); err != nil {
+		return err
+	}
+	tenant, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	switch tenant.Status {
+	case domain.TenantActive:
+		return nil
+	case domain.TenantSuspended:
+		return domain.FailedPrecondition("tenant %s is suspended: its tokens are accepted again once the tenant is reactivated", tenant.ID)
+	default:
+		return domain.FailedPrecondition("tenant %s is %s: its tokens are no longer accepted", tenant.ID, tenant.Status)
+	}
+}

@@ -99,12 +99,13 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_MASTER_KEY" "key" "identity-master-key") }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUEXEC_CLIENT_SECRET" "key" "dokkuexec-client-secret") }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "MCPEDGE_CLIENT_SECRET" "key" "mcpedge-client-secret") }}
+{{ include "dokkumcp.secretEnv" (dict "root" . "name" "SECRETS_CLIENT_SECRET" "key" "secrets-client-secret") }}
 {{- if .Values.identity.operatorClient }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "OPERATOR_CLIENT_SECRET" "key" "operator-client-secret") }}
 {{- end }}
 {{- /* Kubernetes expands $(VAR) from the variables above at container start. */}}
 - name: DOKKUMCP_SERVICE_CLIENTS
-  value: "dokkuexec=$(DOKKUEXEC_CLIENT_SECRET),mcpedge=$(MCPEDGE_CLIENT_SECRET){{ if .Values.identity.operatorClient }},operator=$(OPERATOR_CLIENT_SECRET){{ end }}"
+  value: "dokkuexec=$(DOKKUEXEC_CLIENT_SECRET),mcpedge=$(MCPEDGE_CLIENT_SECRET),secrets=$(SECRETS_CLIENT_SECRET){{ if .Values.identity.operatorClient }},operator=$(OPERATOR_CLIENT_SECRET){{ end }}"
 {{- end -}}
 
 {{- define "dokkumcp.env.tenancy" -}}
@@ -119,6 +120,12 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 - name: DOKKUMCP_CERT_TTL
   value: {{ .Values.secrets.certTTL | quote }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_POSTGRES_URL" "key" .Values.secrets.postgresURLKey) }}
+{{- /* Every issued credential is recorded in Tenancy's audit ledger before it is returned. */}}
+- name: DOKKUMCP_TENANCY_URL
+  value: {{ include "dokkumcp.serviceURL" (dict "root" . "service" "tenancy") | quote }}
+- name: DOKKUMCP_CLIENT_ID
+  value: secrets
+{{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_CLIENT_SECRET" "key" "secrets-client-secret") }}
 {{- if .Values.vault.address }}
 - name: DOKKUMCP_VAULT_ADDR
   value: {{ .Values.vault.address | quote }}
@@ -182,6 +189,8 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
   value: {{ .Values.mcpedge.maxBodyBytes | int64 | quote }}
 - name: DOKKUMCP_CALL_TIMEOUT
   value: {{ .Values.mcpedge.callTimeout | quote }}
+- name: DOKKUMCP_METRICS_TENANT_LABEL
+  value: {{ .Values.mcpedge.metricsTenantLabel | default false | quote }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_CLIENT_SECRET" "key" "mcpedge-client-secret") }}
 {{- end -}}
 

@@ -143,6 +143,7 @@ func parseForm(w http.ResponseWriter, r *http.Request, endpoint string) (url.Val
 // private_key_jwt credentials; RFC 6749 section 2.3 allows one method per
 // request.
 func readClientCredentials(r *http.Request, form url.Values, req *app.ClientCredentials) error {
+	req.SourceAddress = sourceAddress(r)
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
 	assertionType, assertion := form.Get("client_assertion_type"), form.Get("client_assertion")
 	if assertionType != "" || assertion != "" {
@@ -207,8 +208,8 @@ func writeError(ctx context.Context, w http.ResponseWriter, logger *slog.Logger,
 		w.Header().Set("Retry-After", strconv.Itoa(int(oauthErr.RetryAfter.Seconds())))
 		message = "request rate limited"
 	case oauthErr.Code == app.ErrCodeInvalidClient:
-		// NOTE: failed client authentications go to the log only; the audit
-		// ledger does not exist yet and should record them when it does.
+		// The app layer records failures of known tenant clients in the
+		// tenant's audit ledger; every failure is logged here.
 		message = "client authentication failed"
 		status = http.StatusUnauthorized
 		if creds.AuthMethod == app.ClientAuthBasic || creds.AuthMethod == app.ClientAuthNone {

@@ -103,8 +103,8 @@ func (h *Handler) RotateSigningKey(ctx context.Context, _ *connect.Request[ident
 	}), nil
 }
 
-// toConnectError returns validation errors as InvalidArgument and unknown
-// names as NotFound with their text, and hides every other error behind Internal, logging its detail.
+// toConnectError returns validation errors as InvalidArgument, unknown
+// names as NotFound and unaudited changes as Unavailable with their text, and hides every other error behind Internal, logging its detail.
 func (h *Handler) toConnectError(ctx context.Context, message string, err error, attrs ...any) error {
 	var invalid *app.InvalidArgumentError
 	if errors.As(err, &invalid) {
@@ -113,6 +113,10 @@ func (h *Handler) toConnectError(ctx context.Context, message string, err error,
 	var notFound *app.NotFoundError
 	if errors.As(err, &notFound) {
 		return connect.NewError(connect.CodeNotFound, notFound.Err)
+	}
+	var unavailable *app.UnavailableError
+	if errors.As(err, &unavailable) {
+		return connect.NewError(connect.CodeUnavailable, unavailable.Err)
 	}
 	h.logger.ErrorContext(ctx, message, append(attrs, "error", err)...)
 	return connect.NewError(connect.CodeInternal, errors.New("the identity store failed; retry later"))

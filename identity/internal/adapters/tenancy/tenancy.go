@@ -1,4 +1,5 @@
-// Package tenancy reads tenants' plans from Tenancy over Connect.
+// Package tenancy reads tenants' plans from Tenancy and appends to its audit
+// ledger over Connect.
 package tenancy
 
 import (
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	tenancyv1 "dokkumcp.dev/gen/dokkumcp/tenancy/v1"
 	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
@@ -16,7 +18,8 @@ import (
 	"dokkumcp.dev/platform/auth"
 )
 
-// Client implements app.TenantPlanSource with GetTenantLimits.
+// Client implements app.TenantPlanSource with GetTenantLimits and
+// app.AuditLog with AppendAuditEvent.
 type Client struct {
 	tenancy tenancyv1connect.TenancyServiceClient
 }
@@ -59,4 +62,26 @@ func status(s tenancyv1.TenantStatus) domain.TenantStatus {
 	default:
 		return domain.TenantStatus(strings.ToLower(strings.TrimPrefix(s.String(), "TENANT_STATUS_")))
 	}
+}
+
+// AppendAuditEvent appends event to its tenant's ledger and returns after
+// Tenancy has committed it.
+func (c *Client) AppendAuditEvent(ctx context.Context, event app.AuditEvent) error {
+	_, err := c.tenancy.AppendAuditEvent(ctx, connect.NewRequest(&tenancyv1.AppendAuditEventRequest{
+		TenantId:      event.TenantID,
+		Time:          timestamppb.New(event.Time),
+		Subject:       event.Subject,
+		ClientId:      event.ClientID,
+		Actor:         event.Actor,
+		Operation:     event.Operation,
+		Target:        event.Target,
+		ArgumentsJson: event.ArgumentsJSON(),
+		Result:        event.Result,
+		LatencyMs:     event.Latency.Milliseconds(),
+		TraceId:       event.TraceID,
+	}))
+	if err != nil {
+		return fmt.Errorf("append audit event %s of tenant %s: %w", event.Operation, event.TenantID, err)
+	}
+	return nil
 }

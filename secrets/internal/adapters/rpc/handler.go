@@ -158,6 +158,9 @@ func (h *Handler) connectError(ctx context.Context, method string, req target, e
 	if errors.As(err, &caConfig) {
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New(caConfig.Message))
 	}
+	if errors.Is(err, app.ErrNotAudited) {
+		return connect.NewError(connect.CodeUnavailable, errors.New("the SSH credential was not issued because its audit event could not be recorded in the tenancy service: retry shortly"))
+	}
 	if errors.Is(err, app.ErrCAUnavailable) {
 		return connect.NewError(connect.CodeUnavailable, errors.New("the SSH CA is unavailable: retry shortly"))
 	}

@@ -52,7 +52,7 @@ func (h *Handler) AppendAuditEvent(ctx context.Context, req *connect.Request[ten
 }
 
 func (h *Handler) ListAuditEvents(ctx context.Context, req *connect.Request[tenancyv1.ListAuditEventsRequest]) (*connect.Response[tenancyv1.ListAuditEventsResponse], error) {
-	tenantID, err := auditTenant(ctx, req.Msg.GetTenantId())
+	tenantID, err := h.auditTenant(ctx, req.Msg.GetTenantId())
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func (h *Handler) ListAuditEvents(ctx context.Context, req *connect.Request[tena
 }
 
 func (h *Handler) ExportAuditEvents(ctx context.Context, req *connect.Request[tenancyv1.ExportAuditEventsRequest], stream *connect.ServerStream[tenancyv1.ExportAuditEventsResponse]) error {
-	tenantID, err := auditTenant(ctx, req.Msg.GetTenantId())
+	tenantID, err := h.auditTenant(ctx, req.Msg.GetTenantId())
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (h *Handler) ExportAuditEvents(ctx context.Context, req *connect.Request[te
 }
 
 func (h *Handler) VerifyAuditChain(ctx context.Context, req *connect.Request[tenancyv1.VerifyAuditChainRequest]) (*connect.Response[tenancyv1.VerifyAuditChainResponse], error) {
-	tenantID, err := auditTenant(ctx, req.Msg.GetTenantId())
+	tenantID, err := h.auditTenant(ctx, req.Msg.GetTenantId())
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +126,9 @@ func (h *Handler) VerifyAuditChain(ctx context.Context, req *connect.Request[ten
 }
 
 // auditTenant returns the tenant whose audit events the caller may read: a
-// tenant token's own tenant, or for a service token the requested one.
-func auditTenant(ctx context.Context, requested string) (string, error) {
+// tenant token's own tenant while that tenant is active, or for a service
+// token the requested one.
+func (h *Handler) auditTenant(ctx context.Context, requested string) (string, error) {
 	principal, ok := auth.PrincipalFrom(ctx)
 	if !ok {
 		return "", connect.NewError(connect.CodeUnauthenticated, errors.New("no verified caller: send an Identity access token in the Authorization header"))
@@ -141,6 +142,9 @@ func auditTenant(ctx context.Context, requested string) (string, error) {
 	if requested != "" && requested != principal.TenantID {
 		return "", connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
 			"the token is scoped to tenant %s and cannot read the audit events of tenant %s: leave tenant_id empty", principal.TenantID, requested))
+	}
+	if err := h.service.CheckTenantActive(ctx, principal.TenantID); err != nil {
+		return "", h.connectError(ctx, "auditTenant", err)
 	}
 	return principal.TenantID, nil
 }
