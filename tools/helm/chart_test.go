@@ -103,7 +103,8 @@ var serviceFlags = map[string][]string{
 	"secrets": {"postgres-url", "identity-url", "vault-addr", "vault-token", "vault-mount", "vault-role",
 		"vault-bootstrap", "master-key", "cert-ttl", "vault-auth-method", "vault-kubernetes-mount", "vault-kubernetes-role",
 		"vault-kubernetes-token-file", "vault-approle-mount", "vault-approle-role-id", "vault-approle-secret-id",
-		"vault-approle-secret-id-file", "vault-timeout", "vault-max-retries", "tenancy-url", "client-id", "client-secret"},
+		"vault-approle-secret-id-file", "vault-timeout", "vault-max-retries", "tenancy-url", "client-id", "client-secret",
+		"vault-kv-mount", "managed-key-rotation-interval", "managed-key-check-interval", "managed-key-admin-user"},
 	"dokkuexec": {"identity-url", "client-id", "client-secret", "tenancy-url", "secrets-url", "command-timeout",
 		"output-limit", "ssh-dial-timeout"},
 	"mcpedge": {"public-url", "identity-url", "client-id", "client-secret", "dokkuexec-url", "allowed-origins",
@@ -519,6 +520,10 @@ func checkNetworkPolicies(t *testing.T, rc renderedChart, values common.Values) 
 	}
 	if !hasString(values, "vault", "address") {
 		delete(want, "secrets -> vault tcp/8200")
+	}
+	if enabled, _ := lookup(values, "secrets", "managedKeys", "enabled").(bool); enabled {
+		// The managed-key rotation logs in to the hosts (docs/managed-keys.md).
+		want["secrets -> dokku-hosts tcp/22"] = true
 	}
 
 	for _, edge := range slices.Sorted(maps.Keys(got)) {

@@ -135,6 +135,13 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
   value: {{ .Values.vault.role | quote }}
 - name: DOKKUMCP_VAULT_BOOTSTRAP
   value: {{ .Values.vault.bootstrap | quote }}
+- name: DOKKUMCP_VAULT_KV_MOUNT
+  value: {{ .Values.secrets.managedKeys.kvMount | quote }}
+{{- /* Rotation interval 0 turns rotation off when managed keys are not used. */}}
+- name: DOKKUMCP_MANAGED_KEY_ROTATION_INTERVAL
+  value: {{ ternary .Values.secrets.managedKeys.rotationInterval "0" .Values.secrets.managedKeys.enabled | quote }}
+- name: DOKKUMCP_MANAGED_KEY_CHECK_INTERVAL
+  value: {{ .Values.secrets.managedKeys.checkInterval | quote }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_VAULT_TOKEN" "key" "vault-token") }}
 {{- if eq .Values.vault.authMethod "kubernetes" }}
 {{- /* Flags of the Secrets service's Vault Kubernetes-auth login. */}}
@@ -150,6 +157,9 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- fail (printf "vault.authMethod %q is not supported: use token or kubernetes" .Values.vault.authMethod) }}
 {{- end }}
 {{- else }}
+{{- if .Values.secrets.managedKeys.enabled }}
+{{- fail "secrets.managedKeys.enabled needs vault.address: managed keys are stored in Vault KV v2" }}
+{{- end }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_MASTER_KEY" "key" "secrets-master-key") }}
 {{- end }}
 {{- end -}}
