@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -64,9 +66,17 @@ func NewCallMetrics(meter metric.Meter, tenantLabel bool) (*CallMetrics, error) 
 	return m, nil
 }
 
-// toolLabel returns tool when it names a tool of the catalogue.
+// toolLabel returns tool when it names a tool of the catalogue, a resource
+// (resource.<name>) or a prompt (prompt.<name>), and otherTool for anything
+// else, so that a caller cannot mint label values.
 func toolLabel(tool string) string {
 	if domain.Permission(tool) != "" {
+		return tool
+	}
+	if name, ok := strings.CutPrefix(tool, "resource."); ok && domain.ResourcePermission(name) != "" {
+		return tool
+	}
+	if name, ok := strings.CutPrefix(tool, "prompt."); ok && slices.Contains(domain.PromptNames(), name) {
 		return tool
 	}
 	return otherTool
