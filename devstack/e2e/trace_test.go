@@ -180,7 +180,9 @@ func TestTraceAcrossHops(t *testing.T) {
 			"secrets": slices.Concat(common, audit, []string{"dokkumcp_secrets_credentials_issued_total"}),
 			"dokkuexec": slices.Concat(common, audit, []string{"rpc_client_call_duration_seconds",
 				"dokkumcp_dokkuexec_ssh_command_duration_seconds", "dokkumcp_dokkuexec_credential_cache_lookups_total",
-				"dokkumcp_dokkuexec_ssh_credential_remaining_seconds", "dokkumcp_dokkuexec_ssh_credential_renewal_failures_total"}),
+				"dokkumcp_dokkuexec_ssh_credential_remaining_seconds", "dokkumcp_dokkuexec_ssh_credential_renewal_failures_total",
+				"dokkumcp_dokkuexec_ssh_session_wait_seconds", "dokkumcp_dokkuexec_ssh_breaker_hosts",
+				"dokkumcp_dokkuexec_ssh_connections", "dokkumcp_dokkuexec_ssh_sessions"}),
 		}
 		if st.CABackend == "vault" {
 			want["secrets"] = append(want["secrets"], "dokkumcp_secrets_vault_up", "dokkumcp_secrets_vault_request_duration_seconds")

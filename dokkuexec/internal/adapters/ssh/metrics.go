@@ -16,6 +16,8 @@ const MeterName = "dokkumcp.dev/dokkuexec/ssh"
 const (
 	sessionWaitMetric  = "dokkumcp_dokkuexec_ssh_session_wait_seconds"
 	breakerHostsMetric = "dokkumcp_dokkuexec_ssh_breaker_hosts"
+	connectionsMetric  = "dokkumcp_dokkuexec_ssh_connections"
+	sessionsMetric     = "dokkumcp_dokkuexec_ssh_sessions"
 )
 
 // metrics records the session wait histogram and observes the breaker
@@ -52,7 +54,48 @@ func newMetrics(meter metric.Meter, e *Executor, logger *slog.Logger) *metrics {
 	if err != nil {
 		logger.Error("ssh metric not registered", "metric", breakerHostsMetric, "error", err)
 	}
+	_, err = meter.Int64ObservableGauge(connectionsMetric,
+		metric.WithDescription("Open pooled SSH connections, one per host at most."),
+		metric.WithInt64Callback(func(_ context.Context, observer metric.Int64Observer) error {
+			connections, _ := poolCounts(e)
+			observer.Observe(connections)
+			return nil
+		}))
+	if err != nil {
+		logger.Error("ssh metric not registered", "metric", connectionsMetric, "error", err)
+	}
+	_, err = meter.Int64ObservableGauge(sessionsMetric,
+		metric.WithDescription("SSH sessions in use across all pooled connections (each holds one of its host's --ssh-max-sessions slots)."),
+		metric.WithInt64Callback(func(_ context.Context, observer metric.Int64Observer) error {
+			_, sessions := poolCounts(e)
+			observer.Observe(sessions)
+			return nil
+		}))
+	if err != nil {
+		logger.Error("ssh metric not registered", "metric", sessionsMetric, "error", err)
+	}
 	return m
+}
+
+// poolCounts returns the number of open pooled connections and of session
+// slots in use.
+func poolCounts(e *Executor) (connections, sessions int64) {
+	e.mu.Lock()
+	pools := make([]*hostPool, 0, len(e.pools))
+	for _, pool := range e.pools {
+		pools = append(pools, pool)
+	}
+	e.mu.Unlock()
+
+	for _, pool := range pools {
+		sessions += int64(len(pool.slots))
+		pool.mu.Lock()
+		if pool.conn != nil {
+			connections++
+		}
+		pool.mu.Unlock()
+	}
+	return connections, sessions
 }
 
 func (m *metrics) recordSessionWait(ctx context.Context, waited time.Duration) {

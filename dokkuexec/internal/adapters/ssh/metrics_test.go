@@ -98,3 +98,47 @@ func TestMetricsBreakerHostsAndSessionWait(t *testing.T) {
 		t.Errorf("session waits recorded = %d, want 2, one per Run", points[0].Count)
 	}
 }
+
+// gaugeValue returns the single point of the int64 gauge named name.
+func gaugeValue(t *testing.T, reader *sdkmetric.ManualReader, name string) int64 {
+	t.Helper()
+	m, ok := collect(t, reader, name)
+	if !ok {
+		t.Fatalf("no %s metric", name)
+	}
+	points := m.Data.(metricdata.Gauge[int64]).DataPoints
+	if len(points) != 1 {
+		t.Fatalf("%s has %d points, want 1", name, len(points))
+	}
+	return points[0].Value
+}
+
+func TestMetricsConnectionsAndSessions(t *testing.T) {
+	t.Parallel()
+	host := sshtest.Start(t, emulator.Options{})
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
+	executor, _ := newExecutor(t, func(o *sshadapter.Options) {
+		o.Meter = provider.Meter(sshadapter.MeterName)
+	})
+
+	if got := gaugeValue(t, reader, "dokkumcp_dokkuexec_ssh_connections"); got != 0 {
+		t.Errorf("connections before any command = %d, want 0", got)
+	}
+	if _, err := executor.Run(t.Context(), host.Target(), domain.VersionCommand()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := gaugeValue(t, reader, "dokkumcp_dokkuexec_ssh_connections"); got != 1 {
+		t.Errorf("connections after a command = %d, want 1", got)
+	}
+	if got := gaugeValue(t, reader, "dokkumcp_dokkuexec_ssh_sessions"); got != 0 {
+		t.Errorf("sessions after the command ended = %d, want 0", got)
+	}
+	if err := executor.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := gaugeValue(t, reader, "dokkumcp_dokkuexec_ssh_connections"); got != 0 {
+		t.Errorf("connections after Close = %d, want 0", got)
+	}
+}
