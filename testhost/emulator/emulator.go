@@ -61,6 +61,8 @@ type Emulator struct {
 	nextPID        int
 	nextBuild      int
 	livePIDs       map[int]bool
+	// gate, when set, holds builds at their build step.
+	gate *DeployGate
 
 	// feedMu guards followers, the sessions following logs. It is
 	// separate from mu, which a follower does not hold while it follows.
