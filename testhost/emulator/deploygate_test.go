@@ -30,14 +30,18 @@ func TestDeployGate(t *testing.T) {
 		wantStatus string
 	}{
 		{
-			name:       "released build deploys",
-			finish:     func(_ *testing.T, _ *emulator.Emulator, gate *emulator.DeployGate, _ context.CancelFunc) { gate.Finish(0) },
+			name: "released build deploys",
+			finish: func(_ *testing.T, _ *emulator.Emulator, gate *emulator.DeployGate, _ context.CancelFunc) {
+				gate.Finish(0)
+			},
 			wantExit:   0,
 			wantStatus: "succeeded",
 		},
 		{
-			name:       "failed build",
-			finish:     func(_ *testing.T, _ *emulator.Emulator, gate *emulator.DeployGate, _ context.CancelFunc) { gate.Finish(1) },
+			name: "failed build",
+			finish: func(_ *testing.T, _ *emulator.Emulator, gate *emulator.DeployGate, _ context.CancelFunc) {
+				gate.Finish(1)
+			},
 			wantExit:   1,
 			wantStatus: "failed",
 		},
