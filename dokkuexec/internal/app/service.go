@@ -37,6 +37,17 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now returns the current time; it defaults to time.Now.
 	Now func() time.Time
+	// Deployments stores deployments; without it CreateDeployment fails.
+	Deployments DeploymentStore
+	// DeploymentOutputLines is how many build output lines are kept per
+	// deployment; it defaults to DefaultDeploymentOutputLines.
+	DeploymentOutputLines int
+	// DeploymentOutputRetention is how long a finished deployment's
+	// output stays readable; it defaults to one hour.
+	DeploymentOutputRetention time.Duration
+	// ReconcileInterval is how often a deployment found still running at
+	// startup is checked; it defaults to DefaultReconcileInterval.
+	ReconcileInterval time.Duration
 }
 
 // Service runs the Dokku operations of DokkuExecService.
@@ -62,6 +73,17 @@ type Service struct {
 	hostInfosMu sync.Mutex
 	// hostInfos caches GetHostInfo by tenant and host id.
 	hostInfos map[string]HostInfo
+
+	deployments       DeploymentStore
+	runs              *deploymentRuns
+	outputLines       int
+	outputRetention   time.Duration
+	reconcileInterval time.Duration
+	// runCtx is the context of deployment runs, independent of the
+	// requests that start them; StopDeployments ends it.
+	runCtx    context.Context
+	runCancel context.CancelFunc
+	runWG     sync.WaitGroup
 }
 
 // NewService returns a Service.
@@ -72,7 +94,24 @@ func NewService(opts Options) *Service {
 	if opts.Streamer == nil {
 		opts.Streamer, _ = opts.Executor.(LineStreamer)
 	}
+	if opts.DeploymentOutputLines <= 0 {
+		opts.DeploymentOutputLines = DefaultDeploymentOutputLines
+	}
+	if opts.DeploymentOutputRetention <= 0 {
+		opts.DeploymentOutputRetention = time.Hour
+	}
+	if opts.ReconcileInterval <= 0 {
+		opts.ReconcileInterval = DefaultReconcileInterval
+	}
+	runCtx, runCancel := context.WithCancel(context.Background())
 	return &Service{
+		deployments:       opts.Deployments,
+		runs:              &deploymentRuns{runs: map[string]*deploymentRun{}},
+		outputLines:       opts.DeploymentOutputLines,
+		outputRetention:   opts.DeploymentOutputRetention,
+		reconcileInterval: opts.ReconcileInterval,
+		runCtx:            runCtx,
+		runCancel:         runCancel,
 		hosts:       opts.Hosts,
 		executor:    opts.Executor,
 		streamer:    opts.Streamer,
