@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -473,14 +474,14 @@ func (s *Service) WatchDeployment(ctx context.Context, tenantID, id string, afte
 		return s.watchStored(ctx, d, follow, send)
 	}
 
-	sentVersion := int64(-1)
+	var sent *domain.Deployment
 	for {
-		d, version, lines, changed := run.snapshot(afterLine)
-		if version != sentVersion {
+		d, _, lines, changed := run.snapshot(afterLine)
+		if sent == nil || stateChanged(*sent, d) {
 			if err := send(DeploymentEvent{Deployment: &d}); err != nil {
 				return err
 			}
-			sentVersion = version
+			sent = &d
 		}
 		for i := range lines {
 			if err := send(DeploymentEvent{Line: &lines[i]}); err != nil {
@@ -501,6 +502,13 @@ func (s *Service) WatchDeployment(ctx context.Context, tenantID, id string, afte
 	}
 }
 
+// stateChanged reports whether b differs from a in more than its count of
+// output lines, which the line events already tell.
+func stateChanged(a, b domain.Deployment) bool {
+	a.OutputLines = b.OutputLines
+	return !reflect.DeepEqual(a, b)
+}
+
 // watchStored watches a deployment that no run of this process holds: the
 // stored record, reread until it ends. Its output is not available here.
 func (s *Service) watchStored(ctx context.Context, d domain.Deployment, follow bool, send func(DeploymentEvent) error) error {
@@ -512,7 +520,7 @@ func (s *Service) watchStored(ctx context.Context, d domain.Deployment, follow b
 			return nil
 		}
 		previous := d
-		for d == previous {
+		for reflect.DeepEqual(d, previous) {
 			select {
 			case <-time.After(storedWatchInterval):
 			case <-ctx.Done():
