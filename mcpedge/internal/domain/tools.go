@@ -36,6 +36,19 @@ const (
 	// RunArgPattern is DokkuExec's rule for each word of a one-off command:
 	// letters, digits and ._:=+/,@%- only.
 	RunArgPattern = `^[A-Za-z0-9._:=+/,@%-]+$`
+	// GitRepositoryPattern is DokkuExec's rule for a git remote: an
+	// https://, http://, ssh:// or git:// URL, or user@host:path, made of
+	// letters, digits and ._%+,@=:/- only. DokkuExec also refuses a
+	// password in the URL.
+	GitRepositoryPattern = `^((https|http|ssh|git)://([A-Za-z0-9._%+:-]+@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._%+,@=:/-]*)?|[A-Za-z0-9._-]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[A-Za-z0-9._%+,@=/-]+)$`
+	// GitRefPattern is DokkuExec's rule for a branch, tag or commit;
+	// DokkuExec also refuses "..", "//" and a trailing "/", "." or ".lock".
+	GitRefPattern = `^[A-Za-z0-9_][A-Za-z0-9._/-]*$`
+	// ImagePattern is DokkuExec's rule for a container image reference:
+	// [registry[:port]/]name[:tag][@sha256:digest] with a lower-case name.
+	ImagePattern = `^([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]{1,5})?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`
+	// DeploymentIDPattern is the shape of DokkuExec's deployment ids.
+	DeploymentIDPattern = `^d-[a-z2-7]{10}$`
 )
 
 // Limits that mirror DokkuExec's validators.
@@ -47,6 +60,12 @@ const (
 	DefaultLogLines      = 100
 	MaxRunArgs           = 64
 	MaxAuditPageSize     = 1000
+	MaxGitRepository     = 1024
+	MaxGitRef            = 255
+	MaxImage             = 1024
+	MaxDeploymentPage    = 100
+	MaxDeployLogLines    = 1000
+	DefaultDeployLogs    = 200
 )
 
 // Tool names, `area_verb`.
@@ -77,6 +96,12 @@ const (
 	ToolRun           = "run"
 	ToolHostInfo      = "host_info"
 	ToolAuditLog      = "audit_log"
+
+	ToolDeployCreate = "deploy_create"
+	ToolDeployStatus = "deploy_status"
+	ToolDeployList   = "deploy_list"
+	ToolDeployLogs   = "deploy_logs"
+	ToolDeployCancel = "deploy_cancel"
 )
 
 // Fully qualified names of the services the tools call.
@@ -116,6 +141,12 @@ var toolMethods = map[string]protoreflect.FullName{
 	ToolHostInfo:      dokkuExecService + ".GetHostInfo",
 
 	ToolAuditLog: tenancyService + ".ListAuditEvents",
+
+	ToolDeployCreate: dokkuExecService + ".CreateDeployment",
+	ToolDeployStatus: dokkuExecService + ".GetDeployment",
+	ToolDeployList:   dokkuExecService + ".ListDeployments",
+	ToolDeployLogs:   dokkuExecService + ".WatchDeployment",
+	ToolDeployCancel: dokkuExecService + ".CancelDeployment",
 }
 
 // contractFiles are the contracts the tools' RPCs are declared in.

@@ -35,6 +35,12 @@ func TestPermissionComesFromContract(t *testing.T) {
 		domain.ToolRun:           "apps:deploy",
 		domain.ToolHostInfo:      "apps:read",
 		domain.ToolAuditLog:      "audit:read",
+
+		domain.ToolDeployCreate: "apps:deploy",
+		domain.ToolDeployStatus: "apps:deploy",
+		domain.ToolDeployList:   "apps:deploy",
+		domain.ToolDeployLogs:   "apps:deploy",
+		domain.ToolDeployCancel: "apps:deploy",
 	}
 	for _, tool := range domain.ToolNames() {
 		if got := domain.Permission(tool); got != want[tool] {

@@ -134,6 +134,7 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 
 	addLifecycleTools(s, tools, h)
 	addOperationsTools(s, tools, h)
+	addDeployTools(s, tools, h)
 	return s
 }
 
