@@ -172,6 +172,7 @@ func TestEndToEnd(t *testing.T) {
 		slices.Sort(names)
 		want := []string{"apps_create", "apps_destroy", "apps_list", "apps_lock", "apps_rename", "apps_report",
 			"apps_unlock", "audit_log", "config_export", "config_get", "config_set", "config_unset",
+			"deploy_cancel", "deploy_create", "deploy_list", "deploy_logs", "deploy_status",
 			"domains_add", "domains_remove", "domains_report", "domains_set", "host_info", "logs_get",
 			"ps_report", "ps_restart", "ps_scale", "ps_start", "ps_stop", "run"}
 		if !slices.Equal(names, want) {
