@@ -20,11 +20,15 @@ CREATE TABLE deployments (
     output_lines bigint NOT NULL DEFAULT 0,
     create_time  timestamptz NOT NULL,
     start_time   timestamptz,
-    end_time     timestamptz
+    end_time     timestamptz,
+    -- runner names the DokkuExec process that runs or follows the
+    -- deployment, which proves it alive by advancing heartbeat_time.
+    runner         text NOT NULL DEFAULT '',
+    heartbeat_time timestamptz NOT NULL
 );
 
 -- One deployment per app may be queued or running, across every replica.
 CREATE UNIQUE INDEX deployments_one_active_per_app ON deployments (tenant_id, host_id, app)
     WHERE status IN ('queued', 'running');
 CREATE INDEX deployments_app_idx ON deployments (tenant_id, host_id, app, create_time DESC);
-CREATE INDEX deployments_active_idx ON deployments (create_time) WHERE status IN ('queued', 'running');
+CREATE INDEX deployments_active_idx ON deployments (heartbeat_time) WHERE status IN ('queued', 'running');

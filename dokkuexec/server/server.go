@@ -70,8 +70,8 @@ type Config struct {
 	// DeploymentOutputLines is how many build output lines are kept per
 	// deployment.
 	DeploymentOutputLines int
-	// ReconcileInterval is how often a deployment found still running on
-	// its host at startup is checked again.
+	// ReconcileInterval is how often deployments whose DokkuExec stopped
+	// are looked for, and a deployment still running on its host checked.
 	ReconcileInterval time.Duration
 }
 
@@ -89,7 +89,7 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.DurationVar(&c.LimitsTTL, "limits-ttl", app.DefaultLimitsTTL, "how long a tenant's plan limits and status are cached; a plan change or suspension applies within this time")
 	fs.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL connection string for the dokkuexec schema, which stores deployments, for example postgres://dokkumcp@127.0.0.1:5432/dokkumcp")
 	fs.IntVar(&c.DeploymentOutputLines, "deployment-output-lines", app.DefaultDeploymentOutputLines, "how many build output lines DokkuExec keeps in memory per deployment")
-	fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", app.DefaultReconcileInterval, "how often a deployment found still running on its host at startup is checked until it ends")
+	fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", app.DefaultReconcileInterval, "how often deployments left by a stopped DokkuExec are looked for and reconciled, and a deployment still running on its host is checked until it ends")
 	return c
 }
 
@@ -225,11 +225,7 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 	// Reconciling needs Tenancy, Secrets and the hosts; it runs beside
 	// serving so that one unreachable host does not delay startup.
-	go func() {
-		if _, err := service.Reconcile(ctx); err != nil {
-			logger.ErrorContext(ctx, "deployments not reconciled", "error", err)
-		}
-	}()
+	go service.MaintainDeployments(ctx)
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,

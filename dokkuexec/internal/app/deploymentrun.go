@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"dokkumcp.dev/dokkuexec/internal/domain"
 )
@@ -20,9 +21,14 @@ type DeploymentStore interface {
 	GetDeployment(ctx context.Context, tenantID, id string) (domain.Deployment, error)
 	// ListDeployments returns an app's deployments, newest first.
 	ListDeployments(ctx context.Context, tenantID, hostID string, app domain.AppName, limit int) ([]domain.Deployment, error)
-	// ListUnfinishedDeployments returns every tenant's queued and running
-	// deployments.
-	ListUnfinishedDeployments(ctx context.Context) ([]domain.Deployment, error)
+	// ListStaleDeployments returns every tenant's queued and running
+	// deployments whose runner last proved alive before staleBefore.
+	ListStaleDeployments(ctx context.Context, staleBefore time.Time) ([]domain.Deployment, error)
+	// ClaimDeployment makes runner the runner of a deployment that is
+	// still stale, and reports whether it did.
+	ClaimDeployment(ctx context.Context, id, runner string, now, staleBefore time.Time) (bool, error)
+	// Heartbeat proves runner alive for its unfinished deployments.
+	Heartbeat(ctx context.Context, runner string, now time.Time) error
 }
 
 // ErrDeploymentNotFound is returned by a DeploymentStore for an unknown id.

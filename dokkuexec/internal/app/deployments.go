@@ -132,7 +132,7 @@ func (s *Service) createDeployment(ctx context.Context, tenantID string, req Dep
 
 	d := domain.Deployment{
 		ID: domain.NewDeploymentID(), TenantID: tenantID, HostID: target.Host.ID, HostName: target.Host.Name,
-		App: app, Source: source, Status: domain.DeploymentQueued, CreateTime: s.now().UTC(),
+		App: app, Source: source, Status: domain.DeploymentQueued, CreateTime: s.now().UTC(), Runner: s.runner,
 	}
 	// The run is known before it is stored, so that a Reconcile running
 	// meanwhile does not take the stored deployment for an orphan.

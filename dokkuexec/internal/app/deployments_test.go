@@ -66,7 +66,7 @@ func (f *deployFixture) newService(t *testing.T) *app.Service {
 	service := app.NewService(app.Options{
 		Tenancy: f.tenancy, Audit: f.tenancy, Hosts: &hostResolver{host: f.host.Host}, Credentials: f.host.CA,
 		Executor: executor, Logger: slog.New(slog.DiscardHandler),
-		Deployments: f.store, ReconcileInterval: 20 * time.Millisecond,
+		Deployments: f.store, ReconcileInterval: 20 * time.Millisecond, StaleAfter: time.Millisecond,
 	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -455,5 +455,40 @@ func TestReconcileFollowsRunningBuild(t *testing.T) {
 	got := waitForStatus(t, restarted, d.ID, domain.DeploymentSucceeded)
 	if got.ExitCode == nil || *got.ExitCode != 0 {
 		t.Errorf("settled = %+v, want exit code 0", got)
+	}
+}
+
+// TestReconcileSkipsLiveRunner leaves alone a deployment whose runner still
+// proves alive, as another replica's would be.
+func TestReconcileSkipsLiveRunner(t *testing.T) {
+	t.Parallel()
+	f := newDeployFixture(t, emulator.Options{})
+	now := time.Now().UTC()
+	d := domain.Deployment{ID: domain.NewDeploymentID(), TenantID: sshtest.TenantID, HostID: sshtest.HostID, HostName: sshtest.HostName,
+		App: "shop", Source: domain.DeploymentSource{Kind: domain.SourceRebuild}, Status: domain.DeploymentQueued, CreateTime: now, Runner: "other-replica"}
+	if err := f.store.InsertDeployment(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Heartbeat(t.Context(), "other-replica", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	report, err := f.service.Reconcile(t.Context())
+	if err != nil || report != (app.ReconcileReport{}) {
+		t.Fatalf("Reconcile = %+v, %v; want nothing done", report, err)
+	}
+	if got, err := f.store.GetDeployment(t.Context(), sshtest.TenantID, d.ID); err != nil || got.Status != domain.DeploymentQueued {
+		t.Errorf("deployment after Reconcile = %+v, %v; want it still queued", got, err)
+	}
+
+	if err := f.store.Heartbeat(t.Context(), "other-replica", now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	report, err = f.service.Reconcile(t.Context())
+	if err != nil || report.Settled != 1 {
+		t.Fatalf("Reconcile of a stale runner's deployment = %+v, %v; want 1 settled", report, err)
+	}
+	if got, _ := f.store.GetDeployment(t.Context(), sshtest.TenantID, d.ID); got.Status != domain.DeploymentFailed || !strings.Contains(got.Message, "nothing ran") {
+		t.Errorf("settled = %+v, want failed because nothing ran", got)
 	}
 }

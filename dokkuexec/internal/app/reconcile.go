@@ -2,15 +2,65 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"time"
 
 	"dokkumcp.dev/dokkuexec/internal/domain"
 )
 
-// DefaultReconcileInterval is how often a deployment found running at
-// startup is checked on its host until it ends.
-const DefaultReconcileInterval = 15 * time.Second
+// Defaults of the deployment maintenance.
+const (
+	// DefaultReconcileInterval is how often stale deployments are looked
+	// for, and how often a deployment still running on its host is checked
+	// until it ends.
+	DefaultReconcileInterval = 15 * time.Second
+	// DefaultHeartbeatInterval is how often a process proves alive for
+	// the deployments it runs.
+	DefaultHeartbeatInterval = 10 * time.Second
+	// DefaultStaleAfter is how long a deployment's runner may miss its
+	// heartbeats before another process reconciles the deployment: four
+	// heartbeats and a margin for a slow database.
+	DefaultStaleAfter = 45 * time.Second
+)
+
+// newRunnerID returns a random name for this process.
+func newRunnerID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "dokkuexec-" + hex.EncodeToString(b)
+}
+
+// MaintainDeployments proves this process alive for its deployments every
+// heartbeat interval and reconciles stale deployments at once and then every
+// reconcile interval, until ctx ends.
+func (s *Service) MaintainDeployments(ctx context.Context) {
+	if s.deployments == nil {
+		return
+	}
+	heartbeat := time.NewTicker(s.heartbeatInterval)
+	defer heartbeat.Stop()
+	reconcile := time.NewTicker(s.reconcileInterval)
+	defer reconcile.Stop()
+	for {
+		if _, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			s.logger.ErrorContext(ctx, "deployments not reconciled", "error", err)
+		}
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-heartbeat.C:
+				if err := s.deployments.Heartbeat(ctx, s.runner, s.now().UTC()); err != nil && ctx.Err() == nil {
+					s.logger.ErrorContext(ctx, "deployment heartbeat not recorded", "runner", s.runner, "error", err)
+				}
+			case <-reconcile.C:
+				waiting = false
+			}
+		}
+	}
+}
 
 // ReconcileReport counts what Reconcile did.
 type ReconcileReport struct {
@@ -24,27 +74,33 @@ type ReconcileReport struct {
 	Failed int
 }
 
-// Reconcile gives the deployments that a stopped DokkuExec left queued or
-// running their true status: from Dokku's build record where the host keeps
-// them, from `ps:report` otherwise. Builds still running on their host are
+// Reconcile gives the queued and running deployments whose runner stopped
+// proving alive (a DokkuExec that was killed or lost its database) their
+// true status: from Dokku's build record where the host keeps them, from
+// `ps:report` otherwise. It claims each one first, so two replicas never
+// reconcile the same deployment. Builds still running on their host are
 // followed in the background until they end.
-//
-// NOTE: Reconcile assumes it runs before this process starts deployments
-// and that no other replica is running one: with several replicas, one
-// starting would settle another's queued deployments as failed. Giving
-// each deployment an owner with a heartbeat would lift this.
 func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	var report ReconcileReport
 	if s.deployments == nil {
 		return report, nil
 	}
-	unfinished, err := s.deployments.ListUnfinishedDeployments(ctx)
+	staleBefore := s.now().UTC().Add(-s.staleAfter)
+	stale, err := s.deployments.ListStaleDeployments(ctx, staleBefore)
 	if err != nil {
 		return report, err
 	}
 
-	for _, d := range unfinished {
-		if s.runs.get(d.ID) != nil {
+	for _, d := range stale {
+		if _, followed := s.following.Load(d.ID); followed || s.runs.get(d.ID) != nil {
+			continue
+		}
+		claimed, err := s.deployments.ClaimDeployment(ctx, d.ID, s.runner, s.now().UTC(), staleBefore)
+		if err != nil || !claimed {
+			if err != nil {
+				report.Failed++
+				s.logger.WarnContext(ctx, "deployment not claimed", "deployment_id", d.ID, "error", err)
+			}
 			continue
 		}
 		settled, err := s.reconcileOne(ctx, d)
@@ -57,6 +113,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			report.Settled++
 		default:
 			report.Running++
+			s.following.Store(d.ID, true)
 			s.runWG.Add(1)
 			go s.followReconciled(settled)
 		}
@@ -149,6 +206,7 @@ func (s *Service) settle(ctx context.Context, d domain.Deployment, status domain
 // reconcile interval until it ends or DokkuExec stops.
 func (s *Service) followReconciled(d domain.Deployment) {
 	defer s.runWG.Done()
+	defer s.following.Delete(d.ID)
 	ticker := time.NewTicker(s.reconcileInterval)
 	defer ticker.Stop()
 	for {

@@ -45,9 +45,17 @@ type Options struct {
 	// DeploymentOutputRetention is how long a finished deployment's
 	// output stays readable; it defaults to one hour.
 	DeploymentOutputRetention time.Duration
-	// ReconcileInterval is how often a deployment found still running at
-	// startup is checked; it defaults to DefaultReconcileInterval.
+	// ReconcileInterval is how often stale deployments are looked for and
+	// a deployment still running on its host is checked; it defaults to
+	// DefaultReconcileInterval.
 	ReconcileInterval time.Duration
+	// HeartbeatInterval is how often this process proves alive for the
+	// deployments it runs; it defaults to DefaultHeartbeatInterval.
+	HeartbeatInterval time.Duration
+	// StaleAfter is how long after its runner's last heartbeat a queued
+	// or running deployment is reconciled by another process; it defaults
+	// to DefaultStaleAfter.
+	StaleAfter time.Duration
 }
 
 // Service runs the Dokku operations of DokkuExecService.
@@ -79,6 +87,13 @@ type Service struct {
 	outputLines       int
 	outputRetention   time.Duration
 	reconcileInterval time.Duration
+	heartbeatInterval time.Duration
+	staleAfter        time.Duration
+	// runner names this process in the deployments it runs.
+	runner string
+	// following holds the ids of deployments this process follows on
+	// their host after reconciling them.
+	following sync.Map
 	// runCtx is the context of deployment runs, independent of the
 	// requests that start them; StopDeployments ends it.
 	runCtx    context.Context
@@ -103,6 +118,12 @@ func NewService(opts Options) *Service {
 	if opts.ReconcileInterval <= 0 {
 		opts.ReconcileInterval = DefaultReconcileInterval
 	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = DefaultStaleAfter
+	}
 	runCtx, runCancel := context.WithCancel(context.Background())
 	return &Service{
 		deployments:       opts.Deployments,
@@ -110,6 +131,9 @@ func NewService(opts Options) *Service {
 		outputLines:       opts.DeploymentOutputLines,
 		outputRetention:   opts.DeploymentOutputRetention,
 		reconcileInterval: opts.ReconcileInterval,
+		heartbeatInterval: opts.HeartbeatInterval,
+		staleAfter:        opts.StaleAfter,
+		runner:            newRunnerID(),
 		runCtx:            runCtx,
 		runCancel:         runCancel,
 		hosts:             opts.Hosts,

@@ -222,6 +222,8 @@ type Deployment struct {
 	CreateTime  time.Time
 	StartTime   *time.Time
 	EndTime     *time.Time
+	// Runner names the DokkuExec process that runs the deployment.
+	Runner string
 }
 
 // NewDeploymentID returns a fresh deployment id: "d-" and 10 lower-case

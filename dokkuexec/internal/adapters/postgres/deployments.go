@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,8 +18,8 @@ import (
 // Store implements app.DeploymentStore.
 //
 // NOTE: the table has no row-level security, unlike Tenancy's: every query
-// names the tenant, and reconciliation at startup reads every tenant's
-// unfinished deployments.
+// names the tenant, except those of reconciliation, which reads every
+// tenant's stale deployments.
 type Store struct {
 	pool *pgxpool.Pool
 }
@@ -32,7 +33,7 @@ func NewStore(pool *pgxpool.Pool) *Store {
 }
 
 const columns = `id, tenant_id, host_id, host_name, app, source_kind, repository, ref, image, status, message, step,
-	build_id, exit_code, output_lines, create_time, start_time, end_time`
+	build_id, exit_code, output_lines, create_time, start_time, end_time, runner`
 
 // uniqueViolation is PostgreSQL's SQLSTATE for a unique index conflict.
 const uniqueViolation = "23505"
@@ -40,8 +41,8 @@ const uniqueViolation = "23505"
 // InsertDeployment stores a new deployment. When the app already has a
 // queued or running one, it returns *app.DeploymentConflictError naming it.
 func (s *Store) InsertDeployment(ctx context.Context, d domain.Deployment) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO dokkuexec.deployments (`+columns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, values(d)...)
+	_, err := s.pool.Exec(ctx, `INSERT INTO dokkuexec.deployments (`+columns+`, heartbeat_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $16)`, values(d)...)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.ConstraintName == "deployments_one_active_per_app" {
 		var running string
@@ -100,21 +101,43 @@ func (s *Store) ListDeployments(ctx context.Context, tenantID, hostID string, ap
 	return collect(rows)
 }
 
-// ListUnfinishedDeployments returns every tenant's queued and running
-// deployments, oldest first.
-func (s *Store) ListUnfinishedDeployments(ctx context.Context) ([]domain.Deployment, error) {
+// ListStaleDeployments returns every tenant's queued and running
+// deployments whose runner last proved alive before staleBefore, oldest
+// first.
+func (s *Store) ListStaleDeployments(ctx context.Context, staleBefore time.Time) ([]domain.Deployment, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM dokkuexec.deployments
-		WHERE status IN ('queued', 'running') ORDER BY create_time`)
+		WHERE status IN ('queued', 'running') AND heartbeat_time < $1 ORDER BY create_time`, staleBefore)
 	if err != nil {
-		return nil, fmt.Errorf("list unfinished deployments: %w", err)
+		return nil, fmt.Errorf("list stale deployments: %w", err)
 	}
 	return collect(rows)
+}
+
+// ClaimDeployment makes runner the runner of a stale deployment. It
+// reports false when another runner proved alive or claimed it first.
+func (s *Store) ClaimDeployment(ctx context.Context, id, runner string, now, staleBefore time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE dokkuexec.deployments SET runner = $2, heartbeat_time = $3
+		WHERE id = $1 AND status IN ('queued', 'running') AND heartbeat_time < $4`, id, runner, now, staleBefore)
+	if err != nil {
+		return false, fmt.Errorf("claim deployment %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Heartbeat records that runner is alive for its unfinished deployments.
+func (s *Store) Heartbeat(ctx context.Context, runner string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE dokkuexec.deployments SET heartbeat_time = $2
+		WHERE runner = $1 AND status IN ('queued', 'running')`, runner, now)
+	if err != nil {
+		return fmt.Errorf("record heartbeat of runner %s: %w", runner, err)
+	}
+	return nil
 }
 
 func values(d domain.Deployment) []any {
 	return []any{d.ID, d.TenantID, d.HostID, d.HostName, string(d.App), string(d.Source.Kind), string(d.Source.Repository),
 		string(d.Source.Ref), string(d.Source.Image), string(d.Status), d.Message, d.Step, d.BuildID, d.ExitCode,
-		d.OutputLines, d.CreateTime, d.StartTime, d.EndTime}
+		d.OutputLines, d.CreateTime, d.StartTime, d.EndTime, d.Runner}
 }
 
 func collect(rows pgx.Rows) ([]domain.Deployment, error) {
@@ -124,7 +147,7 @@ func collect(rows pgx.Rows) ([]domain.Deployment, error) {
 		var d domain.Deployment
 		var app, kind, repository, ref, image, status string
 		err := rows.Scan(&d.ID, &d.TenantID, &d.HostID, &d.HostName, &app, &kind, &repository, &ref, &image, &status,
-			&d.Message, &d.Step, &d.BuildID, &d.ExitCode, &d.OutputLines, &d.CreateTime, &d.StartTime, &d.EndTime)
+			&d.Message, &d.Step, &d.BuildID, &d.ExitCode, &d.OutputLines, &d.CreateTime, &d.StartTime, &d.EndTime, &d.Runner)
 		if err != nil {
 			return nil, err
 		}
