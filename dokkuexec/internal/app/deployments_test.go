@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,16 +23,23 @@ import (
 	"dokkumcp.dev/testhost/emulator"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(deployChildEnv) != "" {
+		runDeployChild()
+		return
+	}
+	pgtest.Main(m)
+}
 
 // deployFixture is a test host whose builds wait at a gate, a deployment
 // store in a fresh database, and a service on both.
 type deployFixture struct {
-	host    *sshtest.Host
-	gate    *emulator.DeployGate
-	store   *postgres.Store
-	tenancy *tenancytest.Tenancy
-	service *app.Service
+	databaseURL string
+	host        *sshtest.Host
+	gate        *emulator.DeployGate
+	store       *postgres.Store
+	tenancy     *tenancytest.Tenancy
+	service     *app.Service
 }
 
 func newDeployFixture(t *testing.T, opts emulator.Options) *deployFixture {
@@ -40,7 +48,8 @@ func newDeployFixture(t *testing.T, opts emulator.Options) *deployFixture {
 	gate := emulator.NewDeployGate()
 	host.Emulator.SetDeployGate(gate)
 
-	pool, err := pg.Connect(t.Context(), pgtest.NewDatabase(t))
+	databaseURL := pgtest.NewDatabase(t)
+	pool, err := pg.Connect(t.Context(), databaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +57,7 @@ func newDeployFixture(t *testing.T, opts emulator.Options) *deployFixture {
 	if err := pg.Migrate(t.Context(), pool, "dokkuexec", migrations.FS); err != nil {
 		t.Fatal(err)
 	}
-	f := &deployFixture{host: host, gate: gate, store: postgres.NewStore(pool), tenancy: tenancytest.New()}
+	f := &deployFixture{databaseURL: databaseURL, host: host, gate: gate, store: postgres.NewStore(pool), tenancy: tenancytest.New()}
 	f.service = f.newService(t)
 	runEmulator(t, host.Emulator, "apps:create shop")
 	return f
