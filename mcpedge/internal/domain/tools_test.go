@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"regexp"
 	"testing"
 
 	"dokkumcp.dev/mcpedge/internal/domain"
@@ -67,5 +68,40 @@ func TestAllowedNeedsScope(t *testing.T) {
 	}
 	if domain.Allowed(domain.ToolConfigSet, viewer) {
 		t.Error("a viewer may set config")
+	}
+}
+
+func TestDeploymentPatterns(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pattern string
+		valid   []string
+		invalid []string
+	}{
+		{domain.GitRepositoryPattern,
+			[]string{"https://github.com/acme/shop.git", "git@github.com:acme/shop.git", "ssh://git@example.com:2222/srv/shop.git"},
+			[]string{"", "-oProxyCommand=x", "file:///etc/passwd", "https://example.com/a b", "https://example.com/$(id)"}},
+		{domain.GitRefPattern,
+			[]string{"main", "v1.2.3", "feature/x-1"},
+			[]string{"", "-n", ".hidden", "a b", "a~1"}},
+		{domain.ImagePattern,
+			[]string{"nginx", "nginx:1.27", "ghcr.io/acme/shop:v2", "localhost:5000/a/b"},
+			[]string{"", "Nginx", "nginx latest", "-nginx", "a;id"}},
+		{domain.DeploymentIDPattern,
+			[]string{"d-abcdefgh23"},
+			[]string{"", "d-ABCDEFGH23", "d-abcdefgh1", "x-abcdefgh23"}},
+	}
+	for _, tt := range tests {
+		re := regexp.MustCompile(tt.pattern)
+		for _, value := range tt.valid {
+			if !re.MatchString(value) {
+				t.Errorf("pattern %s rejects %q", tt.pattern, value)
+			}
+		}
+		for _, value := range tt.invalid {
+			if re.MatchString(value) {
+				t.Errorf("pattern %s accepts %q", tt.pattern, value)
+			}
+		}
 	}
 }
