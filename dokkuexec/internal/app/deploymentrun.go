@@ -140,7 +140,8 @@ func (r *deploymentRun) output() []string {
 }
 
 // deploymentRuns are the runs of this process by deployment id. Finished
-// runs stay for finishedRunRetention, so that their output can be read.
+// runs stay for the service's output retention, so that their output can
+// still be read.
 type deploymentRuns struct {
 	mu   sync.Mutex
 	runs map[string]*deploymentRun
