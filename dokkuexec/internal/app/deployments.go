@@ -15,18 +15,19 @@ import (
 
 // Deployments run in the background, one per app at a time:
 //
-//   - CreateDeployment validates the request, refuses an app that already
-//     has a queued or running deployment (KindAborted naming it; the store's
-//     unique index decides across replicas) or that Dokku is deploying
-//     outside DokkuExec, stores the deployment as queued, audits the
-//     request and returns.
+//   - CreateDeployment validates the request and rejects an app that already
+//     has a queued or running deployment with KindAborted naming it. The
+//     store's unique index decides across replicas. It also rejects an app
+//     that Dokku is deploying outside DokkuExec. Then it stores the
+//     deployment as queued, audits the request and returns.
 //   - The run waits for the app's write lock, so it is serialized with every
 //     other change to the app, then streams the Dokku command's output into
 //     a bounded buffer and records the outcome, taken from Dokku's build
 //     record where the host keeps them and from the exit status otherwise.
 //   - The run has its own context: the caller going away does not stop it,
 //     only CancelDeployment or DokkuExec stopping does. A run stopped by
-//     shutdown records nothing more; Reconcile settles it on the next start.
+//     shutdown records nothing more, and Reconcile settles it once its
+//     heartbeats stop.
 
 // DeploymentRequest is a request to deploy an app from one source.
 type DeploymentRequest struct {
@@ -168,7 +169,7 @@ func deploymentConflict(app domain.AppName, target Target, runningID string) err
 	}
 }
 
-// checkNoActiveDeployment refuses an app with a queued or running
+// checkNoActiveDeployment rejects an app with a queued or running
 // deployment, before the host is asked whether it is deploying.
 func (s *Service) checkNoActiveDeployment(ctx context.Context, target Target, app domain.AppName) error {
 	newest, err := s.deployments.ListDeployments(ctx, target.TenantID, target.Host.ID, app, 1)
@@ -182,7 +183,7 @@ func (s *Service) checkNoActiveDeployment(ctx context.Context, target Target, ap
 	return nil
 }
 
-// checkNotDeploying refuses an app whose build Dokku is running outside
+// checkNotDeploying rejects an app whose build Dokku is running outside
 // DokkuExec, which holds the app's deploy lock.
 func (s *Service) checkNotDeploying(ctx context.Context, target Target, app domain.AppName) error {
 	records, err := s.buildRecords(ctx, target, app)

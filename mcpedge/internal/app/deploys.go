@@ -78,7 +78,7 @@ type Deployment struct {
 	// OutputTail holds the last output lines of a deployment that
 	// deploy_create waited for.
 	OutputTail []string `json:"output_tail,omitempty"`
-	// Hint tells the model what to do next.
+	// Hint is the next step the model should take.
 	Hint string `json:"hint"`
 }
 
@@ -104,14 +104,14 @@ type DeployLogs struct {
 	Hint          string `json:"hint"`
 }
 
-// Progress reports a long call's progress to the client; message says what
-// happens now.
+// Progress reports a long call's progress to the client. The message
+// describes the current step.
 type Progress func(message string)
 
 // CreateDeployment starts a deployment. With wait, it follows the deployment
-// to its end, reporting progress at each change of state and at least every
-// ProgressInterval; if ctx ends first (the client went away or the call
-// timed out) the watch stops but the deployment goes on.
+// to its end and reports progress at each change of state and at least every
+// ProgressInterval. If ctx ends first, because the client went away or the
+// call timed out, the watch stops but the deployment goes on.
 func (t *Tools) CreateDeployment(ctx context.Context, args DeployCreateArgs, progress Progress) (*Deployment, error) {
 	req := &dokkuexecv1.CreateDeploymentRequest{Host: args.Host, App: args.App}
 	switch args.Source {
