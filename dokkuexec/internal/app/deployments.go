@@ -21,9 +21,9 @@ import (
 //     that Dokku is deploying outside DokkuExec. Then it stores the
 //     deployment as queued, audits the request and returns.
 //   - The run waits for the app's write lock, so it is serialized with every
-//     other change to the app, then streams the Dokku command's output into
-//     a bounded buffer and records the outcome, taken from Dokku's build
-//     record where the host keeps them and from the exit status otherwise.
+//     other change to the app. Then it streams the Dokku command's output
+//     into a bounded buffer. It takes the outcome from Dokku's build record
+//     where the host keeps them, and from the exit status otherwise.
 //   - The run has its own context: the caller going away does not stop it,
 //     only CancelDeployment or DokkuExec stopping does. A run stopped by
 //     shutdown records nothing more, and Reconcile settles it once its

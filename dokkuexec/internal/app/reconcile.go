@@ -166,8 +166,8 @@ func (s *Service) reconcileOne(ctx context.Context, d domain.Deployment) (domain
 }
 
 // reconcileByProcesses settles a deployment on a host without build
-// records from the app's process report, which tells whether the app is
-// deployed but not which deploy deployed it.
+// records from the app's process report. The report shows whether the app
+// is deployed, but not which deploy deployed it.
 func (s *Service) reconcileByProcesses(ctx context.Context, target Target, d domain.Deployment, version domain.Version) (domain.Deployment, error) {
 	cmd, err := domain.PsReportCommand(d.App)
 	if err != nil {

@@ -142,7 +142,7 @@ func DeployLockMessage(app AppName) string {
 	return string(app) + " currently has a deploy lock in place. Exiting..."
 }
 
-// DeploymentStatus is where a deployment is in its life.
+// DeploymentStatus is the stage of a deployment.
 type DeploymentStatus string
 
 const (
@@ -161,7 +161,7 @@ func (s DeploymentStatus) Ended() bool {
 	return s != DeploymentQueued && s != DeploymentRunning
 }
 
-// SourceKind is what a deployment deploys.
+// SourceKind is the kind of source a deployment deploys: git, image or rebuild.
 type SourceKind string
 
 const (
@@ -285,10 +285,9 @@ func ParseBuildsJSON(stdout []byte) ([]BuildRecord, error) {
 }
 
 // MatchBuild returns the build record of a deployment: the one with
-// buildID when it is known, otherwise the newest record of the
-// deployment's source that started no earlier than a minute before the
-// deployment did, which allows for clock skew between DokkuExec and the
-// host.
+// buildID when it is known. Otherwise it is the newest record of the
+// deployment's source that started at most a minute before the deployment
+// did. The minute allows for clock skew between DokkuExec and the host.
 func MatchBuild(records []BuildRecord, buildID, source string, started time.Time) (BuildRecord, bool) {
 	var best BuildRecord
 	found := false
