@@ -290,7 +290,9 @@ func (s *Service) deploymentOutcome(ctx context.Context, run *deploymentRun, tar
 	}
 
 	switch {
-	case run.isCancelRequested():
+	case run.isCancelRequested() && (runErr != nil || exitCode != 0):
+		// A build that ended on its own before the cancellation reached
+		// it keeps its own outcome.
 		return withExit(domain.DeploymentCancelled, "cancelled with CancelDeployment")
 	case slices.Contains(warnings, domain.DeployLockMessage(d.App)):
 		return withExit(domain.DeploymentFailed, deployLocked(d.App, target, "another deploy").Error())
@@ -511,7 +513,11 @@ func stateChanged(a, b domain.Deployment) bool {
 }
 
 // watchStored watches a deployment that no run of this process holds: the
-// stored record, reread until it ends. Its output is not available here.
+// stored record, reread until it ends.
+//
+// NOTE: build output lives in the memory of the DokkuExec that runs the
+// deployment, so with several replicas a watch served by another replica
+// gets the state but no output lines.
 func (s *Service) watchStored(ctx context.Context, d domain.Deployment, follow bool, send func(DeploymentEvent) error) error {
 	for {
 		if err := send(DeploymentEvent{Deployment: &d}); err != nil {

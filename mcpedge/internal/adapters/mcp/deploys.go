@@ -37,7 +37,8 @@ func addDeployTools(s *mcpserver.MCPServer, tools *app.Tools, h handler) {
 			"with the last output lines. Closing the call does not stop the deployment; use deploy_cancel for that. "+
 			"Returns {id, status (queued, running, succeeded, failed, cancelled, unknown), message, step, output_tail, hint}. "+
 			"If the app is already being deployed the call fails naming the running deployment: wait for it or cancel it. "+
-			"Deploying an image that is already the app's source builds nothing and fails; use source=rebuild."),
+			"Deploying an image that is already the app's source builds nothing and fails; use source=rebuild. "+
+			"At most 10 deploy_create calls per minute per tenant."),
 		hostArg, appArg,
 		mcp.WithString("source", mcp.Required(), mcp.Enum("git", "image", "rebuild"), mcp.Description("What to deploy: git, image or rebuild.")),
 		mcp.WithString("repository", mcp.Description("For source=git: the repository URL."), mcp.Pattern(domain.GitRepositoryPattern), mcp.MaxLength(domain.MaxGitRepository)),
