@@ -155,8 +155,10 @@ func (t *Tools) waitForDeployment(ctx context.Context, d *dokkuexecv1.Deployment
 	if err != nil {
 		return nil, t.toolError(ctx, domain.ToolDeployCreate, err)
 	}
-	defer stream.Close()
 
+	// A goroutine receives from the stream so that the loop below can send
+	// progress while no message arrives. The stream is closed only after
+	// that goroutine has returned.
 	events := make(chan *dokkuexecv1.WatchDeploymentResponse)
 	go func() {
 		defer close(events)
@@ -167,6 +169,12 @@ func (t *Tools) waitForDeployment(ctx context.Context, d *dokkuexecv1.Deployment
 				return
 			}
 		}
+	}()
+	defer func() {
+		cancel()
+		for range events {
+		}
+		_ = stream.Close()
 	}()
 
 	latest := d
