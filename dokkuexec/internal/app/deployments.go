@@ -97,8 +97,8 @@ func (s *Service) CreateDeployment(ctx context.Context, tenantID string, req Dep
 
 // createDeployment runs CreateDeployment.
 func (s *Service) createDeployment(ctx context.Context, tenantID string, req DeploymentRequest) (domain.Deployment, error) {
-	if s.deployments == nil {
-		return domain.Deployment{}, Errorf(KindInternal, "this DokkuExec has no deployment store")
+	if s.deployments == nil || s.streamer == nil {
+		return domain.Deployment{}, Errorf(KindInternal, "this DokkuExec cannot run deployments: it has no deployment store or cannot stream command output")
 	}
 	app, err := domain.ParseAppName(req.App)
 	if err != nil {
