@@ -91,6 +91,8 @@ func attackArgs(tool string) map[string]any {
 		args["image"] = "evil/image:1"
 	case "deploy_cancel":
 		args["confirm"] = victimApp
+	case "deploy_logs", "deploy_status":
+		delete(args, "app")
 	}
 	return args
 }

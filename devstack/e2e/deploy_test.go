@@ -171,7 +171,11 @@ func TestDeployTools(t *testing.T) {
 			done <- outcome{d, err}
 		}()
 
-		<-gate.Waiting()
+		select {
+		case <-gate.Waiting():
+		case got := <-done:
+			t.Fatalf("deploy_create with wait returned before its build started: %+v, %v", got.d, got.err)
+		}
 		deadline := time.Now().Add(30 * time.Second)
 		for len(progressFor("deploy-1")) == 0 {
 			if time.Now().After(deadline) {
@@ -213,15 +217,26 @@ func TestDeployTools(t *testing.T) {
 		// A waiting call whose client goes away stops waiting; the
 		// deployment goes on.
 		callCtx, cancelCall := context.WithCancel(ctx)
-		returned := make(chan struct{})
+		returned := make(chan string, 1)
 		go func() {
-			defer close(returned)
 			req := mcp.CallToolRequest{}
 			req.Params.Name = "deploy_create"
 			req.Params.Arguments = map[string]any{"app": "shop", "source": "image", "image": "nginx:1.28", "wait": true}
-			_, _ = c.CallTool(callCtx, req)
+			result, err := c.CallTool(callCtx, req)
+			switch {
+			case err != nil:
+				returned <- err.Error()
+			case result.IsError:
+				returned <- toolText(result)
+			default:
+				returned <- "no error"
+			}
 		}()
-		<-gate.Waiting()
+		select {
+		case <-gate.Waiting():
+		case outcome := <-returned:
+			t.Fatalf("deploy_create returned before its build started: %s", outcome)
+		}
 		cancelCall()
 		<-returned
 

@@ -347,14 +347,16 @@ func failureMessage(base string, cmd domain.Command, exitCode int, warnings []st
 	return message + "; read the build output with WatchDeployment, fix the cause and deploy again"
 }
 
-// finish records a run's outcome and wakes its watchers.
+// finish records a run's outcome, then wakes its watchers. The store comes
+// first, so that a caller who saw the deployment end and deploys again is
+// not taken for a conflict with it.
 func (s *Service) finish(ctx context.Context, run *deploymentRun, logger *slog.Logger, outcome func(d *domain.Deployment)) {
 	ended := s.now().UTC()
-	d := run.update(func(d *domain.Deployment) {
-		outcome(d)
-		d.EndTime = &ended
-	})
+	d := run.snapshotRecord()
+	outcome(&d)
+	d.EndTime = &ended
 	s.store(ctx, d, logger)
+	run.update(func(live *domain.Deployment) { *live = d })
 	logger.InfoContext(ctx, "deployment ended", "status", string(d.Status), "output_lines", d.OutputLines)
 }
 

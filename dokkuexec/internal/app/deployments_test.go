@@ -435,9 +435,9 @@ func TestReconcileFollowsRunningBuild(t *testing.T) {
 	f.gate.Finish(0)
 	waitForStatus(t, f.service, first.ID, domain.DeploymentSucceeded)
 
-	// A rebuild that a stopped DokkuExec started: stored as running, its
-	// build still running on the host.
-	now := time.Now().UTC()
+	// A rebuild that a stopped DokkuExec started a minute ago: stored as
+	// running, its build still running on the host.
+	now := time.Now().UTC().Add(-time.Minute)
 	d := domain.Deployment{ID: domain.NewDeploymentID(), TenantID: sshtest.TenantID, HostID: sshtest.HostID, HostName: sshtest.HostName,
 		App: "shop", Source: domain.DeploymentSource{Kind: domain.SourceRebuild}, Status: domain.DeploymentRunning, CreateTime: now, StartTime: &now}
 	if err := f.store.InsertDeployment(t.Context(), d); err != nil {
