@@ -124,9 +124,20 @@ func attackArgs(tool string) map[string]any {
 		args["email"] = "attacker@example.com"
 	case "letsencrypt_disable":
 		args["confirm"] = victimApp
+	case "deploy_create":
+		args["source"] = "image"
+		args["image"] = "evil/image:1"
+	case "deploy_cancel":
+		args["confirm"] = victimApp
+	case "deploy_logs", "deploy_status":
+		delete(args, "app")
 	}
 	return args
 }
+
+// deploymentTools take a deployment id and no host: the matrix aims them at
+// tenant B's deployment by its id.
+var deploymentTools = []string{"deploy_cancel", "deploy_logs", "deploy_status"}
 
 // attempt calls a tool and returns the error text, or fails the test if the
 // call succeeded.
@@ -186,6 +197,11 @@ func TestCrossTenantMatrix(t *testing.T) {
 		!slices.Equal(before.Links, []string{victimApp}) || before.TLSEmail != "ops@b.example.com" {
 		t.Fatalf("tenant b's setup did not take: %+v", before)
 	}
+	var deployed struct{ ID, Status string }
+	call(t, b, "deploy_create", map[string]any{"app": victimApp, "source": "image", "image": "nginx:1.27", "wait": true}, &deployed)
+	if deployed.Status != "succeeded" {
+		t.Fatalf("tenant b's deployment = %+v, want succeeded", deployed)
+	}
 	// Tenant A has an app of its own, so that its host is not empty.
 	call(t, a, "apps_create", map[string]any{"app": "a-app"}, &created)
 
@@ -194,20 +210,30 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var targeted []mcp.Tool
+	var targeted, byID []mcp.Tool
+	var untargeted []string
 	for _, tool := range listed.Tools {
 		_, hasApp := tool.InputSchema.Properties["app"]
 		_, hasHost := tool.InputSchema.Properties["host"]
-		if hasApp || hasHost {
+		switch {
+		case slices.Contains(deploymentTools, tool.Name):
+			byID = append(byID, tool)
+		case hasApp || hasHost:
 			targeted = append(targeted, tool)
+		default:
+			untargeted = append(untargeted, tool.Name)
 		}
 	}
-	if len(targeted) != len(listed.Tools)-1 {
-		t.Fatalf("%d of %d tools take an app or a host; want all but audit_log", len(targeted), len(listed.Tools))
+	if !slices.Equal(untargeted, []string{"audit_log"}) || len(byID) != len(deploymentTools) {
+		t.Fatalf("tools outside the matrix = %v and %d deployment tools; want only audit_log and %v", untargeted, len(byID), deploymentTools)
 	}
-	for _, tool := range targeted {
+	for _, tool := range append(slices.Clone(targeted), byID...) {
 		args := attackArgs(tool.Name)
-		args["host"] = "main"
+		if slices.Contains(deploymentTools, tool.Name) {
+			args["id"] = deployed.ID
+		} else {
+			args["host"] = "main"
+		}
 		for _, name := range tool.InputSchema.Required {
 			if _, ok := args[name]; !ok {
 				t.Fatalf("the matrix gives %s no %q; add it to attackArgs, or the call fails validation and proves nothing", tool.Name, name)
@@ -248,11 +274,13 @@ func TestCrossTenantMatrix(t *testing.T) {
 	// within the caller's tenant, so these calls reach A's host, where
 	// b-app does not exist. apps_create, apps_list and host_info would act
 	// on A's own host, which is allowed, so they are left out, and so are
-	// services_create and services_list. The errors name the app, or for
-	// the tools that check the service first, the service.
+	// services_create and services_list. So is deploy_list, which lists A's
+	// own deployments of an app of that name: none, without asking the
+	// host. The errors name the app, or for the tools that check the
+	// service first, the service.
 	t.Run("by tenant b's host name and app name", func(t *testing.T) {
 		for _, tool := range targeted {
-			if slices.Contains([]string{"apps_create", "apps_list", "host_info", "services_create", "services_list"}, tool.Name) {
+			if slices.Contains([]string{"apps_create", "apps_list", "host_info", "services_create", "services_list", "deploy_list"}, tool.Name) {
 				continue
 			}
 			for _, host := range []string{tenantB.HostName, ""} {
@@ -307,6 +335,20 @@ func TestCrossTenantMatrix(t *testing.T) {
 		}
 	})
 
+	// Deployment ids are looked up within the caller's tenant: tenant B's
+	// deployment is not found for tenant A.
+	t.Run("by tenant b's deployment id", func(t *testing.T) {
+		for _, tool := range byID {
+			args := attackArgs(tool.Name)
+			args["id"] = deployed.ID
+			text := attempt(t, a, tool.Name, args)
+			if !strings.Contains(text, "deployment "+deployed.ID+" not found") {
+				t.Errorf("%s with tenant b's deployment id failed with %q; want deployment %s not found", tool.Name, text, deployed.ID)
+			}
+			checkNoLeak(t, tool.Name, text)
+		}
+	})
+
 	t.Run("tenant b's app is unchanged", func(t *testing.T) {
 		after := readTenantState(t, b)
 		if !slices.Equal(after.Apps, before.Apps) || !maps.Equal(after.Config, before.Config) ||
@@ -321,7 +363,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	t.Run("attempts are in a's ledger only", func(t *testing.T) {
 		events := waitForAudit(t, st, tenantA.ID, func(events []auditRow) bool {
 			operations := []string{"mcpedge.resource.apps", "mcpedge.resource.app_report", "mcpedge.resource.app_logs"}
-			for _, tool := range targeted {
+			for _, tool := range append(slices.Clone(targeted), byID...) {
 				operations = append(operations, "mcpedge."+tool.Name)
 			}
 			for _, operation := range operations {
@@ -558,8 +600,8 @@ func TestModernTypeScriptClient(t *testing.T) {
 	if slices.Contains(out.Methods, "initialize") {
 		t.Errorf("the modern client sent initialize; methods %v", out.Methods)
 	}
-	if len(out.Tools) != 33 {
-		t.Errorf("the modern client saw tools %v, want 33", out.Tools)
+	if len(out.Tools) != 38 {
+		t.Errorf("the modern client saw tools %v, want 38", out.Tools)
 	}
 	if out.Created != "modern" {
 		t.Errorf("the modern client created %q, want modern", out.Created)

@@ -172,6 +172,7 @@ func TestEndToEnd(t *testing.T) {
 		slices.Sort(names)
 		want := []string{"apps_create", "apps_destroy", "apps_list", "apps_lock", "apps_rename", "apps_report",
 			"apps_unlock", "audit_log", "config_export", "config_get", "config_set", "config_unset",
+			"deploy_cancel", "deploy_create", "deploy_list", "deploy_logs", "deploy_status",
 			"domains_add", "domains_remove", "domains_report", "domains_set", "host_info",
 			"letsencrypt_disable", "letsencrypt_enable", "letsencrypt_report", "logs_get",
 			"ps_report", "ps_restart", "ps_scale", "ps_start", "ps_stop", "run",
@@ -462,8 +463,8 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("decode node output %q: %v", stdout.String(), err)
 		}
 		checkNodeResourcesAndPrompt(t, "node client", tenantA.HostName, "api", out.Templates, out.Resource.URI, out.Resource.MIMEType, out.Resource.App, out.Prompt)
-		if len(out.Tools) != 33 {
-			t.Errorf("node client saw tools %v, want 33", out.Tools)
+		if len(out.Tools) != 38 {
+			t.Errorf("node client saw tools %v, want 38", out.Tools)
 		}
 		if out.Created != "api" {
 			t.Errorf("node client created %q, want api", out.Created)

@@ -16,15 +16,18 @@ import (
 
 	"connectrpc.com/connect"
 
+	"dokkumcp.dev/dokkuexec/internal/adapters/postgres"
 	"dokkumcp.dev/dokkuexec/internal/adapters/rpc"
 	sshadapter "dokkumcp.dev/dokkuexec/internal/adapters/ssh"
 	"dokkumcp.dev/dokkuexec/internal/app"
+	"dokkumcp.dev/dokkuexec/migrations"
 	"dokkumcp.dev/gen/dokkumcp/dokkuexec/v1/dokkuexecv1connect"
 	"dokkumcp.dev/gen/dokkumcp/secrets/v1/secretsv1connect"
 	"dokkumcp.dev/gen/dokkumcp/tenancy/v1/tenancyv1connect"
 	"dokkumcp.dev/platform/auth"
 	"dokkumcp.dev/platform/config"
 	"dokkumcp.dev/platform/logging"
+	"dokkumcp.dev/platform/pg"
 	platformserver "dokkumcp.dev/platform/server"
 	"dokkumcp.dev/platform/telemetry"
 )
@@ -83,6 +86,14 @@ type Config struct {
 	// LimitsTTL is how long a tenant's plan limits and status are cached,
 	// so a plan change or suspension applies within it.
 	LimitsTTL time.Duration
+	// PostgresURL is the database that holds the dokkuexec schema.
+	PostgresURL string
+	// DeploymentOutputLines is how many build output lines are kept per
+	// deployment.
+	DeploymentOutputLines int
+	// ReconcileInterval is how often deployments whose DokkuExec stopped
+	// are looked for, and a deployment still running on its host checked.
+	ReconcileInterval time.Duration
 }
 
 // RegisterFlags adds DokkuExec's flags to fs.
@@ -105,6 +116,9 @@ func RegisterFlags(fs *config.FlagSet) *Config {
 	fs.IntVar(&c.SSHBreakerThreshold, "ssh-breaker-threshold", 5, "consecutive connection failures that open a host's circuit breaker, which then fails commands at once (0 turns the breaker off)")
 	fs.DurationVar(&c.SSHBreakerCooldown, "ssh-breaker-cooldown", 30*time.Second, "how long an open circuit breaker fails commands before it lets one connection attempt through")
 	fs.DurationVar(&c.LimitsTTL, "limits-ttl", app.DefaultLimitsTTL, "how long a tenant's plan limits and status are cached; a plan change or suspension applies within this time")
+	fs.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL connection string for the dokkuexec schema, which stores deployments, for example postgres://dokkumcp@127.0.0.1:5432/dokkumcp")
+	fs.IntVar(&c.DeploymentOutputLines, "deployment-output-lines", app.DefaultDeploymentOutputLines, "how many build output lines DokkuExec keeps in memory per deployment")
+	fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", app.DefaultReconcileInterval, "how often deployments left by a stopped DokkuExec are looked for and reconciled, and a deployment still running on its host is checked until it ends")
 	return c
 }
 
@@ -119,6 +133,7 @@ func (c *Config) validate() error {
 		{"client-secret", c.ClientSecret, "give DokkuExec's OAuth client secret"},
 		{"tenancy-url", c.TenancyURL, "give Tenancy's base URL, for example http://127.0.0.1:8082"},
 		{"secrets-url", c.SecretsURL, "give Secrets' base URL, for example http://127.0.0.1:8083"},
+		{"postgres-url", c.PostgresURL, "give the PostgreSQL connection string for the dokkuexec schema"},
 	}
 	for _, r := range required {
 		if r.value == "" {
@@ -133,6 +148,12 @@ func (c *Config) validate() error {
 	}
 	if c.LimitsTTL <= 0 {
 		errs = append(errs, fmt.Errorf("invalid --limits-ttl %s: use a duration above 0, such as 10s", c.LimitsTTL))
+	}
+	if c.DeploymentOutputLines <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --deployment-output-lines %d: use a number of lines above 0, such as 2000", c.DeploymentOutputLines))
+	}
+	if c.ReconcileInterval <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --reconcile-interval %s: use a duration above 0, such as 15s", c.ReconcileInterval))
 	}
 	if c.SSHDialTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("invalid --ssh-dial-timeout %s: use a duration above 0, such as 10s", c.SSHDialTimeout))
@@ -188,8 +209,11 @@ type Options struct {
 	Telemetry *telemetry.Telemetry
 }
 
-// Run serves DokkuExecService until ctx ends, then shuts down gracefully,
-// closes the pooled SSH connections and returns.
+// Run migrates the dokkuexec schema, reconciles the deployments a previous
+// run left unfinished, and serves DokkuExecService until ctx ends. It then
+// shuts down gracefully: it waits for running deployments until the
+// shutdown timeout, leaves the rest to the next start, closes the pooled
+// SSH connections and returns.
 func Run(ctx context.Context, opts Options) error {
 	cfg := opts.Config
 	if cfg == nil {
@@ -232,6 +256,15 @@ func Run(ctx context.Context, opts Options) error {
 	plans := rpc.TenancyPlans{Client: tenancyClient}
 	credentials := rpc.SecretsCredentials{Client: secretsv1connect.NewSecretsServiceClient(httpClient, cfg.SecretsURL, clientOptions(secretsAudience))}
 
+	pool, err := pg.Connect(ctx, cfg.PostgresURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pg.Migrate(ctx, pool, Service, migrations.FS); err != nil {
+		return err
+	}
+
 	executor := sshadapter.New(sshadapter.Options{
 		DialTimeout:       cfg.SSHDialTimeout,
 		CommandTimeout:    cfg.CommandTimeout,
@@ -258,7 +291,19 @@ func Run(ctx context.Context, opts Options) error {
 		Hosts: hosts, Credentials: credentials, Executor: executor,
 		Tenancy: plans, Audit: plans, LimitsTTL: cfg.LimitsTTL,
 		Stopping: ctx.Done(), Logger: logger, Metrics: metrics,
+		Deployments: postgres.NewStore(pool), DeploymentOutputLines: cfg.DeploymentOutputLines,
+		ReconcileInterval: cfg.ReconcileInterval,
 	})
+	// Deployments outlive requests, so they stop after the server has
+	// stopped serving; the pool and executor close after them.
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Common.ShutdownTimeout)
+		defer cancel()
+		service.StopDeployments(stopCtx)
+	}()
+	// Reconciling needs Tenancy, Secrets and the hosts; it runs beside
+	// serving so that one unreachable host does not delay startup.
+	go service.MaintainDeployments(ctx)
 	verifier := auth.NewVerifier(auth.VerifierConfig{
 		Issuer:   cfg.IdentityURL,
 		Audience: Audience,

@@ -11,7 +11,10 @@ import (
 
 	"dokkumcp.dev/dokkuexec/server"
 	"dokkumcp.dev/platform/config"
+	"dokkumcp.dev/platform/pgtest"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestRegisterFlagsDefaults(t *testing.T) {
 	t.Parallel()
@@ -36,7 +39,7 @@ func TestRunRejectsMissingFlags(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run without required flags returned nil")
 	}
-	for _, flag := range []string{"--identity-url", "--client-secret", "--tenancy-url", "--secrets-url"} {
+	for _, flag := range []string{"--identity-url", "--client-secret", "--tenancy-url", "--secrets-url", "--postgres-url"} {
 		if !strings.Contains(err.Error(), flag) {
 			t.Errorf("error %q does not name %s", err, flag)
 		}
@@ -53,6 +56,7 @@ func TestRunServesUntilCanceled(t *testing.T) {
 		"--client-secret", "test-secret",
 		"--tenancy-url", "http://127.0.0.1:1",
 		"--secrets-url", "http://127.0.0.1:1",
+		"--postgres-url", pgtest.NewDatabase(t),
 	})
 	if err != nil {
 		t.Fatalf("parse flags: %v", err)

@@ -28,6 +28,10 @@ type app struct {
 	stopped  bool
 	// deploying is set while a build or deploy holds the deploy lock.
 	deploying bool
+	// cancelBuild, while a build waits at the deploy gate, is closed by
+	// builds:cancel; runningBuild is that build's record.
+	cancelBuild  chan struct{}
+	runningBuild *build
 	// hasCode is set once the app's git repository has a deploy branch.
 	hasCode bool
 	// builder names what builds the code, such as "Dockerfile".

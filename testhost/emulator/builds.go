@@ -75,7 +75,9 @@ func (s *session) captureBuild(appName, source string) {
 // finishBuild finalizes the session's build record with exitCode. The
 // caller holds the lock.
 func (s *session) finishBuild(exitCode int) {
-	if s.build == nil {
+	// A killed process writes nothing, and a cancelled record keeps the
+	// status builds:cancel gave it.
+	if s.build == nil || s.killed || s.build.Status != "running" {
 		return
 	}
 	finished := s.e.clock().UTC()

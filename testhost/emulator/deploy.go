@@ -24,6 +24,11 @@ func (s *session) withDeployLock(a *app, deploy func() int) int {
 	a.deploying = true
 	code := deploy()
 	a.deploying = false
+	if s.killed {
+		// The process died; its build record stays "running" and
+		// shows as abandoned.
+		return code
+	}
 	// Releasing the deploy lock deletes the lock file that apps:lock
 	// creates as well.
 	a.locked = false
@@ -35,6 +40,9 @@ func (s *session) withDeployLock(a *app, deploy func() int) int {
 func (s *session) buildAndDeploy(a *app, builder string) int {
 	s.info1("Cleaning up...")
 	s.info1(fmt.Sprintf("Building %s from %s", a.name, builder))
+	if code, done := s.waitAtGate(a); done {
+		return code
+	}
 	s.releaseAndDeploy(a)
 	return 0
 }

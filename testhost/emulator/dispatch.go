@@ -37,6 +37,7 @@ func init() {
 		"apps:rename":     {run: cmdAppsRename},
 		"apps:report":     {run: cmdAppsReport},
 		"apps:unlock":     {run: cmdAppsUnlock},
+		"builds:cancel":   {run: cmdBuildsCancel, since: featureBuilds, hasSince: true},
 		"builds:list":     {run: cmdBuildsList, since: featureBuilds, hasSince: true},
 		"config:export":   {run: cmdConfigExport},
 		"config:get":      {run: cmdConfigGet},

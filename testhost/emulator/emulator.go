@@ -70,6 +70,8 @@ type Emulator struct {
 	// letsencrypt holds the letsencrypt plugin's state by app name, and
 	// "--global".
 	letsencrypt map[string]*letsencryptState
+	// gate, when set, holds builds at their build step.
+	gate *DeployGate
 
 	// feedMu guards followers, the sessions following logs. It is
 	// separate from mu, which a follower does not hold while it follows.

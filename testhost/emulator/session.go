@@ -21,6 +21,9 @@ type session struct {
 	stderr io.Writer
 	pid    int
 	build  *build // the build record this session writes, if any
+	// killed is set when the session's client went away during a build,
+	// which ends the build's process without a result.
+	killed bool
 
 	quiet   bool   // DOKKU_QUIET_OUTPUT
 	force   bool   // DOKKU_APPS_FORCE_DELETE

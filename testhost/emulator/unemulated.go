@@ -19,7 +19,7 @@ func init() {
 	builder-railpack:report builder-railpack:set builder:report builder:set
 	buildpacks:add buildpacks:clear buildpacks:detect buildpacks:list
 	buildpacks:remove buildpacks:report buildpacks:set buildpacks:set-property
-	builds:cancel builds:info builds:output builds:prune builds:report
+	builds:info builds:output builds:prune builds:report
 	builds:set caddy:logs caddy:report caddy:set caddy:show-config caddy:start
 	caddy:stop certs:add certs:generate certs:remove certs:report certs:show
 	certs:update checks:disable checks:enable checks:report checks:run

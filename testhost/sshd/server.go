@@ -411,3 +411,7 @@ func commandName(command string) string {
 	}
 	return command
 }
+
+// Emulator returns the emulator the server runs commands on, so that tests
+// can drive its deploy gate and fault modes.
+func (s *Server) Emulator() *emulator.Emulator { return s.opts.Emulator }

@@ -80,6 +80,7 @@ var callGraph = []string{
 	"dokkuexec -> tenancy tcp/8082",
 	"dokkuexec -> secrets tcp/8083",
 	"dokkuexec -> dokku-hosts tcp/22",
+	"dokkuexec -> postgres tcp/5432",
 	"identity -> identity tcp/8081",
 	"identity -> postgres tcp/5432",
 	"tenancy -> identity tcp/8081",
@@ -106,7 +107,7 @@ var serviceFlags = map[string][]string{
 		"vault-approle-secret-id-file", "vault-timeout", "vault-max-retries", "tenancy-url", "client-id", "client-secret",
 		"vault-kv-mount", "managed-key-rotation-interval", "managed-key-check-interval", "managed-key-admin-user"},
 	"dokkuexec": {"identity-url", "client-id", "client-secret", "tenancy-url", "secrets-url", "command-timeout",
-		"output-limit", "ssh-dial-timeout"},
+		"output-limit", "ssh-dial-timeout", "postgres-url", "deployment-output-lines", "reconcile-interval"},
 	"mcpedge": {"public-url", "identity-url", "client-id", "client-secret", "dokkuexec-url", "allowed-origins",
 		"max-body-bytes", "call-timeout", "sse-query-tokens", "tenancy-url", "metrics-tenant-label"},
 }

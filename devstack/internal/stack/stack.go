@@ -219,6 +219,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"--log-level=" + level,
 			"--identity-url=" + st.IdentityURL, "--client-id=dokkuexec", "--client-secret=" + dokkuexecSecret,
 			"--tenancy-url=" + st.TenancyURL, "--secrets-url=" + st.SecretsURL,
+			"--postgres-url=" + dbURL,
 		}); err != nil {
 			return err
 		}

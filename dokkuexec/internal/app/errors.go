@@ -20,6 +20,9 @@ const (
 	KindUnavailable
 	KindDeadlineExceeded
 	KindCanceled
+	// KindAborted is a conflict with work in progress, such as a deploy
+	// that holds the app's deploy lock.
+	KindAborted
 )
 
 // Error is a failure whose Message is safe to return to the caller: it
@@ -29,6 +32,9 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Err     error
+	// DeploymentID names the running deployment an Aborted
+	// CreateDeployment conflicts with.
+	DeploymentID string
 }
 
 // String returns the kind's name as a Connect code, for example
@@ -53,6 +59,8 @@ func (k Kind) String() string {
 		return "deadline_exceeded"
 	case KindCanceled:
 		return "canceled"
+	case KindAborted:
+		return "aborted"
 	}
 	return "internal"
 }

@@ -39,6 +39,25 @@ type Options struct {
 	Now func() time.Time
 	// Metrics, when set, records credential and audit metrics.
 	Metrics *Metrics
+	// Deployments stores deployments; without it CreateDeployment fails.
+	Deployments DeploymentStore
+	// DeploymentOutputLines is how many build output lines are kept per
+	// deployment; it defaults to DefaultDeploymentOutputLines.
+	DeploymentOutputLines int
+	// DeploymentOutputRetention is how long a finished deployment's
+	// output stays readable; it defaults to one hour.
+	DeploymentOutputRetention time.Duration
+	// ReconcileInterval is how often stale deployments are looked for and
+	// a deployment still running on its host is checked; it defaults to
+	// DefaultReconcileInterval.
+	ReconcileInterval time.Duration
+	// HeartbeatInterval is how often this process proves alive for the
+	// deployments it runs; it defaults to DefaultHeartbeatInterval.
+	HeartbeatInterval time.Duration
+	// StaleAfter is how long after its runner's last heartbeat a queued
+	// or running deployment is reconciled by another process; it defaults
+	// to DefaultStaleAfter.
+	StaleAfter time.Duration
 }
 
 // Service runs the Dokku operations of DokkuExecService.
@@ -65,6 +84,24 @@ type Service struct {
 	hostInfosMu sync.Mutex
 	// hostInfos caches GetHostInfo by tenant and host id.
 	hostInfos map[string]HostInfo
+
+	deployments       DeploymentStore
+	runs              *deploymentRuns
+	outputLines       int
+	outputRetention   time.Duration
+	reconcileInterval time.Duration
+	heartbeatInterval time.Duration
+	staleAfter        time.Duration
+	// runner names this process in the deployments it runs.
+	runner string
+	// following holds the ids of deployments this process follows on
+	// their host after reconciling them.
+	following sync.Map
+	// runCtx is the context of deployment runs, independent of the
+	// requests that start them; StopDeployments ends it.
+	runCtx    context.Context
+	runCancel context.CancelFunc
+	runWG     sync.WaitGroup
 }
 
 // NewService returns a Service.
@@ -83,21 +120,47 @@ func NewService(opts Options) *Service {
 			opts.Streamer = measuredStreamer{next: opts.Streamer, metrics: opts.Metrics}
 		}
 	}
+	if opts.DeploymentOutputLines <= 0 {
+		opts.DeploymentOutputLines = DefaultDeploymentOutputLines
+	}
+	if opts.DeploymentOutputRetention <= 0 {
+		opts.DeploymentOutputRetention = time.Hour
+	}
+	if opts.ReconcileInterval <= 0 {
+		opts.ReconcileInterval = DefaultReconcileInterval
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = DefaultStaleAfter
+	}
+	runCtx, runCancel := context.WithCancel(context.Background())
 	return &Service{
-		hosts:       opts.Hosts,
-		executor:    opts.Executor,
-		streamer:    opts.Streamer,
-		stopping:    opts.Stopping,
-		credentials: newCredentialCache(opts.Credentials, opts.Now, opts.Logger),
-		tenancy:     opts.Tenancy,
-		limits:      newLimitsCache(opts.Tenancy, opts.LimitsTTL, opts.Now),
-		audit:       opts.Audit,
-		logger:      opts.Logger,
-		metrics:     opts.Metrics,
-		appLocks:    newAppLocks(),
-		versions:    map[string]domain.Version{},
-		now:         opts.Now,
-		hostInfos:   map[string]HostInfo{},
+		deployments:       opts.Deployments,
+		runs:              &deploymentRuns{runs: map[string]*deploymentRun{}},
+		outputLines:       opts.DeploymentOutputLines,
+		outputRetention:   opts.DeploymentOutputRetention,
+		reconcileInterval: opts.ReconcileInterval,
+		heartbeatInterval: opts.HeartbeatInterval,
+		staleAfter:        opts.StaleAfter,
+		runner:            newRunnerID(),
+		runCtx:            runCtx,
+		runCancel:         runCancel,
+		hosts:             opts.Hosts,
+		executor:          opts.Executor,
+		streamer:          opts.Streamer,
+		stopping:          opts.Stopping,
+		credentials:       newCredentialCache(opts.Credentials, opts.Now, opts.Logger),
+		tenancy:           opts.Tenancy,
+		limits:            newLimitsCache(opts.Tenancy, opts.LimitsTTL, opts.Now),
+		audit:             opts.Audit,
+		logger:            opts.Logger,
+		metrics:           opts.Metrics,
+		appLocks:          newAppLocks(),
+		versions:          map[string]domain.Version{},
+		now:               opts.Now,
+		hostInfos:         map[string]HostInfo{},
 	}
 }
 

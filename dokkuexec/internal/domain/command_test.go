@@ -214,3 +214,64 @@ func FuzzConfigSetEncoding(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDeploymentSourceTokens extends the round trip to deployment sources:
+// every repository, ref and image the validators accept reaches Dokku's
+// git commands as exactly the intended arguments. Those commands are split
+// on whitespace only, after bash has expanded glob patterns, and the xargs
+// pass must agree as well.
+func FuzzDeploymentSourceTokens(f *testing.F) {
+	seeds := []struct{ repository, ref, image string }{
+		{"https://github.com/acme/shop.git", "main", "nginx:1.27"},
+		{"git@github.com:acme/shop.git", "v1.2.3", "ghcr.io/acme/shop:v2"},
+		{"ssh://git@example.com:2222/srv/shop.git", "feature/x-1", "localhost:5000/a/b@sha256:" + strings.Repeat("a", 64)},
+		{"https://user:secret@example.com/x.git", "-n", "UPPER:tag"},
+		{"-o", "a..b", "nginx latest"},
+		{"https://example.com/a b", "x'y", "a;id"},
+		{"https://example.com/*", "ref*", "img?"},
+		{"https://example.com/x\n", "main\n", "x\n"},
+	}
+	for _, s := range seeds {
+		f.Add(s.repository, s.ref, s.image)
+	}
+	f.Fuzz(func(t *testing.T, repository, ref, image string) {
+		check := func(cmd domain.Command, want []string) {
+			t.Helper()
+			if !slices.Equal(strings.Fields(cmd.String()), want) {
+				t.Fatalf("shell word splitting of %q = %q, want %q", cmd.String(), strings.Fields(cmd.String()), want)
+			}
+			if strings.ContainsAny(cmd.String(), "*?[]~$`'\"\\") {
+				t.Fatalf("command %q holds a byte bash would expand or quote", cmd.String())
+			}
+			argv, stderr := emulator.Tokenize(cmd.String())
+			if stderr != "" || !slices.Equal(argv, want) {
+				t.Fatalf("Tokenize(%q) = %q, %q; want %q", cmd.String(), argv, stderr, want)
+			}
+		}
+
+		if repo, err := domain.ParseGitRepository(repository); err == nil {
+			if strings.HasPrefix(repository, "-") || strings.ContainsAny(repository, " \t\n") {
+				t.Fatalf("ParseGitRepository(%q) accepted a leading '-' or whitespace", repository)
+			}
+			gitRef, err := domain.ParseGitRef(ref)
+			if err == nil {
+				cmd, err := domain.GitSyncBuildCommand("shop", repo, gitRef)
+				if err != nil {
+					t.Fatalf("GitSyncBuildCommand(%q, %q): %v", repository, ref, err)
+				}
+				want := []string{"git:sync", "--build", "shop", repository}
+				if ref != "" {
+					want = append(want, ref)
+				}
+				check(cmd, want)
+			}
+		}
+		if img, err := domain.ParseImageReference(image); err == nil {
+			cmd, err := domain.GitFromImageCommand("shop", img)
+			if err != nil {
+				t.Fatalf("GitFromImageCommand(%q): %v", image, err)
+			}
+			check(cmd, []string{"git:from-image", "shop", image})
+		}
+	})
+}

@@ -6,10 +6,11 @@ import (
 )
 
 // toolCallLimits caps single tools below the tenant's overall rate, per
-// tenant and minute. run starts a container on the host for each call, so it
-// gets a lower limit than the cheap reads.
+// tenant and minute. run starts a container on the host for each call, and
+// deploy_create a build, so they get a lower limit than the cheap reads.
 var toolCallLimits = map[string]int{
-	ToolRun: 10,
+	ToolRun:          10,
+	ToolDeployCreate: 10,
 }
 
 // ToolCallLimit returns the most calls of tool a tenant may make per

@@ -77,6 +77,9 @@ func TestToolCallLimit(t *testing.T) {
 	if got := domain.ToolCallLimit(domain.ToolRun); got != 10 {
 		t.Errorf("ToolCallLimit(run) = %d, want 10", got)
 	}
+	if got := domain.ToolCallLimit(domain.ToolDeployCreate); got != 10 {
+		t.Errorf("ToolCallLimit(deploy_create) = %d, want 10", got)
+	}
 	if got := domain.ToolCallLimit(domain.ToolAppsList); got != 0 {
 		t.Errorf("ToolCallLimit(apps_list) = %d, want 0", got)
 	}

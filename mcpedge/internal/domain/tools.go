@@ -41,6 +41,19 @@ const (
 	ServiceNamePattern = `^[A-Za-z0-9_][A-Za-z0-9_-]*$`
 	// EmailPattern is DokkuExec's rule for a Let's Encrypt e-mail address.
 	EmailPattern = `^[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$`
+	// GitRepositoryPattern is DokkuExec's rule for a git remote: an
+	// https://, http://, ssh:// or git:// URL, or user@host:path, made of
+	// letters, digits and ._%+,@=:/- only. DokkuExec also refuses a
+	// password in the URL.
+	GitRepositoryPattern = `^((https|http|ssh|git)://([A-Za-z0-9._%+:-]+@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._%+,@=:/-]*)?|[A-Za-z0-9._-]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[A-Za-z0-9._%+,@=/-]+)$`
+	// GitRefPattern is DokkuExec's rule for a branch, tag or commit;
+	// DokkuExec also refuses "..", "//" and a trailing "/", "." or ".lock".
+	GitRefPattern = `^[A-Za-z0-9_][A-Za-z0-9._/-]*$`
+	// ImagePattern is DokkuExec's rule for a container image reference:
+	// [registry[:port]/]name[:tag][@sha256:digest] with a lower-case name.
+	ImagePattern = `^([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]{1,5})?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`
+	// DeploymentIDPattern is the shape of DokkuExec's deployment ids.
+	DeploymentIDPattern = `^d-[a-z2-7]{10}$`
 )
 
 // Limits that mirror DokkuExec's validators.
@@ -54,6 +67,12 @@ const (
 	MaxAuditPageSize     = 1000
 	MaxServiceNameLength = 63
 	MaxEmailLength       = 254
+	MaxGitRepository     = 1024
+	MaxGitRef            = 255
+	MaxImage             = 1024
+	MaxDeploymentPage    = 100
+	MaxDeployLogLines    = 1000
+	DefaultDeployLogs    = 200
 )
 
 // Tool names, `area_verb`.
@@ -94,6 +113,11 @@ const (
 	ToolLetsencryptEnable  = "letsencrypt_enable"
 	ToolLetsencryptDisable = "letsencrypt_disable"
 	ToolLetsencryptReport  = "letsencrypt_report"
+	ToolDeployCreate       = "deploy_create"
+	ToolDeployStatus       = "deploy_status"
+	ToolDeployList         = "deploy_list"
+	ToolDeployLogs         = "deploy_logs"
+	ToolDeployCancel       = "deploy_cancel"
 )
 
 // Fully qualified names of the services the tools call.
@@ -143,6 +167,11 @@ var toolMethods = map[string]protoreflect.FullName{
 	ToolLetsencryptEnable:  dokkuExecService + ".EnableLetsencrypt",
 	ToolLetsencryptDisable: dokkuExecService + ".DisableLetsencrypt",
 	ToolLetsencryptReport:  dokkuExecService + ".GetLetsencryptReport",
+	ToolDeployCreate:       dokkuExecService + ".CreateDeployment",
+	ToolDeployStatus:       dokkuExecService + ".GetDeployment",
+	ToolDeployList:         dokkuExecService + ".ListDeployments",
+	ToolDeployLogs:         dokkuExecService + ".WatchDeployment",
+	ToolDeployCancel:       dokkuExecService + ".CancelDeployment",
 }
 
 // contractFiles are the contracts the tools' RPCs are declared in.

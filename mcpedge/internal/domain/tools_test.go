@@ -46,6 +46,11 @@ func TestPermissionComesFromContract(t *testing.T) {
 		domain.ToolLetsencryptEnable:  "domains:write",
 		domain.ToolLetsencryptDisable: "domains:write",
 		domain.ToolLetsencryptReport:  "apps:read",
+		domain.ToolDeployCreate:       "apps:deploy",
+		domain.ToolDeployStatus:       "apps:deploy",
+		domain.ToolDeployList:         "apps:deploy",
+		domain.ToolDeployLogs:         "apps:deploy",
+		domain.ToolDeployCancel:       "apps:deploy",
 	}
 	for _, tool := range domain.ToolNames() {
 		if got := domain.Permission(tool); got != want[tool] {
@@ -100,6 +105,41 @@ func TestServicePatterns(t *testing.T) {
 	for _, tt := range tests {
 		if got := regexp.MustCompile(tt.pattern).MatchString(tt.value); got != tt.want {
 			t.Errorf("%q matches %q = %v, want %v", tt.pattern, tt.value, got, tt.want)
+		}
+	}
+}
+
+func TestDeploymentPatterns(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pattern string
+		valid   []string
+		invalid []string
+	}{
+		{domain.GitRepositoryPattern,
+			[]string{"https://github.com/acme/shop.git", "git@github.com:acme/shop.git", "ssh://git@example.com:2222/srv/shop.git"},
+			[]string{"", "-oProxyCommand=x", "file:///etc/passwd", "https://example.com/a b", "https://example.com/$(id)"}},
+		{domain.GitRefPattern,
+			[]string{"main", "v1.2.3", "feature/x-1"},
+			[]string{"", "-n", ".hidden", "a b", "a~1"}},
+		{domain.ImagePattern,
+			[]string{"nginx", "nginx:1.27", "ghcr.io/acme/shop:v2", "localhost:5000/a/b"},
+			[]string{"", "Nginx", "nginx latest", "-nginx", "a;id"}},
+		{domain.DeploymentIDPattern,
+			[]string{"d-abcdefgh23"},
+			[]string{"", "d-ABCDEFGH23", "d-abcdefgh1", "x-abcdefgh23"}},
+	}
+	for _, tt := range tests {
+		re := regexp.MustCompile(tt.pattern)
+		for _, value := range tt.valid {
+			if !re.MatchString(value) {
+				t.Errorf("pattern %s rejects %q", tt.pattern, value)
+			}
+		}
+		for _, value := range tt.invalid {
+			if re.MatchString(value) {
+				t.Errorf("pattern %s accepts %q", tt.pattern, value)
+			}
 		}
 	}
 }

@@ -179,6 +179,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
   value: {{ .Values.dokkuexec.outputLimit | int64 | quote }}
 - name: DOKKUMCP_SSH_DIAL_TIMEOUT
   value: {{ .Values.dokkuexec.sshDialTimeout | quote }}
+{{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_POSTGRES_URL" "key" .Values.dokkuexec.postgresURLKey) }}
 {{ include "dokkumcp.secretEnv" (dict "root" . "name" "DOKKUMCP_CLIENT_SECRET" "key" "dokkuexec-client-secret") }}
 {{- end -}}
 

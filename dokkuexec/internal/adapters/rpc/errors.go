@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	"dokkumcp.dev/dokkuexec/internal/app"
+	dokkuexecv1 "dokkumcp.dev/gen/dokkumcp/dokkuexec/v1"
 )
 
 var codes = map[app.Kind]connect.Code{
@@ -22,6 +23,7 @@ var codes = map[app.Kind]connect.Code{
 	app.KindUnavailable:        connect.CodeUnavailable,
 	app.KindDeadlineExceeded:   connect.CodeDeadlineExceeded,
 	app.KindCanceled:           connect.CodeCanceled,
+	app.KindAborted:            connect.CodeAborted,
 }
 
 // toConnect turns a use case's error into a Connect error that carries only
@@ -40,7 +42,13 @@ func toConnect(ctx context.Context, logger *slog.Logger, procedure string, err e
 	if appErr.Err != nil {
 		logger.InfoContext(ctx, "request failed", "procedure", procedure, "code", code.String(), "error", appErr.Err)
 	}
-	return connect.NewError(code, errors.New(appErr.Message))
+	connectErr := connect.NewError(code, errors.New(appErr.Message))
+	if appErr.DeploymentID != "" {
+		if detail, err := connect.NewErrorDetail(&dokkuexecv1.DeploymentInProgress{DeploymentId: appErr.DeploymentID}); err == nil {
+			connectErr.AddDetail(detail)
+		}
+	}
+	return connectErr
 }
 
 // fromConnect turns an error from another service's Connect client into an

@@ -86,7 +86,7 @@ type hostResolver struct {
 }
 
 func (r *hostResolver) GetHost(_ context.Context, tenantID, host string) (app.Host, error) {
-	if tenantID != r.host.TenantID || (host != "" && host != r.host.Name) {
+	if tenantID != r.host.TenantID || (host != "" && host != r.host.Name && host != r.host.ID) {
 		return app.Host{}, app.Errorf(app.KindNotFound, "host %q not found for tenant %s; register it with RegisterHost", host, tenantID)
 	}
 	return r.host, nil

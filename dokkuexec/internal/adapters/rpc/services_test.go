@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	postgres = dokkuexecv1.ServiceKind_SERVICE_KIND_POSTGRES
+	postgresKind = dokkuexecv1.ServiceKind_SERVICE_KIND_POSTGRES
 	redis    = dokkuexecv1.ServiceKind_SERVICE_KIND_REDIS
 )
 
@@ -28,7 +28,7 @@ func TestHandlerServices(t *testing.T) {
 		t.Fatalf("CreateApp: %v", err)
 	}
 
-	empty, err := f.client.ListServices(ctx, request(&dokkuexecv1.ListServicesRequest{Kind: postgres}, maintainer))
+	empty, err := f.client.ListServices(ctx, request(&dokkuexecv1.ListServicesRequest{Kind: postgresKind}, maintainer))
 	if err != nil {
 		t.Fatalf("ListServices: %v", err)
 	}
@@ -36,7 +36,7 @@ func TestHandlerServices(t *testing.T) {
 		t.Errorf("ListServices on a new host = %q, want none", empty.Msg.GetNames())
 	}
 
-	created, err := f.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgres, Name: "lollipop"}, maintainer))
+	created, err := f.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgresKind, Name: "lollipop"}, maintainer))
 	if err != nil {
 		t.Fatalf("CreateService: %v", err)
 	}
@@ -50,20 +50,20 @@ func TestHandlerServices(t *testing.T) {
 	if info.GetStatus() != "running" || info.GetVersion() != "postgres:18.4" || len(info.GetLinks()) != 0 {
 		t.Errorf("created info = %v, want running postgres:18.4 without links", info)
 	}
-	_, err = f.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgres, Name: "lollipop"}, maintainer))
+	_, err = f.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgresKind, Name: "lollipop"}, maintainer))
 	wantCode(t, err, connect.CodeAlreadyExists, `postgres service "lollipop" already exists on host "prod"`)
 
-	linked, err := f.client.LinkService(ctx, request(&dokkuexecv1.LinkServiceRequest{Kind: postgres, Name: "lollipop", App: "shop"}, maintainer))
+	linked, err := f.client.LinkService(ctx, request(&dokkuexecv1.LinkServiceRequest{Kind: postgresKind, Name: "lollipop", App: "shop"}, maintainer))
 	if err != nil {
 		t.Fatalf("LinkService: %v", err)
 	}
 	if linked.Msg.GetConfigKey() != "DATABASE_URL" || linked.Msg.GetApp() != "shop" {
 		t.Errorf("LinkService = %v, want DATABASE_URL on shop", linked.Msg)
 	}
-	_, err = f.client.LinkService(ctx, request(&dokkuexecv1.LinkServiceRequest{Kind: postgres, Name: "lollipop", App: "shop"}, maintainer))
+	_, err = f.client.LinkService(ctx, request(&dokkuexecv1.LinkServiceRequest{Kind: postgresKind, Name: "lollipop", App: "shop"}, maintainer))
 	wantCode(t, err, connect.CodeAlreadyExists, `postgres service "lollipop" is already linked to app "shop" as DATABASE_URL`)
 
-	revealed, err := f.client.GetServiceInfo(ctx, request(&dokkuexecv1.GetServiceInfoRequest{Kind: postgres, Name: "lollipop", Reveal: true}, revealer))
+	revealed, err := f.client.GetServiceInfo(ctx, request(&dokkuexecv1.GetServiceInfoRequest{Kind: postgresKind, Name: "lollipop", Reveal: true}, revealer))
 	if err != nil {
 		t.Fatalf("GetServiceInfo with reveal: %v", err)
 	}
@@ -73,30 +73,30 @@ func TestHandlerServices(t *testing.T) {
 	if want := []string{"shop"}; !slices.Equal(revealed.Msg.GetInfo().GetLinks(), want) {
 		t.Errorf("links = %q, want %q", revealed.Msg.GetInfo().GetLinks(), want)
 	}
-	_, err = f.client.GetServiceInfo(ctx, request(&dokkuexecv1.GetServiceInfoRequest{Kind: postgres, Name: "lollipop", Reveal: true}, maintainer))
+	_, err = f.client.GetServiceInfo(ctx, request(&dokkuexecv1.GetServiceInfoRequest{Kind: postgresKind, Name: "lollipop", Reveal: true}, maintainer))
 	wantCode(t, err, connect.CodePermissionDenied, `permission "apps:config" is required to reveal a service's DSN`)
 
-	_, err = f.client.DestroyService(ctx, request(&dokkuexecv1.DestroyServiceRequest{Kind: postgres, Name: "lollipop", Confirm: "lollipop"}, maintainer))
+	_, err = f.client.DestroyService(ctx, request(&dokkuexecv1.DestroyServiceRequest{Kind: postgresKind, Name: "lollipop", Confirm: "lollipop"}, maintainer))
 	wantCode(t, err, connect.CodeFailedPrecondition, `postgres service "lollipop" is linked to apps`)
-	_, err = f.client.UnlinkService(ctx, request(&dokkuexecv1.UnlinkServiceRequest{Kind: postgres, Name: "lollipop", App: "shop", Confirm: "shop"}, maintainer))
+	_, err = f.client.UnlinkService(ctx, request(&dokkuexecv1.UnlinkServiceRequest{Kind: postgresKind, Name: "lollipop", App: "shop", Confirm: "shop"}, maintainer))
 	wantCode(t, err, connect.CodeInvalidArgument, `invalid confirm "shop": pass the service's name "lollipop"`)
 
-	unlinked, err := f.client.UnlinkService(ctx, request(&dokkuexecv1.UnlinkServiceRequest{Kind: postgres, Name: "lollipop", App: "shop", Confirm: "lollipop", NoRestart: true}, maintainer))
+	unlinked, err := f.client.UnlinkService(ctx, request(&dokkuexecv1.UnlinkServiceRequest{Kind: postgresKind, Name: "lollipop", App: "shop", Confirm: "lollipop", NoRestart: true}, maintainer))
 	if err != nil {
 		t.Fatalf("UnlinkService: %v", err)
 	}
 	if want := []string{"DATABASE_URL"}; !slices.Equal(unlinked.Msg.GetUnsetKeys(), want) {
 		t.Errorf("unset keys = %q, want %q", unlinked.Msg.GetUnsetKeys(), want)
 	}
-	_, err = f.client.UnlinkService(ctx, request(&dokkuexecv1.UnlinkServiceRequest{Kind: postgres, Name: "lollipop", App: "shop", Confirm: "lollipop"}, maintainer))
+	_, err = f.client.UnlinkService(ctx, request(&dokkuexecv1.UnlinkServiceRequest{Kind: postgresKind, Name: "lollipop", App: "shop", Confirm: "lollipop"}, maintainer))
 	wantCode(t, err, connect.CodeFailedPrecondition, `postgres service "lollipop" is not linked to app "shop"`)
 
-	_, err = f.client.DestroyService(ctx, request(&dokkuexecv1.DestroyServiceRequest{Kind: postgres, Name: "lollipop"}, maintainer))
+	_, err = f.client.DestroyService(ctx, request(&dokkuexecv1.DestroyServiceRequest{Kind: postgresKind, Name: "lollipop"}, maintainer))
 	wantCode(t, err, connect.CodeInvalidArgument, `pass the service's name "lollipop" as confirm`)
-	if _, err := f.client.DestroyService(ctx, request(&dokkuexecv1.DestroyServiceRequest{Kind: postgres, Name: "lollipop", Confirm: "lollipop"}, maintainer)); err != nil {
+	if _, err := f.client.DestroyService(ctx, request(&dokkuexecv1.DestroyServiceRequest{Kind: postgresKind, Name: "lollipop", Confirm: "lollipop"}, maintainer)); err != nil {
 		t.Fatalf("DestroyService: %v", err)
 	}
-	_, err = f.client.GetServiceInfo(ctx, request(&dokkuexecv1.GetServiceInfoRequest{Kind: postgres, Name: "lollipop"}, maintainer))
+	_, err = f.client.GetServiceInfo(ctx, request(&dokkuexecv1.GetServiceInfoRequest{Kind: postgresKind, Name: "lollipop"}, maintainer))
 	wantCode(t, err, connect.CodeNotFound, `postgres service "lollipop" not found on host "prod"`)
 
 	// A second link of the same kind gets an alternative config var.
@@ -160,7 +160,7 @@ func TestHandlerServiceErrors(t *testing.T) {
 			f:      without,
 			scopes: []string{"services:write"},
 			call: func(token string) error {
-				_, err := without.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgres, Name: "db"}, token))
+				_, err := without.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgresKind, Name: "db"}, token))
 				return err
 			},
 			code:    connect.CodeFailedPrecondition,
@@ -193,7 +193,7 @@ func TestHandlerServiceErrors(t *testing.T) {
 			f:      with,
 			scopes: []string{"services:write"},
 			call: func(token string) error {
-				_, err := with.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgres, Name: "my.db"}, token))
+				_, err := with.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgresKind, Name: "my.db"}, token))
 				return err
 			},
 			code:    connect.CodeInvalidArgument,
@@ -204,7 +204,7 @@ func TestHandlerServiceErrors(t *testing.T) {
 			f:      with,
 			scopes: []string{"services:write"},
 			call: func(token string) error {
-				_, err := with.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgres, Name: "-n"}, token))
+				_, err := with.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgresKind, Name: "-n"}, token))
 				return err
 			},
 			code:    connect.CodeInvalidArgument,
@@ -215,7 +215,7 @@ func TestHandlerServiceErrors(t *testing.T) {
 			f:      with,
 			scopes: []string{"services:write"},
 			call: func(token string) error {
-				_, err := with.client.LinkService(ctx, request(&dokkuexecv1.LinkServiceRequest{Kind: postgres, Name: "db", App: "nope"}, token))
+				_, err := with.client.LinkService(ctx, request(&dokkuexecv1.LinkServiceRequest{Kind: postgresKind, Name: "db", App: "nope"}, token))
 				return err
 			},
 			code:    connect.CodeNotFound,
@@ -226,7 +226,7 @@ func TestHandlerServiceErrors(t *testing.T) {
 			f:      with,
 			scopes: []string{"apps:read", "services:read"},
 			call: func(token string) error {
-				_, err := with.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgres, Name: "db"}, token))
+				_, err := with.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgresKind, Name: "db"}, token))
 				return err
 			},
 			code:    connect.CodePermissionDenied,
@@ -237,7 +237,7 @@ func TestHandlerServiceErrors(t *testing.T) {
 			f:      readOnly,
 			scopes: []string{"services:write"},
 			call: func(token string) error {
-				_, err := readOnly.client.DestroyService(ctx, request(&dokkuexecv1.DestroyServiceRequest{Kind: postgres, Name: "db", Confirm: "db"}, token))
+				_, err := readOnly.client.DestroyService(ctx, request(&dokkuexecv1.DestroyServiceRequest{Kind: postgresKind, Name: "db", Confirm: "db"}, token))
 				return err
 			},
 			code:    connect.CodePermissionDenied,

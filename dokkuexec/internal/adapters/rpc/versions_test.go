@@ -85,10 +85,10 @@ func TestHandlerAcrossDokkuVersions(t *testing.T) {
 				t.Errorf("ScaleProcesses = %v, %v; want web=2", scale, err)
 			}
 
-			if _, err := f.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgres, Name: "db"}, token)); err != nil {
+			if _, err := f.client.CreateService(ctx, request(&dokkuexecv1.CreateServiceRequest{Kind: postgresKind, Name: "db"}, token)); err != nil {
 				t.Fatalf("CreateService: %v", err)
 			}
-			link, err := f.client.LinkService(ctx, request(&dokkuexecv1.LinkServiceRequest{Kind: postgres, Name: "db", App: "shop", NoRestart: true}, token))
+			link, err := f.client.LinkService(ctx, request(&dokkuexecv1.LinkServiceRequest{Kind: postgresKind, Name: "db", App: "shop", NoRestart: true}, token))
 			if err != nil || link.Msg.GetConfigKey() != "DATABASE_URL" {
 				t.Errorf("LinkService = %v, %v; want DATABASE_URL", link, err)
 			}

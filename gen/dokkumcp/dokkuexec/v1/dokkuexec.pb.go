@@ -131,6 +131,70 @@ func (ServiceKind) EnumDescriptor() ([]byte, []int) {
 	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{1}
 }
 
+type DeploymentStatus int32
+
+const (
+	DeploymentStatus_DEPLOYMENT_STATUS_UNSPECIFIED DeploymentStatus = 0
+	// QUEUED waits for another change to the app to finish.
+	DeploymentStatus_DEPLOYMENT_STATUS_QUEUED    DeploymentStatus = 1
+	DeploymentStatus_DEPLOYMENT_STATUS_RUNNING   DeploymentStatus = 2
+	DeploymentStatus_DEPLOYMENT_STATUS_SUCCEEDED DeploymentStatus = 3
+	DeploymentStatus_DEPLOYMENT_STATUS_FAILED    DeploymentStatus = 4
+	DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED DeploymentStatus = 5
+	// UNKNOWN: DokkuExec lost track of the deployment (it restarted while the
+	// deployment ran) and the host keeps no build records to tell the outcome.
+	DeploymentStatus_DEPLOYMENT_STATUS_UNKNOWN DeploymentStatus = 6
+)
+
+// Enum value maps for DeploymentStatus.
+var (
+	DeploymentStatus_name = map[int32]string{
+		0: "DEPLOYMENT_STATUS_UNSPECIFIED",
+		1: "DEPLOYMENT_STATUS_QUEUED",
+		2: "DEPLOYMENT_STATUS_RUNNING",
+		3: "DEPLOYMENT_STATUS_SUCCEEDED",
+		4: "DEPLOYMENT_STATUS_FAILED",
+		5: "DEPLOYMENT_STATUS_CANCELLED",
+		6: "DEPLOYMENT_STATUS_UNKNOWN",
+	}
+	DeploymentStatus_value = map[string]int32{
+		"DEPLOYMENT_STATUS_UNSPECIFIED": 0,
+		"DEPLOYMENT_STATUS_QUEUED":      1,
+		"DEPLOYMENT_STATUS_RUNNING":     2,
+		"DEPLOYMENT_STATUS_SUCCEEDED":   3,
+		"DEPLOYMENT_STATUS_FAILED":      4,
+		"DEPLOYMENT_STATUS_CANCELLED":   5,
+		"DEPLOYMENT_STATUS_UNKNOWN":     6,
+	}
+)
+
+func (x DeploymentStatus) Enum() *DeploymentStatus {
+	p := new(DeploymentStatus)
+	*p = x
+	return p
+}
+
+func (x DeploymentStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeploymentStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes[2].Descriptor()
+}
+
+func (DeploymentStatus) Type() protoreflect.EnumType {
+	return &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes[2]
+}
+
+func (x DeploymentStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeploymentStatus.Descriptor instead.
+func (DeploymentStatus) EnumDescriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{2}
+}
+
 type ListAppsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
@@ -4688,6 +4752,1034 @@ func (x *GetLetsencryptReportResponse) GetReport() *LetsencryptReport {
 	return nil
 }
 
+// GitSource deploys a git repository's ref with `git:sync --build`.
+type GitSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// repository is an https://, http://, ssh:// or git:// URL, or the scp
+	// form user@host:path; without a password.
+	Repository string `protobuf:"bytes,1,opt,name=repository,proto3" json:"repository,omitempty"`
+	// ref is a branch, tag or commit; empty uses the repository's default
+	// branch.
+	Ref           string `protobuf:"bytes,2,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GitSource) Reset() {
+	*x = GitSource{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GitSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GitSource) ProtoMessage() {}
+
+func (x *GitSource) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GitSource.ProtoReflect.Descriptor instead.
+func (*GitSource) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *GitSource) GetRepository() string {
+	if x != nil {
+		return x.Repository
+	}
+	return ""
+}
+
+func (x *GitSource) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+// ImageSource deploys a container image with `git:from-image`.
+type ImageSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// image is a reference such as nginx:1.27, ghcr.io/acme/shop:v2 or
+	// name@sha256:<digest>.
+	Image         string `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImageSource) Reset() {
+	*x = ImageSource{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImageSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImageSource) ProtoMessage() {}
+
+func (x *ImageSource) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImageSource.ProtoReflect.Descriptor instead.
+func (*ImageSource) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *ImageSource) GetImage() string {
+	if x != nil {
+		return x.Image
+	}
+	return ""
+}
+
+// RebuildSource rebuilds the app from its current source with `ps:rebuild`.
+type RebuildSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildSource) Reset() {
+	*x = RebuildSource{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildSource) ProtoMessage() {}
+
+func (x *RebuildSource) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildSource.ProtoReflect.Descriptor instead.
+func (*RebuildSource) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{76}
+}
+
+type Deployment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is "d-" followed by 10 lower-case base32 characters.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// host is the host's name.
+	Host string `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
+	App  string `protobuf:"bytes,3,opt,name=app,proto3" json:"app,omitempty"`
+	// Types that are valid to be assigned to Source:
+	//
+	//	*Deployment_Git
+	//	*Deployment_Image
+	//	*Deployment_Rebuild
+	Source isDeployment_Source `protobuf_oneof:"source"`
+	Status DeploymentStatus    `protobuf:"varint,7,opt,name=status,proto3,enum=dokkumcp.dokkuexec.v1.DeploymentStatus" json:"status,omitempty"`
+	// message explains a failed, cancelled or unknown outcome and what to do.
+	Message string `protobuf:"bytes,8,opt,name=message,proto3" json:"message,omitempty"`
+	// step is the last step Dokku reported, such as "Releasing shop...".
+	Step string `protobuf:"bytes,9,opt,name=step,proto3" json:"step,omitempty"`
+	// build_id is the id of Dokku's build record, when the host keeps them.
+	BuildId string `protobuf:"bytes,10,opt,name=build_id,json=buildId,proto3" json:"build_id,omitempty"`
+	// exit_code is the exit status of the Dokku command once it has ended.
+	ExitCode *int32 `protobuf:"varint,11,opt,name=exit_code,json=exitCode,proto3,oneof" json:"exit_code,omitempty"`
+	// output_lines counts the build output lines received so far.
+	OutputLines   int64                  `protobuf:"varint,12,opt,name=output_lines,json=outputLines,proto3" json:"output_lines,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deployment) Reset() {
+	*x = Deployment{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deployment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deployment) ProtoMessage() {}
+
+func (x *Deployment) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
+func (*Deployment) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *Deployment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Deployment) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *Deployment) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *Deployment) GetSource() isDeployment_Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *Deployment) GetGit() *GitSource {
+	if x != nil {
+		if x, ok := x.Source.(*Deployment_Git); ok {
+			return x.Git
+		}
+	}
+	return nil
+}
+
+func (x *Deployment) GetImage() *ImageSource {
+	if x != nil {
+		if x, ok := x.Source.(*Deployment_Image); ok {
+			return x.Image
+		}
+	}
+	return nil
+}
+
+func (x *Deployment) GetRebuild() *RebuildSource {
+	if x != nil {
+		if x, ok := x.Source.(*Deployment_Rebuild); ok {
+			return x.Rebuild
+		}
+	}
+	return nil
+}
+
+func (x *Deployment) GetStatus() DeploymentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return DeploymentStatus_DEPLOYMENT_STATUS_UNSPECIFIED
+}
+
+func (x *Deployment) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Deployment) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *Deployment) GetBuildId() string {
+	if x != nil {
+		return x.BuildId
+	}
+	return ""
+}
+
+func (x *Deployment) GetExitCode() int32 {
+	if x != nil && x.ExitCode != nil {
+		return *x.ExitCode
+	}
+	return 0
+}
+
+func (x *Deployment) GetOutputLines() int64 {
+	if x != nil {
+		return x.OutputLines
+	}
+	return 0
+}
+
+func (x *Deployment) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Deployment) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Deployment) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type isDeployment_Source interface {
+	isDeployment_Source()
+}
+
+type Deployment_Git struct {
+	Git *GitSource `protobuf:"bytes,4,opt,name=git,proto3,oneof"`
+}
+
+type Deployment_Image struct {
+	Image *ImageSource `protobuf:"bytes,5,opt,name=image,proto3,oneof"`
+}
+
+type Deployment_Rebuild struct {
+	Rebuild *RebuildSource `protobuf:"bytes,6,opt,name=rebuild,proto3,oneof"`
+}
+
+func (*Deployment_Git) isDeployment_Source() {}
+
+func (*Deployment_Image) isDeployment_Source() {}
+
+func (*Deployment_Rebuild) isDeployment_Source() {}
+
+// DeploymentInProgress is the detail of the ABORTED error of a
+// CreateDeployment for an app that already has a running deployment.
+type DeploymentInProgress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId  string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentInProgress) Reset() {
+	*x = DeploymentInProgress{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentInProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentInProgress) ProtoMessage() {}
+
+func (x *DeploymentInProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentInProgress.ProtoReflect.Descriptor instead.
+func (*DeploymentInProgress) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *DeploymentInProgress) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+type CreateDeploymentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// Types that are valid to be assigned to Source:
+	//
+	//	*CreateDeploymentRequest_Git
+	//	*CreateDeploymentRequest_Image
+	//	*CreateDeploymentRequest_Rebuild
+	Source        isCreateDeploymentRequest_Source `protobuf_oneof:"source"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDeploymentRequest) Reset() {
+	*x = CreateDeploymentRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDeploymentRequest) ProtoMessage() {}
+
+func (x *CreateDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*CreateDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *CreateDeploymentRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *CreateDeploymentRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *CreateDeploymentRequest) GetSource() isCreateDeploymentRequest_Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *CreateDeploymentRequest) GetGit() *GitSource {
+	if x != nil {
+		if x, ok := x.Source.(*CreateDeploymentRequest_Git); ok {
+			return x.Git
+		}
+	}
+	return nil
+}
+
+func (x *CreateDeploymentRequest) GetImage() *ImageSource {
+	if x != nil {
+		if x, ok := x.Source.(*CreateDeploymentRequest_Image); ok {
+			return x.Image
+		}
+	}
+	return nil
+}
+
+func (x *CreateDeploymentRequest) GetRebuild() *RebuildSource {
+	if x != nil {
+		if x, ok := x.Source.(*CreateDeploymentRequest_Rebuild); ok {
+			return x.Rebuild
+		}
+	}
+	return nil
+}
+
+type isCreateDeploymentRequest_Source interface {
+	isCreateDeploymentRequest_Source()
+}
+
+type CreateDeploymentRequest_Git struct {
+	Git *GitSource `protobuf:"bytes,3,opt,name=git,proto3,oneof"`
+}
+
+type CreateDeploymentRequest_Image struct {
+	Image *ImageSource `protobuf:"bytes,4,opt,name=image,proto3,oneof"`
+}
+
+type CreateDeploymentRequest_Rebuild struct {
+	Rebuild *RebuildSource `protobuf:"bytes,5,opt,name=rebuild,proto3,oneof"`
+}
+
+func (*CreateDeploymentRequest_Git) isCreateDeploymentRequest_Source() {}
+
+func (*CreateDeploymentRequest_Image) isCreateDeploymentRequest_Source() {}
+
+func (*CreateDeploymentRequest_Rebuild) isCreateDeploymentRequest_Source() {}
+
+type CreateDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDeploymentResponse) Reset() {
+	*x = CreateDeploymentResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDeploymentResponse) ProtoMessage() {}
+
+func (x *CreateDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*CreateDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *CreateDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+type GetDeploymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeploymentRequest) Reset() {
+	*x = GetDeploymentRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeploymentRequest) ProtoMessage() {}
+
+func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*GetDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *GetDeploymentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeploymentResponse) Reset() {
+	*x = GetDeploymentResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeploymentResponse) ProtoMessage() {}
+
+func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*GetDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *GetDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+type ListDeploymentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	App   string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// page_size is at most 100; 0 means 20.
+	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentsRequest) Reset() {
+	*x = ListDeploymentsRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentsRequest) ProtoMessage() {}
+
+func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *ListDeploymentsRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *ListDeploymentsRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *ListDeploymentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListDeploymentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployments   []*Deployment          `protobuf:"bytes,1,rep,name=deployments,proto3" json:"deployments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentsResponse) Reset() {
+	*x = ListDeploymentsResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentsResponse) ProtoMessage() {}
+
+func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
+	if x != nil {
+		return x.Deployments
+	}
+	return nil
+}
+
+type WatchDeploymentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// after_line skips the output lines numbered up to it; 0 sends every
+	// line still kept.
+	AfterLine int64 `protobuf:"varint,2,opt,name=after_line,json=afterLine,proto3" json:"after_line,omitempty"`
+	// follow keeps the stream open until the deployment ends.
+	Follow        bool `protobuf:"varint,3,opt,name=follow,proto3" json:"follow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDeploymentRequest) Reset() {
+	*x = WatchDeploymentRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDeploymentRequest) ProtoMessage() {}
+
+func (x *WatchDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*WatchDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *WatchDeploymentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WatchDeploymentRequest) GetAfterLine() int64 {
+	if x != nil {
+		return x.AfterLine
+	}
+	return 0
+}
+
+func (x *WatchDeploymentRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+// DeploymentOutputLine is one line of a deployment's build output. Numbers
+// start at 1; DokkuExec keeps the last lines of each deployment, so the
+// first line sent may have a number above after_line + 1.
+type DeploymentOutputLine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        int64                  `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentOutputLine) Reset() {
+	*x = DeploymentOutputLine{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentOutputLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentOutputLine) ProtoMessage() {}
+
+func (x *DeploymentOutputLine) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentOutputLine.ProtoReflect.Descriptor instead.
+func (*DeploymentOutputLine) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *DeploymentOutputLine) GetNumber() int64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *DeploymentOutputLine) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type WatchDeploymentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*WatchDeploymentResponse_Deployment
+	//	*WatchDeploymentResponse_Line
+	Event         isWatchDeploymentResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDeploymentResponse) Reset() {
+	*x = WatchDeploymentResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDeploymentResponse) ProtoMessage() {}
+
+func (x *WatchDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*WatchDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *WatchDeploymentResponse) GetEvent() isWatchDeploymentResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *WatchDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		if x, ok := x.Event.(*WatchDeploymentResponse_Deployment); ok {
+			return x.Deployment
+		}
+	}
+	return nil
+}
+
+func (x *WatchDeploymentResponse) GetLine() *DeploymentOutputLine {
+	if x != nil {
+		if x, ok := x.Event.(*WatchDeploymentResponse_Line); ok {
+			return x.Line
+		}
+	}
+	return nil
+}
+
+type isWatchDeploymentResponse_Event interface {
+	isWatchDeploymentResponse_Event()
+}
+
+type WatchDeploymentResponse_Deployment struct {
+	// deployment is sent first and after every change of state.
+	Deployment *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3,oneof"`
+}
+
+type WatchDeploymentResponse_Line struct {
+	Line *DeploymentOutputLine `protobuf:"bytes,2,opt,name=line,proto3,oneof"`
+}
+
+func (*WatchDeploymentResponse_Deployment) isWatchDeploymentResponse_Event() {}
+
+func (*WatchDeploymentResponse_Line) isWatchDeploymentResponse_Event() {}
+
+type CancelDeploymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelDeploymentRequest) Reset() {
+	*x = CancelDeploymentRequest{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelDeploymentRequest) ProtoMessage() {}
+
+func (x *CancelDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*CancelDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *CancelDeploymentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type CancelDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelDeploymentResponse) Reset() {
+	*x = CancelDeploymentResponse{}
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelDeploymentResponse) ProtoMessage() {}
+
+func (x *CancelDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*CancelDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *CancelDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
 var File_dokkumcp_dokkuexec_v1_dokkuexec_proto protoreflect.FileDescriptor
 
 const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
@@ -5021,7 +6113,83 @@ const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
 	"\x1cGetLetsencryptReportResponse\x12@\n" +
-	"\x06report\x18\x01 \x01(\v2(.dokkumcp.dokkuexec.v1.LetsencryptReportR\x06report*|\n" +
+	"\x06report\x18\x01 \x01(\v2(.dokkumcp.dokkuexec.v1.LetsencryptReportR\x06report\"=\n" +
+	"\tGitSource\x12\x1e\n" +
+	"\n" +
+	"repository\x18\x01 \x01(\tR\n" +
+	"repository\x12\x10\n" +
+	"\x03ref\x18\x02 \x01(\tR\x03ref\"#\n" +
+	"\vImageSource\x12\x14\n" +
+	"\x05image\x18\x01 \x01(\tR\x05image\"\x0f\n" +
+	"\rRebuildSource\"\x8c\x05\n" +
+	"\n" +
+	"Deployment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x03 \x01(\tR\x03app\x124\n" +
+	"\x03git\x18\x04 \x01(\v2 .dokkumcp.dokkuexec.v1.GitSourceH\x00R\x03git\x12:\n" +
+	"\x05image\x18\x05 \x01(\v2\".dokkumcp.dokkuexec.v1.ImageSourceH\x00R\x05image\x12@\n" +
+	"\arebuild\x18\x06 \x01(\v2$.dokkumcp.dokkuexec.v1.RebuildSourceH\x00R\arebuild\x12?\n" +
+	"\x06status\x18\a \x01(\x0e2'.dokkumcp.dokkuexec.v1.DeploymentStatusR\x06status\x12\x18\n" +
+	"\amessage\x18\b \x01(\tR\amessage\x12\x12\n" +
+	"\x04step\x18\t \x01(\tR\x04step\x12\x19\n" +
+	"\bbuild_id\x18\n" +
+	" \x01(\tR\abuildId\x12 \n" +
+	"\texit_code\x18\v \x01(\x05H\x01R\bexitCode\x88\x01\x01\x12!\n" +
+	"\foutput_lines\x18\f \x01(\x03R\voutputLines\x12;\n" +
+	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x129\n" +
+	"\n" +
+	"start_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\aendTimeB\b\n" +
+	"\x06sourceB\f\n" +
+	"\n" +
+	"_exit_code\";\n" +
+	"\x14DeploymentInProgress\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\"\xfd\x01\n" +
+	"\x17CreateDeploymentRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x124\n" +
+	"\x03git\x18\x03 \x01(\v2 .dokkumcp.dokkuexec.v1.GitSourceH\x00R\x03git\x12:\n" +
+	"\x05image\x18\x04 \x01(\v2\".dokkumcp.dokkuexec.v1.ImageSourceH\x00R\x05image\x12@\n" +
+	"\arebuild\x18\x05 \x01(\v2$.dokkumcp.dokkuexec.v1.RebuildSourceH\x00R\arebuildB\b\n" +
+	"\x06source\"]\n" +
+	"\x18CreateDeploymentResponse\x12A\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2!.dokkumcp.dokkuexec.v1.DeploymentR\n" +
+	"deployment\"&\n" +
+	"\x14GetDeploymentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"Z\n" +
+	"\x15GetDeploymentResponse\x12A\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2!.dokkumcp.dokkuexec.v1.DeploymentR\n" +
+	"deployment\"[\n" +
+	"\x16ListDeploymentsRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\"^\n" +
+	"\x17ListDeploymentsResponse\x12C\n" +
+	"\vdeployments\x18\x01 \x03(\v2!.dokkumcp.dokkuexec.v1.DeploymentR\vdeployments\"_\n" +
+	"\x16WatchDeploymentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"after_line\x18\x02 \x01(\x03R\tafterLine\x12\x16\n" +
+	"\x06follow\x18\x03 \x01(\bR\x06follow\"B\n" +
+	"\x14DeploymentOutputLine\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x03R\x06number\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"\xaa\x01\n" +
+	"\x17WatchDeploymentResponse\x12C\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2!.dokkumcp.dokkuexec.v1.DeploymentH\x00R\n" +
+	"deployment\x12A\n" +
+	"\x04line\x18\x02 \x01(\v2+.dokkumcp.dokkuexec.v1.DeploymentOutputLineH\x00R\x04lineB\a\n" +
+	"\x05event\")\n" +
+	"\x17CancelDeploymentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"]\n" +
+	"\x18CancelDeploymentResponse\x12A\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2!.dokkumcp.dokkuexec.v1.DeploymentR\n" +
+	"deployment*|\n" +
 	"\fRunningState\x12\x1d\n" +
 	"\x19RUNNING_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15RUNNING_STATE_RUNNING\x10\x01\x12\x19\n" +
@@ -5030,7 +6198,15 @@ const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
 	"\vServiceKind\x12\x1c\n" +
 	"\x18SERVICE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15SERVICE_KIND_POSTGRES\x10\x01\x12\x16\n" +
-	"\x12SERVICE_KIND_REDIS\x10\x022\xe5\x1f\n" +
+	"\x12SERVICE_KIND_REDIS\x10\x02*\xf1\x01\n" +
+	"\x10DeploymentStatus\x12!\n" +
+	"\x1dDEPLOYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18DEPLOYMENT_STATUS_QUEUED\x10\x01\x12\x1d\n" +
+	"\x19DEPLOYMENT_STATUS_RUNNING\x10\x02\x12\x1f\n" +
+	"\x1bDEPLOYMENT_STATUS_SUCCEEDED\x10\x03\x12\x1c\n" +
+	"\x18DEPLOYMENT_STATUS_FAILED\x10\x04\x12\x1f\n" +
+	"\x1bDEPLOYMENT_STATUS_CANCELLED\x10\x05\x12\x1d\n" +
+	"\x19DEPLOYMENT_STATUS_UNKNOWN\x10\x062\xfa$\n" +
 	"\x10DokkuExecService\x12j\n" +
 	"\bListApps\x12&.dokkumcp.dokkuexec.v1.ListAppsRequest\x1a'.dokkumcp.dokkuexec.v1.ListAppsResponse\"\r\xc2\xf3\x18\tapps:read\x12o\n" +
 	"\tCreateApp\x12'.dokkumcp.dokkuexec.v1.CreateAppRequest\x1a(.dokkumcp.dokkuexec.v1.CreateAppResponse\"\x0f\xc2\xf3\x18\vapps:create\x12v\n" +
@@ -5069,7 +6245,12 @@ const file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc = "" +
 	"\fListServices\x12*.dokkumcp.dokkuexec.v1.ListServicesRequest\x1a+.dokkumcp.dokkuexec.v1.ListServicesResponse\"\x11\xc2\xf3\x18\rservices:read\x12\x89\x01\n" +
 	"\x11EnableLetsencrypt\x12/.dokkumcp.dokkuexec.v1.EnableLetsencryptRequest\x1a0.dokkumcp.dokkuexec.v1.EnableLetsencryptResponse\"\x11\xc2\xf3\x18\rdomains:write\x12\x8c\x01\n" +
 	"\x12DisableLetsencrypt\x120.dokkumcp.dokkuexec.v1.DisableLetsencryptRequest\x1a1.dokkumcp.dokkuexec.v1.DisableLetsencryptResponse\"\x11\xc2\xf3\x18\rdomains:write\x12\x8e\x01\n" +
-	"\x14GetLetsencryptReport\x122.dokkumcp.dokkuexec.v1.GetLetsencryptReportRequest\x1a3.dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse\"\r\xc2\xf3\x18\tapps:readB\xd5\x01\n" +
+	"\x14GetLetsencryptReport\x122.dokkumcp.dokkuexec.v1.GetLetsencryptReportRequest\x1a3.dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse\"\r\xc2\xf3\x18\tapps:read\x12\x84\x01\n" +
+	"\x10CreateDeployment\x12..dokkumcp.dokkuexec.v1.CreateDeploymentRequest\x1a/.dokkumcp.dokkuexec.v1.CreateDeploymentResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12{\n" +
+	"\rGetDeployment\x12+.dokkumcp.dokkuexec.v1.GetDeploymentRequest\x1a,.dokkumcp.dokkuexec.v1.GetDeploymentResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12\x81\x01\n" +
+	"\x0fListDeployments\x12-.dokkumcp.dokkuexec.v1.ListDeploymentsRequest\x1a..dokkumcp.dokkuexec.v1.ListDeploymentsResponse\"\x0f\xc2\xf3\x18\vapps:deploy\x12\x83\x01\n" +
+	"\x0fWatchDeployment\x12-.dokkumcp.dokkuexec.v1.WatchDeploymentRequest\x1a..dokkumcp.dokkuexec.v1.WatchDeploymentResponse\"\x0f\xc2\xf3\x18\vapps:deploy0\x01\x12\x84\x01\n" +
+	"\x10CancelDeployment\x12..dokkumcp.dokkuexec.v1.CancelDeploymentRequest\x1a/.dokkumcp.dokkuexec.v1.CancelDeploymentResponse\"\x0f\xc2\xf3\x18\vapps:deployB\xd5\x01\n" +
 	"\x19com.dokkumcp.dokkuexec.v1B\x0eDokkuexecProtoP\x01Z2dokkumcp.dev/gen/dokkumcp/dokkuexec/v1;dokkuexecv1\xa2\x02\x03DDX\xaa\x02\x15Dokkumcp.Dokkuexec.V1\xca\x02\x15Dokkumcp\\Dokkuexec\\V1\xe2\x02!Dokkumcp\\Dokkuexec\\V1\\GPBMetadata\xea\x02\x17Dokkumcp::Dokkuexec::V1b\x06proto3"
 
 var (
@@ -5084,199 +6265,242 @@ func file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescGZIP() []byte {
 	return file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDescData
 }
 
-var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
+var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
 var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_goTypes = []any{
 	(RunningState)(0),                    // 0: dokkumcp.dokkuexec.v1.RunningState
 	(ServiceKind)(0),                     // 1: dokkumcp.dokkuexec.v1.ServiceKind
-	(*ListAppsRequest)(nil),              // 2: dokkumcp.dokkuexec.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),             // 3: dokkumcp.dokkuexec.v1.ListAppsResponse
-	(*CreateAppRequest)(nil),             // 4: dokkumcp.dokkuexec.v1.CreateAppRequest
-	(*CreateAppResponse)(nil),            // 5: dokkumcp.dokkuexec.v1.CreateAppResponse
-	(*GetAppReportRequest)(nil),          // 6: dokkumcp.dokkuexec.v1.GetAppReportRequest
-	(*AppReport)(nil),                    // 7: dokkumcp.dokkuexec.v1.AppReport
-	(*GetAppReportResponse)(nil),         // 8: dokkumcp.dokkuexec.v1.GetAppReportResponse
-	(*SetConfigRequest)(nil),             // 9: dokkumcp.dokkuexec.v1.SetConfigRequest
-	(*SetConfigResponse)(nil),            // 10: dokkumcp.dokkuexec.v1.SetConfigResponse
-	(*GetConfigRequest)(nil),             // 11: dokkumcp.dokkuexec.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),            // 12: dokkumcp.dokkuexec.v1.GetConfigResponse
-	(*DestroyAppRequest)(nil),            // 13: dokkumcp.dokkuexec.v1.DestroyAppRequest
-	(*DestroyAppResponse)(nil),           // 14: dokkumcp.dokkuexec.v1.DestroyAppResponse
-	(*RenameAppRequest)(nil),             // 15: dokkumcp.dokkuexec.v1.RenameAppRequest
-	(*RenameAppResponse)(nil),            // 16: dokkumcp.dokkuexec.v1.RenameAppResponse
-	(*LockAppRequest)(nil),               // 17: dokkumcp.dokkuexec.v1.LockAppRequest
-	(*LockAppResponse)(nil),              // 18: dokkumcp.dokkuexec.v1.LockAppResponse
-	(*UnlockAppRequest)(nil),             // 19: dokkumcp.dokkuexec.v1.UnlockAppRequest
-	(*UnlockAppResponse)(nil),            // 20: dokkumcp.dokkuexec.v1.UnlockAppResponse
-	(*UnsetConfigRequest)(nil),           // 21: dokkumcp.dokkuexec.v1.UnsetConfigRequest
-	(*UnsetConfigResponse)(nil),          // 22: dokkumcp.dokkuexec.v1.UnsetConfigResponse
-	(*ExportConfigRequest)(nil),          // 23: dokkumcp.dokkuexec.v1.ExportConfigRequest
-	(*ExportConfigResponse)(nil),         // 24: dokkumcp.dokkuexec.v1.ExportConfigResponse
-	(*GetProcessReportRequest)(nil),      // 25: dokkumcp.dokkuexec.v1.GetProcessReportRequest
-	(*ProcessReport)(nil),                // 26: dokkumcp.dokkuexec.v1.ProcessReport
-	(*GetProcessReportResponse)(nil),     // 27: dokkumcp.dokkuexec.v1.GetProcessReportResponse
-	(*ProcessScale)(nil),                 // 28: dokkumcp.dokkuexec.v1.ProcessScale
-	(*ScaleProcessesRequest)(nil),        // 29: dokkumcp.dokkuexec.v1.ScaleProcessesRequest
-	(*ScaleProcessesResponse)(nil),       // 30: dokkumcp.dokkuexec.v1.ScaleProcessesResponse
-	(*StartProcessesRequest)(nil),        // 31: dokkumcp.dokkuexec.v1.StartProcessesRequest
-	(*StartProcessesResponse)(nil),       // 32: dokkumcp.dokkuexec.v1.StartProcessesResponse
-	(*StopProcessesRequest)(nil),         // 33: dokkumcp.dokkuexec.v1.StopProcessesRequest
-	(*StopProcessesResponse)(nil),        // 34: dokkumcp.dokkuexec.v1.StopProcessesResponse
-	(*RestartProcessesRequest)(nil),      // 35: dokkumcp.dokkuexec.v1.RestartProcessesRequest
-	(*RestartProcessesResponse)(nil),     // 36: dokkumcp.dokkuexec.v1.RestartProcessesResponse
-	(*GetDomainsReportRequest)(nil),      // 37: dokkumcp.dokkuexec.v1.GetDomainsReportRequest
-	(*DomainsReport)(nil),                // 38: dokkumcp.dokkuexec.v1.DomainsReport
-	(*GetDomainsReportResponse)(nil),     // 39: dokkumcp.dokkuexec.v1.GetDomainsReportResponse
-	(*AddDomainsRequest)(nil),            // 40: dokkumcp.dokkuexec.v1.AddDomainsRequest
-	(*AddDomainsResponse)(nil),           // 41: dokkumcp.dokkuexec.v1.AddDomainsResponse
-	(*RemoveDomainsRequest)(nil),         // 42: dokkumcp.dokkuexec.v1.RemoveDomainsRequest
-	(*RemoveDomainsResponse)(nil),        // 43: dokkumcp.dokkuexec.v1.RemoveDomainsResponse
-	(*SetDomainsRequest)(nil),            // 44: dokkumcp.dokkuexec.v1.SetDomainsRequest
-	(*SetDomainsResponse)(nil),           // 45: dokkumcp.dokkuexec.v1.SetDomainsResponse
-	(*LogLine)(nil),                      // 46: dokkumcp.dokkuexec.v1.LogLine
-	(*GetLogsRequest)(nil),               // 47: dokkumcp.dokkuexec.v1.GetLogsRequest
-	(*GetLogsResponse)(nil),              // 48: dokkumcp.dokkuexec.v1.GetLogsResponse
-	(*FollowLogsRequest)(nil),            // 49: dokkumcp.dokkuexec.v1.FollowLogsRequest
-	(*FollowLogsResponse)(nil),           // 50: dokkumcp.dokkuexec.v1.FollowLogsResponse
-	(*RunCommandRequest)(nil),            // 51: dokkumcp.dokkuexec.v1.RunCommandRequest
-	(*RunCommandResponse)(nil),           // 52: dokkumcp.dokkuexec.v1.RunCommandResponse
-	(*GetHostInfoRequest)(nil),           // 53: dokkumcp.dokkuexec.v1.GetHostInfoRequest
-	(*Plugin)(nil),                       // 54: dokkumcp.dokkuexec.v1.Plugin
-	(*GetHostInfoResponse)(nil),          // 55: dokkumcp.dokkuexec.v1.GetHostInfoResponse
-	(*ServiceInfo)(nil),                  // 56: dokkumcp.dokkuexec.v1.ServiceInfo
-	(*CreateServiceRequest)(nil),         // 57: dokkumcp.dokkuexec.v1.CreateServiceRequest
-	(*CreateServiceResponse)(nil),        // 58: dokkumcp.dokkuexec.v1.CreateServiceResponse
-	(*GetServiceInfoRequest)(nil),        // 59: dokkumcp.dokkuexec.v1.GetServiceInfoRequest
-	(*GetServiceInfoResponse)(nil),       // 60: dokkumcp.dokkuexec.v1.GetServiceInfoResponse
-	(*LinkServiceRequest)(nil),           // 61: dokkumcp.dokkuexec.v1.LinkServiceRequest
-	(*LinkServiceResponse)(nil),          // 62: dokkumcp.dokkuexec.v1.LinkServiceResponse
-	(*UnlinkServiceRequest)(nil),         // 63: dokkumcp.dokkuexec.v1.UnlinkServiceRequest
-	(*UnlinkServiceResponse)(nil),        // 64: dokkumcp.dokkuexec.v1.UnlinkServiceResponse
-	(*DestroyServiceRequest)(nil),        // 65: dokkumcp.dokkuexec.v1.DestroyServiceRequest
-	(*DestroyServiceResponse)(nil),       // 66: dokkumcp.dokkuexec.v1.DestroyServiceResponse
-	(*ListServicesRequest)(nil),          // 67: dokkumcp.dokkuexec.v1.ListServicesRequest
-	(*ListServicesResponse)(nil),         // 68: dokkumcp.dokkuexec.v1.ListServicesResponse
-	(*EnableLetsencryptRequest)(nil),     // 69: dokkumcp.dokkuexec.v1.EnableLetsencryptRequest
-	(*EnableLetsencryptResponse)(nil),    // 70: dokkumcp.dokkuexec.v1.EnableLetsencryptResponse
-	(*DisableLetsencryptRequest)(nil),    // 71: dokkumcp.dokkuexec.v1.DisableLetsencryptRequest
-	(*DisableLetsencryptResponse)(nil),   // 72: dokkumcp.dokkuexec.v1.DisableLetsencryptResponse
-	(*GetLetsencryptReportRequest)(nil),  // 73: dokkumcp.dokkuexec.v1.GetLetsencryptReportRequest
-	(*LetsencryptReport)(nil),            // 74: dokkumcp.dokkuexec.v1.LetsencryptReport
-	(*GetLetsencryptReportResponse)(nil), // 75: dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse
-	nil,                                  // 76: dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
-	nil,                                  // 77: dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
-	nil,                                  // 78: dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
-	nil,                                  // 79: dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
-	nil,                                  // 80: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
-	nil,                                  // 81: dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
-	nil,                                  // 82: dokkumcp.dokkuexec.v1.ServiceInfo.FieldsEntry
-	nil,                                  // 83: dokkumcp.dokkuexec.v1.LetsencryptReport.FieldsEntry
-	(*timestamppb.Timestamp)(nil),        // 84: google.protobuf.Timestamp
+	(DeploymentStatus)(0),                // 2: dokkumcp.dokkuexec.v1.DeploymentStatus
+	(*ListAppsRequest)(nil),              // 3: dokkumcp.dokkuexec.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),             // 4: dokkumcp.dokkuexec.v1.ListAppsResponse
+	(*CreateAppRequest)(nil),             // 5: dokkumcp.dokkuexec.v1.CreateAppRequest
+	(*CreateAppResponse)(nil),            // 6: dokkumcp.dokkuexec.v1.CreateAppResponse
+	(*GetAppReportRequest)(nil),          // 7: dokkumcp.dokkuexec.v1.GetAppReportRequest
+	(*AppReport)(nil),                    // 8: dokkumcp.dokkuexec.v1.AppReport
+	(*GetAppReportResponse)(nil),         // 9: dokkumcp.dokkuexec.v1.GetAppReportResponse
+	(*SetConfigRequest)(nil),             // 10: dokkumcp.dokkuexec.v1.SetConfigRequest
+	(*SetConfigResponse)(nil),            // 11: dokkumcp.dokkuexec.v1.SetConfigResponse
+	(*GetConfigRequest)(nil),             // 12: dokkumcp.dokkuexec.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),            // 13: dokkumcp.dokkuexec.v1.GetConfigResponse
+	(*DestroyAppRequest)(nil),            // 14: dokkumcp.dokkuexec.v1.DestroyAppRequest
+	(*DestroyAppResponse)(nil),           // 15: dokkumcp.dokkuexec.v1.DestroyAppResponse
+	(*RenameAppRequest)(nil),             // 16: dokkumcp.dokkuexec.v1.RenameAppRequest
+	(*RenameAppResponse)(nil),            // 17: dokkumcp.dokkuexec.v1.RenameAppResponse
+	(*LockAppRequest)(nil),               // 18: dokkumcp.dokkuexec.v1.LockAppRequest
+	(*LockAppResponse)(nil),              // 19: dokkumcp.dokkuexec.v1.LockAppResponse
+	(*UnlockAppRequest)(nil),             // 20: dokkumcp.dokkuexec.v1.UnlockAppRequest
+	(*UnlockAppResponse)(nil),            // 21: dokkumcp.dokkuexec.v1.UnlockAppResponse
+	(*UnsetConfigRequest)(nil),           // 22: dokkumcp.dokkuexec.v1.UnsetConfigRequest
+	(*UnsetConfigResponse)(nil),          // 23: dokkumcp.dokkuexec.v1.UnsetConfigResponse
+	(*ExportConfigRequest)(nil),          // 24: dokkumcp.dokkuexec.v1.ExportConfigRequest
+	(*ExportConfigResponse)(nil),         // 25: dokkumcp.dokkuexec.v1.ExportConfigResponse
+	(*GetProcessReportRequest)(nil),      // 26: dokkumcp.dokkuexec.v1.GetProcessReportRequest
+	(*ProcessReport)(nil),                // 27: dokkumcp.dokkuexec.v1.ProcessReport
+	(*GetProcessReportResponse)(nil),     // 28: dokkumcp.dokkuexec.v1.GetProcessReportResponse
+	(*ProcessScale)(nil),                 // 29: dokkumcp.dokkuexec.v1.ProcessScale
+	(*ScaleProcessesRequest)(nil),        // 30: dokkumcp.dokkuexec.v1.ScaleProcessesRequest
+	(*ScaleProcessesResponse)(nil),       // 31: dokkumcp.dokkuexec.v1.ScaleProcessesResponse
+	(*StartProcessesRequest)(nil),        // 32: dokkumcp.dokkuexec.v1.StartProcessesRequest
+	(*StartProcessesResponse)(nil),       // 33: dokkumcp.dokkuexec.v1.StartProcessesResponse
+	(*StopProcessesRequest)(nil),         // 34: dokkumcp.dokkuexec.v1.StopProcessesRequest
+	(*StopProcessesResponse)(nil),        // 35: dokkumcp.dokkuexec.v1.StopProcessesResponse
+	(*RestartProcessesRequest)(nil),      // 36: dokkumcp.dokkuexec.v1.RestartProcessesRequest
+	(*RestartProcessesResponse)(nil),     // 37: dokkumcp.dokkuexec.v1.RestartProcessesResponse
+	(*GetDomainsReportRequest)(nil),      // 38: dokkumcp.dokkuexec.v1.GetDomainsReportRequest
+	(*DomainsReport)(nil),                // 39: dokkumcp.dokkuexec.v1.DomainsReport
+	(*GetDomainsReportResponse)(nil),     // 40: dokkumcp.dokkuexec.v1.GetDomainsReportResponse
+	(*AddDomainsRequest)(nil),            // 41: dokkumcp.dokkuexec.v1.AddDomainsRequest
+	(*AddDomainsResponse)(nil),           // 42: dokkumcp.dokkuexec.v1.AddDomainsResponse
+	(*RemoveDomainsRequest)(nil),         // 43: dokkumcp.dokkuexec.v1.RemoveDomainsRequest
+	(*RemoveDomainsResponse)(nil),        // 44: dokkumcp.dokkuexec.v1.RemoveDomainsResponse
+	(*SetDomainsRequest)(nil),            // 45: dokkumcp.dokkuexec.v1.SetDomainsRequest
+	(*SetDomainsResponse)(nil),           // 46: dokkumcp.dokkuexec.v1.SetDomainsResponse
+	(*LogLine)(nil),                      // 47: dokkumcp.dokkuexec.v1.LogLine
+	(*GetLogsRequest)(nil),               // 48: dokkumcp.dokkuexec.v1.GetLogsRequest
+	(*GetLogsResponse)(nil),              // 49: dokkumcp.dokkuexec.v1.GetLogsResponse
+	(*FollowLogsRequest)(nil),            // 50: dokkumcp.dokkuexec.v1.FollowLogsRequest
+	(*FollowLogsResponse)(nil),           // 51: dokkumcp.dokkuexec.v1.FollowLogsResponse
+	(*RunCommandRequest)(nil),            // 52: dokkumcp.dokkuexec.v1.RunCommandRequest
+	(*RunCommandResponse)(nil),           // 53: dokkumcp.dokkuexec.v1.RunCommandResponse
+	(*GetHostInfoRequest)(nil),           // 54: dokkumcp.dokkuexec.v1.GetHostInfoRequest
+	(*Plugin)(nil),                       // 55: dokkumcp.dokkuexec.v1.Plugin
+	(*GetHostInfoResponse)(nil),          // 56: dokkumcp.dokkuexec.v1.GetHostInfoResponse
+	(*ServiceInfo)(nil),                  // 57: dokkumcp.dokkuexec.v1.ServiceInfo
+	(*CreateServiceRequest)(nil),         // 58: dokkumcp.dokkuexec.v1.CreateServiceRequest
+	(*CreateServiceResponse)(nil),        // 59: dokkumcp.dokkuexec.v1.CreateServiceResponse
+	(*GetServiceInfoRequest)(nil),        // 60: dokkumcp.dokkuexec.v1.GetServiceInfoRequest
+	(*GetServiceInfoResponse)(nil),       // 61: dokkumcp.dokkuexec.v1.GetServiceInfoResponse
+	(*LinkServiceRequest)(nil),           // 62: dokkumcp.dokkuexec.v1.LinkServiceRequest
+	(*LinkServiceResponse)(nil),          // 63: dokkumcp.dokkuexec.v1.LinkServiceResponse
+	(*UnlinkServiceRequest)(nil),         // 64: dokkumcp.dokkuexec.v1.UnlinkServiceRequest
+	(*UnlinkServiceResponse)(nil),        // 65: dokkumcp.dokkuexec.v1.UnlinkServiceResponse
+	(*DestroyServiceRequest)(nil),        // 66: dokkumcp.dokkuexec.v1.DestroyServiceRequest
+	(*DestroyServiceResponse)(nil),       // 67: dokkumcp.dokkuexec.v1.DestroyServiceResponse
+	(*ListServicesRequest)(nil),          // 68: dokkumcp.dokkuexec.v1.ListServicesRequest
+	(*ListServicesResponse)(nil),         // 69: dokkumcp.dokkuexec.v1.ListServicesResponse
+	(*EnableLetsencryptRequest)(nil),     // 70: dokkumcp.dokkuexec.v1.EnableLetsencryptRequest
+	(*EnableLetsencryptResponse)(nil),    // 71: dokkumcp.dokkuexec.v1.EnableLetsencryptResponse
+	(*DisableLetsencryptRequest)(nil),    // 72: dokkumcp.dokkuexec.v1.DisableLetsencryptRequest
+	(*DisableLetsencryptResponse)(nil),   // 73: dokkumcp.dokkuexec.v1.DisableLetsencryptResponse
+	(*GetLetsencryptReportRequest)(nil),  // 74: dokkumcp.dokkuexec.v1.GetLetsencryptReportRequest
+	(*LetsencryptReport)(nil),            // 75: dokkumcp.dokkuexec.v1.LetsencryptReport
+	(*GetLetsencryptReportResponse)(nil), // 76: dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse
+	(*GitSource)(nil),                    // 77: dokkumcp.dokkuexec.v1.GitSource
+	(*ImageSource)(nil),                  // 78: dokkumcp.dokkuexec.v1.ImageSource
+	(*RebuildSource)(nil),                // 79: dokkumcp.dokkuexec.v1.RebuildSource
+	(*Deployment)(nil),                   // 80: dokkumcp.dokkuexec.v1.Deployment
+	(*DeploymentInProgress)(nil),         // 81: dokkumcp.dokkuexec.v1.DeploymentInProgress
+	(*CreateDeploymentRequest)(nil),      // 82: dokkumcp.dokkuexec.v1.CreateDeploymentRequest
+	(*CreateDeploymentResponse)(nil),     // 83: dokkumcp.dokkuexec.v1.CreateDeploymentResponse
+	(*GetDeploymentRequest)(nil),         // 84: dokkumcp.dokkuexec.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),        // 85: dokkumcp.dokkuexec.v1.GetDeploymentResponse
+	(*ListDeploymentsRequest)(nil),       // 86: dokkumcp.dokkuexec.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),      // 87: dokkumcp.dokkuexec.v1.ListDeploymentsResponse
+	(*WatchDeploymentRequest)(nil),       // 88: dokkumcp.dokkuexec.v1.WatchDeploymentRequest
+	(*DeploymentOutputLine)(nil),         // 89: dokkumcp.dokkuexec.v1.DeploymentOutputLine
+	(*WatchDeploymentResponse)(nil),      // 90: dokkumcp.dokkuexec.v1.WatchDeploymentResponse
+	(*CancelDeploymentRequest)(nil),      // 91: dokkumcp.dokkuexec.v1.CancelDeploymentRequest
+	(*CancelDeploymentResponse)(nil),     // 92: dokkumcp.dokkuexec.v1.CancelDeploymentResponse
+	nil,                                  // 93: dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
+	nil,                                  // 94: dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
+	nil,                                  // 95: dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
+	nil,                                  // 96: dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
+	nil,                                  // 97: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
+	nil,                                  // 98: dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
+	nil,                                  // 99: dokkumcp.dokkuexec.v1.ServiceInfo.FieldsEntry
+	nil,                                  // 100: dokkumcp.dokkuexec.v1.LetsencryptReport.FieldsEntry
+	(*timestamppb.Timestamp)(nil),        // 101: google.protobuf.Timestamp
 }
 var file_dokkumcp_dokkuexec_v1_dokkuexec_proto_depIdxs = []int32{
-	84, // 0: dokkumcp.dokkuexec.v1.AppReport.create_time:type_name -> google.protobuf.Timestamp
-	76, // 1: dokkumcp.dokkuexec.v1.AppReport.fields:type_name -> dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
-	7,  // 2: dokkumcp.dokkuexec.v1.GetAppReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.AppReport
-	77, // 3: dokkumcp.dokkuexec.v1.SetConfigRequest.vars:type_name -> dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
-	78, // 4: dokkumcp.dokkuexec.v1.ExportConfigResponse.vars:type_name -> dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
-	0,  // 5: dokkumcp.dokkuexec.v1.ProcessReport.running:type_name -> dokkumcp.dokkuexec.v1.RunningState
-	79, // 6: dokkumcp.dokkuexec.v1.ProcessReport.fields:type_name -> dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
-	26, // 7: dokkumcp.dokkuexec.v1.GetProcessReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.ProcessReport
-	80, // 8: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.counts:type_name -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
-	28, // 9: dokkumcp.dokkuexec.v1.ScaleProcessesResponse.scale:type_name -> dokkumcp.dokkuexec.v1.ProcessScale
-	81, // 10: dokkumcp.dokkuexec.v1.DomainsReport.fields:type_name -> dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
-	38, // 11: dokkumcp.dokkuexec.v1.GetDomainsReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.DomainsReport
-	84, // 12: dokkumcp.dokkuexec.v1.LogLine.time:type_name -> google.protobuf.Timestamp
-	46, // 13: dokkumcp.dokkuexec.v1.GetLogsResponse.lines:type_name -> dokkumcp.dokkuexec.v1.LogLine
-	46, // 14: dokkumcp.dokkuexec.v1.FollowLogsResponse.line:type_name -> dokkumcp.dokkuexec.v1.LogLine
-	54, // 15: dokkumcp.dokkuexec.v1.GetHostInfoResponse.plugins:type_name -> dokkumcp.dokkuexec.v1.Plugin
-	84, // 16: dokkumcp.dokkuexec.v1.GetHostInfoResponse.fetch_time:type_name -> google.protobuf.Timestamp
-	1,  // 17: dokkumcp.dokkuexec.v1.ServiceInfo.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
-	82, // 18: dokkumcp.dokkuexec.v1.ServiceInfo.fields:type_name -> dokkumcp.dokkuexec.v1.ServiceInfo.FieldsEntry
-	1,  // 19: dokkumcp.dokkuexec.v1.CreateServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
-	56, // 20: dokkumcp.dokkuexec.v1.CreateServiceResponse.info:type_name -> dokkumcp.dokkuexec.v1.ServiceInfo
-	1,  // 21: dokkumcp.dokkuexec.v1.GetServiceInfoRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
-	56, // 22: dokkumcp.dokkuexec.v1.GetServiceInfoResponse.info:type_name -> dokkumcp.dokkuexec.v1.ServiceInfo
-	1,  // 23: dokkumcp.dokkuexec.v1.LinkServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
-	1,  // 24: dokkumcp.dokkuexec.v1.UnlinkServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
-	1,  // 25: dokkumcp.dokkuexec.v1.DestroyServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
-	1,  // 26: dokkumcp.dokkuexec.v1.ListServicesRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
-	1,  // 27: dokkumcp.dokkuexec.v1.ListServicesResponse.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
-	74, // 28: dokkumcp.dokkuexec.v1.EnableLetsencryptResponse.report:type_name -> dokkumcp.dokkuexec.v1.LetsencryptReport
-	84, // 29: dokkumcp.dokkuexec.v1.LetsencryptReport.expire_time:type_name -> google.protobuf.Timestamp
-	83, // 30: dokkumcp.dokkuexec.v1.LetsencryptReport.fields:type_name -> dokkumcp.dokkuexec.v1.LetsencryptReport.FieldsEntry
-	74, // 31: dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.LetsencryptReport
-	2,  // 32: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:input_type -> dokkumcp.dokkuexec.v1.ListAppsRequest
-	4,  // 33: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:input_type -> dokkumcp.dokkuexec.v1.CreateAppRequest
-	6,  // 34: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:input_type -> dokkumcp.dokkuexec.v1.GetAppReportRequest
-	9,  // 35: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:input_type -> dokkumcp.dokkuexec.v1.SetConfigRequest
-	11, // 36: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:input_type -> dokkumcp.dokkuexec.v1.GetConfigRequest
-	13, // 37: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:input_type -> dokkumcp.dokkuexec.v1.DestroyAppRequest
-	15, // 38: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:input_type -> dokkumcp.dokkuexec.v1.RenameAppRequest
-	17, // 39: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:input_type -> dokkumcp.dokkuexec.v1.LockAppRequest
-	19, // 40: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:input_type -> dokkumcp.dokkuexec.v1.UnlockAppRequest
-	21, // 41: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:input_type -> dokkumcp.dokkuexec.v1.UnsetConfigRequest
-	23, // 42: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:input_type -> dokkumcp.dokkuexec.v1.ExportConfigRequest
-	25, // 43: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:input_type -> dokkumcp.dokkuexec.v1.GetProcessReportRequest
-	29, // 44: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:input_type -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest
-	31, // 45: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:input_type -> dokkumcp.dokkuexec.v1.StartProcessesRequest
-	33, // 46: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:input_type -> dokkumcp.dokkuexec.v1.StopProcessesRequest
-	35, // 47: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:input_type -> dokkumcp.dokkuexec.v1.RestartProcessesRequest
-	37, // 48: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:input_type -> dokkumcp.dokkuexec.v1.GetDomainsReportRequest
-	40, // 49: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:input_type -> dokkumcp.dokkuexec.v1.AddDomainsRequest
-	42, // 50: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:input_type -> dokkumcp.dokkuexec.v1.RemoveDomainsRequest
-	44, // 51: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:input_type -> dokkumcp.dokkuexec.v1.SetDomainsRequest
-	47, // 52: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:input_type -> dokkumcp.dokkuexec.v1.GetLogsRequest
-	49, // 53: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:input_type -> dokkumcp.dokkuexec.v1.FollowLogsRequest
-	51, // 54: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:input_type -> dokkumcp.dokkuexec.v1.RunCommandRequest
-	53, // 55: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:input_type -> dokkumcp.dokkuexec.v1.GetHostInfoRequest
-	57, // 56: dokkumcp.dokkuexec.v1.DokkuExecService.CreateService:input_type -> dokkumcp.dokkuexec.v1.CreateServiceRequest
-	59, // 57: dokkumcp.dokkuexec.v1.DokkuExecService.GetServiceInfo:input_type -> dokkumcp.dokkuexec.v1.GetServiceInfoRequest
-	61, // 58: dokkumcp.dokkuexec.v1.DokkuExecService.LinkService:input_type -> dokkumcp.dokkuexec.v1.LinkServiceRequest
-	63, // 59: dokkumcp.dokkuexec.v1.DokkuExecService.UnlinkService:input_type -> dokkumcp.dokkuexec.v1.UnlinkServiceRequest
-	65, // 60: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyService:input_type -> dokkumcp.dokkuexec.v1.DestroyServiceRequest
-	67, // 61: dokkumcp.dokkuexec.v1.DokkuExecService.ListServices:input_type -> dokkumcp.dokkuexec.v1.ListServicesRequest
-	69, // 62: dokkumcp.dokkuexec.v1.DokkuExecService.EnableLetsencrypt:input_type -> dokkumcp.dokkuexec.v1.EnableLetsencryptRequest
-	71, // 63: dokkumcp.dokkuexec.v1.DokkuExecService.DisableLetsencrypt:input_type -> dokkumcp.dokkuexec.v1.DisableLetsencryptRequest
-	73, // 64: dokkumcp.dokkuexec.v1.DokkuExecService.GetLetsencryptReport:input_type -> dokkumcp.dokkuexec.v1.GetLetsencryptReportRequest
-	3,  // 65: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:output_type -> dokkumcp.dokkuexec.v1.ListAppsResponse
-	5,  // 66: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:output_type -> dokkumcp.dokkuexec.v1.CreateAppResponse
-	8,  // 67: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:output_type -> dokkumcp.dokkuexec.v1.GetAppReportResponse
-	10, // 68: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:output_type -> dokkumcp.dokkuexec.v1.SetConfigResponse
-	12, // 69: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:output_type -> dokkumcp.dokkuexec.v1.GetConfigResponse
-	14, // 70: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:output_type -> dokkumcp.dokkuexec.v1.DestroyAppResponse
-	16, // 71: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:output_type -> dokkumcp.dokkuexec.v1.RenameAppResponse
-	18, // 72: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:output_type -> dokkumcp.dokkuexec.v1.LockAppResponse
-	20, // 73: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:output_type -> dokkumcp.dokkuexec.v1.UnlockAppResponse
-	22, // 74: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:output_type -> dokkumcp.dokkuexec.v1.UnsetConfigResponse
-	24, // 75: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:output_type -> dokkumcp.dokkuexec.v1.ExportConfigResponse
-	27, // 76: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:output_type -> dokkumcp.dokkuexec.v1.GetProcessReportResponse
-	30, // 77: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:output_type -> dokkumcp.dokkuexec.v1.ScaleProcessesResponse
-	32, // 78: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:output_type -> dokkumcp.dokkuexec.v1.StartProcessesResponse
-	34, // 79: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:output_type -> dokkumcp.dokkuexec.v1.StopProcessesResponse
-	36, // 80: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:output_type -> dokkumcp.dokkuexec.v1.RestartProcessesResponse
-	39, // 81: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:output_type -> dokkumcp.dokkuexec.v1.GetDomainsReportResponse
-	41, // 82: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:output_type -> dokkumcp.dokkuexec.v1.AddDomainsResponse
-	43, // 83: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:output_type -> dokkumcp.dokkuexec.v1.RemoveDomainsResponse
-	45, // 84: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:output_type -> dokkumcp.dokkuexec.v1.SetDomainsResponse
-	48, // 85: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:output_type -> dokkumcp.dokkuexec.v1.GetLogsResponse
-	50, // 86: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:output_type -> dokkumcp.dokkuexec.v1.FollowLogsResponse
-	52, // 87: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:output_type -> dokkumcp.dokkuexec.v1.RunCommandResponse
-	55, // 88: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:output_type -> dokkumcp.dokkuexec.v1.GetHostInfoResponse
-	58, // 89: dokkumcp.dokkuexec.v1.DokkuExecService.CreateService:output_type -> dokkumcp.dokkuexec.v1.CreateServiceResponse
-	60, // 90: dokkumcp.dokkuexec.v1.DokkuExecService.GetServiceInfo:output_type -> dokkumcp.dokkuexec.v1.GetServiceInfoResponse
-	62, // 91: dokkumcp.dokkuexec.v1.DokkuExecService.LinkService:output_type -> dokkumcp.dokkuexec.v1.LinkServiceResponse
-	64, // 92: dokkumcp.dokkuexec.v1.DokkuExecService.UnlinkService:output_type -> dokkumcp.dokkuexec.v1.UnlinkServiceResponse
-	66, // 93: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyService:output_type -> dokkumcp.dokkuexec.v1.DestroyServiceResponse
-	68, // 94: dokkumcp.dokkuexec.v1.DokkuExecService.ListServices:output_type -> dokkumcp.dokkuexec.v1.ListServicesResponse
-	70, // 95: dokkumcp.dokkuexec.v1.DokkuExecService.EnableLetsencrypt:output_type -> dokkumcp.dokkuexec.v1.EnableLetsencryptResponse
-	72, // 96: dokkumcp.dokkuexec.v1.DokkuExecService.DisableLetsencrypt:output_type -> dokkumcp.dokkuexec.v1.DisableLetsencryptResponse
-	75, // 97: dokkumcp.dokkuexec.v1.DokkuExecService.GetLetsencryptReport:output_type -> dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse
-	65, // [65:98] is the sub-list for method output_type
-	32, // [32:65] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	101, // 0: dokkumcp.dokkuexec.v1.AppReport.create_time:type_name -> google.protobuf.Timestamp
+	93,  // 1: dokkumcp.dokkuexec.v1.AppReport.fields:type_name -> dokkumcp.dokkuexec.v1.AppReport.FieldsEntry
+	8,   // 2: dokkumcp.dokkuexec.v1.GetAppReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.AppReport
+	94,  // 3: dokkumcp.dokkuexec.v1.SetConfigRequest.vars:type_name -> dokkumcp.dokkuexec.v1.SetConfigRequest.VarsEntry
+	95,  // 4: dokkumcp.dokkuexec.v1.ExportConfigResponse.vars:type_name -> dokkumcp.dokkuexec.v1.ExportConfigResponse.VarsEntry
+	0,   // 5: dokkumcp.dokkuexec.v1.ProcessReport.running:type_name -> dokkumcp.dokkuexec.v1.RunningState
+	96,  // 6: dokkumcp.dokkuexec.v1.ProcessReport.fields:type_name -> dokkumcp.dokkuexec.v1.ProcessReport.FieldsEntry
+	27,  // 7: dokkumcp.dokkuexec.v1.GetProcessReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.ProcessReport
+	97,  // 8: dokkumcp.dokkuexec.v1.ScaleProcessesRequest.counts:type_name -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest.CountsEntry
+	29,  // 9: dokkumcp.dokkuexec.v1.ScaleProcessesResponse.scale:type_name -> dokkumcp.dokkuexec.v1.ProcessScale
+	98,  // 10: dokkumcp.dokkuexec.v1.DomainsReport.fields:type_name -> dokkumcp.dokkuexec.v1.DomainsReport.FieldsEntry
+	39,  // 11: dokkumcp.dokkuexec.v1.GetDomainsReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.DomainsReport
+	101, // 12: dokkumcp.dokkuexec.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	47,  // 13: dokkumcp.dokkuexec.v1.GetLogsResponse.lines:type_name -> dokkumcp.dokkuexec.v1.LogLine
+	47,  // 14: dokkumcp.dokkuexec.v1.FollowLogsResponse.line:type_name -> dokkumcp.dokkuexec.v1.LogLine
+	55,  // 15: dokkumcp.dokkuexec.v1.GetHostInfoResponse.plugins:type_name -> dokkumcp.dokkuexec.v1.Plugin
+	101, // 16: dokkumcp.dokkuexec.v1.GetHostInfoResponse.fetch_time:type_name -> google.protobuf.Timestamp
+	1,   // 17: dokkumcp.dokkuexec.v1.ServiceInfo.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	99,  // 18: dokkumcp.dokkuexec.v1.ServiceInfo.fields:type_name -> dokkumcp.dokkuexec.v1.ServiceInfo.FieldsEntry
+	1,   // 19: dokkumcp.dokkuexec.v1.CreateServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	57,  // 20: dokkumcp.dokkuexec.v1.CreateServiceResponse.info:type_name -> dokkumcp.dokkuexec.v1.ServiceInfo
+	1,   // 21: dokkumcp.dokkuexec.v1.GetServiceInfoRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	57,  // 22: dokkumcp.dokkuexec.v1.GetServiceInfoResponse.info:type_name -> dokkumcp.dokkuexec.v1.ServiceInfo
+	1,   // 23: dokkumcp.dokkuexec.v1.LinkServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	1,   // 24: dokkumcp.dokkuexec.v1.UnlinkServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	1,   // 25: dokkumcp.dokkuexec.v1.DestroyServiceRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	1,   // 26: dokkumcp.dokkuexec.v1.ListServicesRequest.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	1,   // 27: dokkumcp.dokkuexec.v1.ListServicesResponse.kind:type_name -> dokkumcp.dokkuexec.v1.ServiceKind
+	75,  // 28: dokkumcp.dokkuexec.v1.EnableLetsencryptResponse.report:type_name -> dokkumcp.dokkuexec.v1.LetsencryptReport
+	101, // 29: dokkumcp.dokkuexec.v1.LetsencryptReport.expire_time:type_name -> google.protobuf.Timestamp
+	100, // 30: dokkumcp.dokkuexec.v1.LetsencryptReport.fields:type_name -> dokkumcp.dokkuexec.v1.LetsencryptReport.FieldsEntry
+	75,  // 31: dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse.report:type_name -> dokkumcp.dokkuexec.v1.LetsencryptReport
+	77,  // 32: dokkumcp.dokkuexec.v1.Deployment.git:type_name -> dokkumcp.dokkuexec.v1.GitSource
+	78,  // 33: dokkumcp.dokkuexec.v1.Deployment.image:type_name -> dokkumcp.dokkuexec.v1.ImageSource
+	79,  // 34: dokkumcp.dokkuexec.v1.Deployment.rebuild:type_name -> dokkumcp.dokkuexec.v1.RebuildSource
+	2,   // 35: dokkumcp.dokkuexec.v1.Deployment.status:type_name -> dokkumcp.dokkuexec.v1.DeploymentStatus
+	101, // 36: dokkumcp.dokkuexec.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
+	101, // 37: dokkumcp.dokkuexec.v1.Deployment.start_time:type_name -> google.protobuf.Timestamp
+	101, // 38: dokkumcp.dokkuexec.v1.Deployment.end_time:type_name -> google.protobuf.Timestamp
+	77,  // 39: dokkumcp.dokkuexec.v1.CreateDeploymentRequest.git:type_name -> dokkumcp.dokkuexec.v1.GitSource
+	78,  // 40: dokkumcp.dokkuexec.v1.CreateDeploymentRequest.image:type_name -> dokkumcp.dokkuexec.v1.ImageSource
+	79,  // 41: dokkumcp.dokkuexec.v1.CreateDeploymentRequest.rebuild:type_name -> dokkumcp.dokkuexec.v1.RebuildSource
+	80,  // 42: dokkumcp.dokkuexec.v1.CreateDeploymentResponse.deployment:type_name -> dokkumcp.dokkuexec.v1.Deployment
+	80,  // 43: dokkumcp.dokkuexec.v1.GetDeploymentResponse.deployment:type_name -> dokkumcp.dokkuexec.v1.Deployment
+	80,  // 44: dokkumcp.dokkuexec.v1.ListDeploymentsResponse.deployments:type_name -> dokkumcp.dokkuexec.v1.Deployment
+	80,  // 45: dokkumcp.dokkuexec.v1.WatchDeploymentResponse.deployment:type_name -> dokkumcp.dokkuexec.v1.Deployment
+	89,  // 46: dokkumcp.dokkuexec.v1.WatchDeploymentResponse.line:type_name -> dokkumcp.dokkuexec.v1.DeploymentOutputLine
+	80,  // 47: dokkumcp.dokkuexec.v1.CancelDeploymentResponse.deployment:type_name -> dokkumcp.dokkuexec.v1.Deployment
+	3,   // 48: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:input_type -> dokkumcp.dokkuexec.v1.ListAppsRequest
+	5,   // 49: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:input_type -> dokkumcp.dokkuexec.v1.CreateAppRequest
+	7,   // 50: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:input_type -> dokkumcp.dokkuexec.v1.GetAppReportRequest
+	10,  // 51: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:input_type -> dokkumcp.dokkuexec.v1.SetConfigRequest
+	12,  // 52: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:input_type -> dokkumcp.dokkuexec.v1.GetConfigRequest
+	14,  // 53: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:input_type -> dokkumcp.dokkuexec.v1.DestroyAppRequest
+	16,  // 54: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:input_type -> dokkumcp.dokkuexec.v1.RenameAppRequest
+	18,  // 55: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:input_type -> dokkumcp.dokkuexec.v1.LockAppRequest
+	20,  // 56: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:input_type -> dokkumcp.dokkuexec.v1.UnlockAppRequest
+	22,  // 57: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:input_type -> dokkumcp.dokkuexec.v1.UnsetConfigRequest
+	24,  // 58: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:input_type -> dokkumcp.dokkuexec.v1.ExportConfigRequest
+	26,  // 59: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:input_type -> dokkumcp.dokkuexec.v1.GetProcessReportRequest
+	30,  // 60: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:input_type -> dokkumcp.dokkuexec.v1.ScaleProcessesRequest
+	32,  // 61: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:input_type -> dokkumcp.dokkuexec.v1.StartProcessesRequest
+	34,  // 62: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:input_type -> dokkumcp.dokkuexec.v1.StopProcessesRequest
+	36,  // 63: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:input_type -> dokkumcp.dokkuexec.v1.RestartProcessesRequest
+	38,  // 64: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:input_type -> dokkumcp.dokkuexec.v1.GetDomainsReportRequest
+	41,  // 65: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:input_type -> dokkumcp.dokkuexec.v1.AddDomainsRequest
+	43,  // 66: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:input_type -> dokkumcp.dokkuexec.v1.RemoveDomainsRequest
+	45,  // 67: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:input_type -> dokkumcp.dokkuexec.v1.SetDomainsRequest
+	48,  // 68: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:input_type -> dokkumcp.dokkuexec.v1.GetLogsRequest
+	50,  // 69: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:input_type -> dokkumcp.dokkuexec.v1.FollowLogsRequest
+	52,  // 70: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:input_type -> dokkumcp.dokkuexec.v1.RunCommandRequest
+	54,  // 71: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:input_type -> dokkumcp.dokkuexec.v1.GetHostInfoRequest
+	58,  // 72: dokkumcp.dokkuexec.v1.DokkuExecService.CreateService:input_type -> dokkumcp.dokkuexec.v1.CreateServiceRequest
+	60,  // 73: dokkumcp.dokkuexec.v1.DokkuExecService.GetServiceInfo:input_type -> dokkumcp.dokkuexec.v1.GetServiceInfoRequest
+	62,  // 74: dokkumcp.dokkuexec.v1.DokkuExecService.LinkService:input_type -> dokkumcp.dokkuexec.v1.LinkServiceRequest
+	64,  // 75: dokkumcp.dokkuexec.v1.DokkuExecService.UnlinkService:input_type -> dokkumcp.dokkuexec.v1.UnlinkServiceRequest
+	66,  // 76: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyService:input_type -> dokkumcp.dokkuexec.v1.DestroyServiceRequest
+	68,  // 77: dokkumcp.dokkuexec.v1.DokkuExecService.ListServices:input_type -> dokkumcp.dokkuexec.v1.ListServicesRequest
+	70,  // 78: dokkumcp.dokkuexec.v1.DokkuExecService.EnableLetsencrypt:input_type -> dokkumcp.dokkuexec.v1.EnableLetsencryptRequest
+	72,  // 79: dokkumcp.dokkuexec.v1.DokkuExecService.DisableLetsencrypt:input_type -> dokkumcp.dokkuexec.v1.DisableLetsencryptRequest
+	74,  // 80: dokkumcp.dokkuexec.v1.DokkuExecService.GetLetsencryptReport:input_type -> dokkumcp.dokkuexec.v1.GetLetsencryptReportRequest
+	82,  // 81: dokkumcp.dokkuexec.v1.DokkuExecService.CreateDeployment:input_type -> dokkumcp.dokkuexec.v1.CreateDeploymentRequest
+	84,  // 82: dokkumcp.dokkuexec.v1.DokkuExecService.GetDeployment:input_type -> dokkumcp.dokkuexec.v1.GetDeploymentRequest
+	86,  // 83: dokkumcp.dokkuexec.v1.DokkuExecService.ListDeployments:input_type -> dokkumcp.dokkuexec.v1.ListDeploymentsRequest
+	88,  // 84: dokkumcp.dokkuexec.v1.DokkuExecService.WatchDeployment:input_type -> dokkumcp.dokkuexec.v1.WatchDeploymentRequest
+	91,  // 85: dokkumcp.dokkuexec.v1.DokkuExecService.CancelDeployment:input_type -> dokkumcp.dokkuexec.v1.CancelDeploymentRequest
+	4,   // 86: dokkumcp.dokkuexec.v1.DokkuExecService.ListApps:output_type -> dokkumcp.dokkuexec.v1.ListAppsResponse
+	6,   // 87: dokkumcp.dokkuexec.v1.DokkuExecService.CreateApp:output_type -> dokkumcp.dokkuexec.v1.CreateAppResponse
+	9,   // 88: dokkumcp.dokkuexec.v1.DokkuExecService.GetAppReport:output_type -> dokkumcp.dokkuexec.v1.GetAppReportResponse
+	11,  // 89: dokkumcp.dokkuexec.v1.DokkuExecService.SetConfig:output_type -> dokkumcp.dokkuexec.v1.SetConfigResponse
+	13,  // 90: dokkumcp.dokkuexec.v1.DokkuExecService.GetConfig:output_type -> dokkumcp.dokkuexec.v1.GetConfigResponse
+	15,  // 91: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyApp:output_type -> dokkumcp.dokkuexec.v1.DestroyAppResponse
+	17,  // 92: dokkumcp.dokkuexec.v1.DokkuExecService.RenameApp:output_type -> dokkumcp.dokkuexec.v1.RenameAppResponse
+	19,  // 93: dokkumcp.dokkuexec.v1.DokkuExecService.LockApp:output_type -> dokkumcp.dokkuexec.v1.LockAppResponse
+	21,  // 94: dokkumcp.dokkuexec.v1.DokkuExecService.UnlockApp:output_type -> dokkumcp.dokkuexec.v1.UnlockAppResponse
+	23,  // 95: dokkumcp.dokkuexec.v1.DokkuExecService.UnsetConfig:output_type -> dokkumcp.dokkuexec.v1.UnsetConfigResponse
+	25,  // 96: dokkumcp.dokkuexec.v1.DokkuExecService.ExportConfig:output_type -> dokkumcp.dokkuexec.v1.ExportConfigResponse
+	28,  // 97: dokkumcp.dokkuexec.v1.DokkuExecService.GetProcessReport:output_type -> dokkumcp.dokkuexec.v1.GetProcessReportResponse
+	31,  // 98: dokkumcp.dokkuexec.v1.DokkuExecService.ScaleProcesses:output_type -> dokkumcp.dokkuexec.v1.ScaleProcessesResponse
+	33,  // 99: dokkumcp.dokkuexec.v1.DokkuExecService.StartProcesses:output_type -> dokkumcp.dokkuexec.v1.StartProcessesResponse
+	35,  // 100: dokkumcp.dokkuexec.v1.DokkuExecService.StopProcesses:output_type -> dokkumcp.dokkuexec.v1.StopProcessesResponse
+	37,  // 101: dokkumcp.dokkuexec.v1.DokkuExecService.RestartProcesses:output_type -> dokkumcp.dokkuexec.v1.RestartProcessesResponse
+	40,  // 102: dokkumcp.dokkuexec.v1.DokkuExecService.GetDomainsReport:output_type -> dokkumcp.dokkuexec.v1.GetDomainsReportResponse
+	42,  // 103: dokkumcp.dokkuexec.v1.DokkuExecService.AddDomains:output_type -> dokkumcp.dokkuexec.v1.AddDomainsResponse
+	44,  // 104: dokkumcp.dokkuexec.v1.DokkuExecService.RemoveDomains:output_type -> dokkumcp.dokkuexec.v1.RemoveDomainsResponse
+	46,  // 105: dokkumcp.dokkuexec.v1.DokkuExecService.SetDomains:output_type -> dokkumcp.dokkuexec.v1.SetDomainsResponse
+	49,  // 106: dokkumcp.dokkuexec.v1.DokkuExecService.GetLogs:output_type -> dokkumcp.dokkuexec.v1.GetLogsResponse
+	51,  // 107: dokkumcp.dokkuexec.v1.DokkuExecService.FollowLogs:output_type -> dokkumcp.dokkuexec.v1.FollowLogsResponse
+	53,  // 108: dokkumcp.dokkuexec.v1.DokkuExecService.RunCommand:output_type -> dokkumcp.dokkuexec.v1.RunCommandResponse
+	56,  // 109: dokkumcp.dokkuexec.v1.DokkuExecService.GetHostInfo:output_type -> dokkumcp.dokkuexec.v1.GetHostInfoResponse
+	59,  // 110: dokkumcp.dokkuexec.v1.DokkuExecService.CreateService:output_type -> dokkumcp.dokkuexec.v1.CreateServiceResponse
+	61,  // 111: dokkumcp.dokkuexec.v1.DokkuExecService.GetServiceInfo:output_type -> dokkumcp.dokkuexec.v1.GetServiceInfoResponse
+	63,  // 112: dokkumcp.dokkuexec.v1.DokkuExecService.LinkService:output_type -> dokkumcp.dokkuexec.v1.LinkServiceResponse
+	65,  // 113: dokkumcp.dokkuexec.v1.DokkuExecService.UnlinkService:output_type -> dokkumcp.dokkuexec.v1.UnlinkServiceResponse
+	67,  // 114: dokkumcp.dokkuexec.v1.DokkuExecService.DestroyService:output_type -> dokkumcp.dokkuexec.v1.DestroyServiceResponse
+	69,  // 115: dokkumcp.dokkuexec.v1.DokkuExecService.ListServices:output_type -> dokkumcp.dokkuexec.v1.ListServicesResponse
+	71,  // 116: dokkumcp.dokkuexec.v1.DokkuExecService.EnableLetsencrypt:output_type -> dokkumcp.dokkuexec.v1.EnableLetsencryptResponse
+	73,  // 117: dokkumcp.dokkuexec.v1.DokkuExecService.DisableLetsencrypt:output_type -> dokkumcp.dokkuexec.v1.DisableLetsencryptResponse
+	76,  // 118: dokkumcp.dokkuexec.v1.DokkuExecService.GetLetsencryptReport:output_type -> dokkumcp.dokkuexec.v1.GetLetsencryptReportResponse
+	83,  // 119: dokkumcp.dokkuexec.v1.DokkuExecService.CreateDeployment:output_type -> dokkumcp.dokkuexec.v1.CreateDeploymentResponse
+	85,  // 120: dokkumcp.dokkuexec.v1.DokkuExecService.GetDeployment:output_type -> dokkumcp.dokkuexec.v1.GetDeploymentResponse
+	87,  // 121: dokkumcp.dokkuexec.v1.DokkuExecService.ListDeployments:output_type -> dokkumcp.dokkuexec.v1.ListDeploymentsResponse
+	90,  // 122: dokkumcp.dokkuexec.v1.DokkuExecService.WatchDeployment:output_type -> dokkumcp.dokkuexec.v1.WatchDeploymentResponse
+	92,  // 123: dokkumcp.dokkuexec.v1.DokkuExecService.CancelDeployment:output_type -> dokkumcp.dokkuexec.v1.CancelDeploymentResponse
+	86,  // [86:124] is the sub-list for method output_type
+	48,  // [48:86] is the sub-list for method input_type
+	48,  // [48:48] is the sub-list for extension type_name
+	48,  // [48:48] is the sub-list for extension extendee
+	0,   // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_dokkumcp_dokkuexec_v1_dokkuexec_proto_init() }
@@ -5284,13 +6508,27 @@ func file_dokkumcp_dokkuexec_v1_dokkuexec_proto_init() {
 	if File_dokkumcp_dokkuexec_v1_dokkuexec_proto != nil {
 		return
 	}
+	file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[77].OneofWrappers = []any{
+		(*Deployment_Git)(nil),
+		(*Deployment_Image)(nil),
+		(*Deployment_Rebuild)(nil),
+	}
+	file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[79].OneofWrappers = []any{
+		(*CreateDeploymentRequest_Git)(nil),
+		(*CreateDeploymentRequest_Image)(nil),
+		(*CreateDeploymentRequest_Rebuild)(nil),
+	}
+	file_dokkumcp_dokkuexec_v1_dokkuexec_proto_msgTypes[87].OneofWrappers = []any{
+		(*WatchDeploymentResponse_Deployment)(nil),
+		(*WatchDeploymentResponse_Line)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc), len(file_dokkumcp_dokkuexec_v1_dokkuexec_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   82,
+			NumEnums:      3,
+			NumMessages:   98,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -151,6 +151,7 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 	addServiceTools(s, tools, h)
 	addResources(s, tools, h)
 	addPrompts(s)
+	addDeployTools(s, tools, h)
 	return s
 }
 

@@ -132,6 +132,21 @@ const (
 	// DokkuExecServiceGetLetsencryptReportProcedure is the fully-qualified name of the
 	// DokkuExecService's GetLetsencryptReport RPC.
 	DokkuExecServiceGetLetsencryptReportProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetLetsencryptReport"
+	// DokkuExecServiceCreateDeploymentProcedure is the fully-qualified name of the DokkuExecService's
+	// CreateDeployment RPC.
+	DokkuExecServiceCreateDeploymentProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/CreateDeployment"
+	// DokkuExecServiceGetDeploymentProcedure is the fully-qualified name of the DokkuExecService's
+	// GetDeployment RPC.
+	DokkuExecServiceGetDeploymentProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/GetDeployment"
+	// DokkuExecServiceListDeploymentsProcedure is the fully-qualified name of the DokkuExecService's
+	// ListDeployments RPC.
+	DokkuExecServiceListDeploymentsProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/ListDeployments"
+	// DokkuExecServiceWatchDeploymentProcedure is the fully-qualified name of the DokkuExecService's
+	// WatchDeployment RPC.
+	DokkuExecServiceWatchDeploymentProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/WatchDeployment"
+	// DokkuExecServiceCancelDeploymentProcedure is the fully-qualified name of the DokkuExecService's
+	// CancelDeployment RPC.
+	DokkuExecServiceCancelDeploymentProcedure = "/dokkumcp.dokkuexec.v1.DokkuExecService/CancelDeployment"
 )
 
 // DokkuExecServiceClient is a client for the dokkumcp.dokkuexec.v1.DokkuExecService service.
@@ -231,6 +246,26 @@ type DokkuExecServiceClient interface {
 	// GetLetsencryptReport returns the app's Let's Encrypt settings and
 	// certificate state (`letsencrypt:report`).
 	GetLetsencryptReport(context.Context, *connect.Request[v1.GetLetsencryptReportRequest]) (*connect.Response[v1.GetLetsencryptReportResponse], error)
+	// CreateDeployment starts a deployment of the app in the background and
+	// returns it queued: from a git repository and ref (`git:sync --build`),
+	// from a container image (`git:from-image`), or a rebuild of the current
+	// source (`ps:rebuild`). One deployment per app runs at a time: a second
+	// one fails with ABORTED naming the running deployment's id in a
+	// DeploymentInProgress detail. An app that Dokku is already deploying
+	// outside DokkuExec also fails with ABORTED.
+	CreateDeployment(context.Context, *connect.Request[v1.CreateDeploymentRequest]) (*connect.Response[v1.CreateDeploymentResponse], error)
+	// GetDeployment returns one of the tenant's deployments.
+	GetDeployment(context.Context, *connect.Request[v1.GetDeploymentRequest]) (*connect.Response[v1.GetDeploymentResponse], error)
+	// ListDeployments lists an app's deployments, newest first.
+	ListDeployments(context.Context, *connect.Request[v1.ListDeploymentsRequest]) (*connect.Response[v1.ListDeploymentsResponse], error)
+	// WatchDeployment streams a deployment: its state, then its build output
+	// lines and every change of its state. With follow it ends when the
+	// deployment ends or the client cancels; without, once the lines kept so
+	// far are sent. Cancelling the stream does not cancel the deployment.
+	WatchDeployment(context.Context, *connect.Request[v1.WatchDeploymentRequest]) (*connect.ServerStreamForClient[v1.WatchDeploymentResponse], error)
+	// CancelDeployment cancels a running deployment (`builds:cancel`, Dokku
+	// 0.38 and later). It fails with FAILED_PRECONDITION on older hosts.
+	CancelDeployment(context.Context, *connect.Request[v1.CancelDeploymentRequest]) (*connect.Response[v1.CancelDeploymentResponse], error)
 }
 
 // NewDokkuExecServiceClient constructs a client for the dokkumcp.dokkuexec.v1.DokkuExecService
@@ -442,6 +477,36 @@ func NewDokkuExecServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(dokkuExecServiceMethods.ByName("GetLetsencryptReport")),
 			connect.WithClientOptions(opts...),
 		),
+		createDeployment: connect.NewClient[v1.CreateDeploymentRequest, v1.CreateDeploymentResponse](
+			httpClient,
+			baseURL+DokkuExecServiceCreateDeploymentProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("CreateDeployment")),
+			connect.WithClientOptions(opts...),
+		),
+		getDeployment: connect.NewClient[v1.GetDeploymentRequest, v1.GetDeploymentResponse](
+			httpClient,
+			baseURL+DokkuExecServiceGetDeploymentProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("GetDeployment")),
+			connect.WithClientOptions(opts...),
+		),
+		listDeployments: connect.NewClient[v1.ListDeploymentsRequest, v1.ListDeploymentsResponse](
+			httpClient,
+			baseURL+DokkuExecServiceListDeploymentsProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("ListDeployments")),
+			connect.WithClientOptions(opts...),
+		),
+		watchDeployment: connect.NewClient[v1.WatchDeploymentRequest, v1.WatchDeploymentResponse](
+			httpClient,
+			baseURL+DokkuExecServiceWatchDeploymentProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("WatchDeployment")),
+			connect.WithClientOptions(opts...),
+		),
+		cancelDeployment: connect.NewClient[v1.CancelDeploymentRequest, v1.CancelDeploymentResponse](
+			httpClient,
+			baseURL+DokkuExecServiceCancelDeploymentProcedure,
+			connect.WithSchema(dokkuExecServiceMethods.ByName("CancelDeployment")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -480,6 +545,11 @@ type dokkuExecServiceClient struct {
 	enableLetsencrypt    *connect.Client[v1.EnableLetsencryptRequest, v1.EnableLetsencryptResponse]
 	disableLetsencrypt   *connect.Client[v1.DisableLetsencryptRequest, v1.DisableLetsencryptResponse]
 	getLetsencryptReport *connect.Client[v1.GetLetsencryptReportRequest, v1.GetLetsencryptReportResponse]
+	createDeployment     *connect.Client[v1.CreateDeploymentRequest, v1.CreateDeploymentResponse]
+	getDeployment        *connect.Client[v1.GetDeploymentRequest, v1.GetDeploymentResponse]
+	listDeployments      *connect.Client[v1.ListDeploymentsRequest, v1.ListDeploymentsResponse]
+	watchDeployment      *connect.Client[v1.WatchDeploymentRequest, v1.WatchDeploymentResponse]
+	cancelDeployment     *connect.Client[v1.CancelDeploymentRequest, v1.CancelDeploymentResponse]
 }
 
 // ListApps calls dokkumcp.dokkuexec.v1.DokkuExecService.ListApps.
@@ -647,6 +717,31 @@ func (c *dokkuExecServiceClient) GetLetsencryptReport(ctx context.Context, req *
 	return c.getLetsencryptReport.CallUnary(ctx, req)
 }
 
+// CreateDeployment calls dokkumcp.dokkuexec.v1.DokkuExecService.CreateDeployment.
+func (c *dokkuExecServiceClient) CreateDeployment(ctx context.Context, req *connect.Request[v1.CreateDeploymentRequest]) (*connect.Response[v1.CreateDeploymentResponse], error) {
+	return c.createDeployment.CallUnary(ctx, req)
+}
+
+// GetDeployment calls dokkumcp.dokkuexec.v1.DokkuExecService.GetDeployment.
+func (c *dokkuExecServiceClient) GetDeployment(ctx context.Context, req *connect.Request[v1.GetDeploymentRequest]) (*connect.Response[v1.GetDeploymentResponse], error) {
+	return c.getDeployment.CallUnary(ctx, req)
+}
+
+// ListDeployments calls dokkumcp.dokkuexec.v1.DokkuExecService.ListDeployments.
+func (c *dokkuExecServiceClient) ListDeployments(ctx context.Context, req *connect.Request[v1.ListDeploymentsRequest]) (*connect.Response[v1.ListDeploymentsResponse], error) {
+	return c.listDeployments.CallUnary(ctx, req)
+}
+
+// WatchDeployment calls dokkumcp.dokkuexec.v1.DokkuExecService.WatchDeployment.
+func (c *dokkuExecServiceClient) WatchDeployment(ctx context.Context, req *connect.Request[v1.WatchDeploymentRequest]) (*connect.ServerStreamForClient[v1.WatchDeploymentResponse], error) {
+	return c.watchDeployment.CallServerStream(ctx, req)
+}
+
+// CancelDeployment calls dokkumcp.dokkuexec.v1.DokkuExecService.CancelDeployment.
+func (c *dokkuExecServiceClient) CancelDeployment(ctx context.Context, req *connect.Request[v1.CancelDeploymentRequest]) (*connect.Response[v1.CancelDeploymentResponse], error) {
+	return c.cancelDeployment.CallUnary(ctx, req)
+}
+
 // DokkuExecServiceHandler is an implementation of the dokkumcp.dokkuexec.v1.DokkuExecService
 // service.
 type DokkuExecServiceHandler interface {
@@ -745,6 +840,26 @@ type DokkuExecServiceHandler interface {
 	// GetLetsencryptReport returns the app's Let's Encrypt settings and
 	// certificate state (`letsencrypt:report`).
 	GetLetsencryptReport(context.Context, *connect.Request[v1.GetLetsencryptReportRequest]) (*connect.Response[v1.GetLetsencryptReportResponse], error)
+	// CreateDeployment starts a deployment of the app in the background and
+	// returns it queued: from a git repository and ref (`git:sync --build`),
+	// from a container image (`git:from-image`), or a rebuild of the current
+	// source (`ps:rebuild`). One deployment per app runs at a time: a second
+	// one fails with ABORTED naming the running deployment's id in a
+	// DeploymentInProgress detail. An app that Dokku is already deploying
+	// outside DokkuExec also fails with ABORTED.
+	CreateDeployment(context.Context, *connect.Request[v1.CreateDeploymentRequest]) (*connect.Response[v1.CreateDeploymentResponse], error)
+	// GetDeployment returns one of the tenant's deployments.
+	GetDeployment(context.Context, *connect.Request[v1.GetDeploymentRequest]) (*connect.Response[v1.GetDeploymentResponse], error)
+	// ListDeployments lists an app's deployments, newest first.
+	ListDeployments(context.Context, *connect.Request[v1.ListDeploymentsRequest]) (*connect.Response[v1.ListDeploymentsResponse], error)
+	// WatchDeployment streams a deployment: its state, then its build output
+	// lines and every change of its state. With follow it ends when the
+	// deployment ends or the client cancels; without, once the lines kept so
+	// far are sent. Cancelling the stream does not cancel the deployment.
+	WatchDeployment(context.Context, *connect.Request[v1.WatchDeploymentRequest], *connect.ServerStream[v1.WatchDeploymentResponse]) error
+	// CancelDeployment cancels a running deployment (`builds:cancel`, Dokku
+	// 0.38 and later). It fails with FAILED_PRECONDITION on older hosts.
+	CancelDeployment(context.Context, *connect.Request[v1.CancelDeploymentRequest]) (*connect.Response[v1.CancelDeploymentResponse], error)
 }
 
 // NewDokkuExecServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -952,6 +1067,36 @@ func NewDokkuExecServiceHandler(svc DokkuExecServiceHandler, opts ...connect.Han
 		connect.WithSchema(dokkuExecServiceMethods.ByName("GetLetsencryptReport")),
 		connect.WithHandlerOptions(opts...),
 	)
+	dokkuExecServiceCreateDeploymentHandler := connect.NewUnaryHandler(
+		DokkuExecServiceCreateDeploymentProcedure,
+		svc.CreateDeployment,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("CreateDeployment")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceGetDeploymentHandler := connect.NewUnaryHandler(
+		DokkuExecServiceGetDeploymentProcedure,
+		svc.GetDeployment,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("GetDeployment")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceListDeploymentsHandler := connect.NewUnaryHandler(
+		DokkuExecServiceListDeploymentsProcedure,
+		svc.ListDeployments,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("ListDeployments")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceWatchDeploymentHandler := connect.NewServerStreamHandler(
+		DokkuExecServiceWatchDeploymentProcedure,
+		svc.WatchDeployment,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("WatchDeployment")),
+		connect.WithHandlerOptions(opts...),
+	)
+	dokkuExecServiceCancelDeploymentHandler := connect.NewUnaryHandler(
+		DokkuExecServiceCancelDeploymentProcedure,
+		svc.CancelDeployment,
+		connect.WithSchema(dokkuExecServiceMethods.ByName("CancelDeployment")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dokkumcp.dokkuexec.v1.DokkuExecService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DokkuExecServiceListAppsProcedure:
@@ -1020,6 +1165,16 @@ func NewDokkuExecServiceHandler(svc DokkuExecServiceHandler, opts ...connect.Han
 			dokkuExecServiceDisableLetsencryptHandler.ServeHTTP(w, r)
 		case DokkuExecServiceGetLetsencryptReportProcedure:
 			dokkuExecServiceGetLetsencryptReportHandler.ServeHTTP(w, r)
+		case DokkuExecServiceCreateDeploymentProcedure:
+			dokkuExecServiceCreateDeploymentHandler.ServeHTTP(w, r)
+		case DokkuExecServiceGetDeploymentProcedure:
+			dokkuExecServiceGetDeploymentHandler.ServeHTTP(w, r)
+		case DokkuExecServiceListDeploymentsProcedure:
+			dokkuExecServiceListDeploymentsHandler.ServeHTTP(w, r)
+		case DokkuExecServiceWatchDeploymentProcedure:
+			dokkuExecServiceWatchDeploymentHandler.ServeHTTP(w, r)
+		case DokkuExecServiceCancelDeploymentProcedure:
+			dokkuExecServiceCancelDeploymentHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1159,4 +1314,24 @@ func (UnimplementedDokkuExecServiceHandler) DisableLetsencrypt(context.Context, 
 
 func (UnimplementedDokkuExecServiceHandler) GetLetsencryptReport(context.Context, *connect.Request[v1.GetLetsencryptReportRequest]) (*connect.Response[v1.GetLetsencryptReportResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetLetsencryptReport is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) CreateDeployment(context.Context, *connect.Request[v1.CreateDeploymentRequest]) (*connect.Response[v1.CreateDeploymentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.CreateDeployment is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) GetDeployment(context.Context, *connect.Request[v1.GetDeploymentRequest]) (*connect.Response[v1.GetDeploymentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.GetDeployment is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) ListDeployments(context.Context, *connect.Request[v1.ListDeploymentsRequest]) (*connect.Response[v1.ListDeploymentsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.ListDeployments is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) WatchDeployment(context.Context, *connect.Request[v1.WatchDeploymentRequest], *connect.ServerStream[v1.WatchDeploymentResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.WatchDeployment is not implemented"))
+}
+
+func (UnimplementedDokkuExecServiceHandler) CancelDeployment(context.Context, *connect.Request[v1.CancelDeploymentRequest]) (*connect.Response[v1.CancelDeploymentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.dokkuexec.v1.DokkuExecService.CancelDeployment is not implemented"))
 }
