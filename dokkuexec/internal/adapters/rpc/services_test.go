@@ -15,7 +15,7 @@ import (
 
 const (
 	postgresKind = dokkuexecv1.ServiceKind_SERVICE_KIND_POSTGRES
-	redis    = dokkuexecv1.ServiceKind_SERVICE_KIND_REDIS
+	redis        = dokkuexecv1.ServiceKind_SERVICE_KIND_REDIS
 )
 
 func TestHandlerServices(t *testing.T) {
