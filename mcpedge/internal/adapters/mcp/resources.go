@@ -67,6 +67,9 @@ func readResource(h handler, name string, tools *app.Tools) mcpserver.ResourceTe
 		if !ok || !domain.ResourceAllowed(name, principal.Scopes) {
 			h.logger.InfoContext(ctx, "resource read denied", "resource", name, "permission", domain.ResourcePermission(name))
 			finish(ctx, app.OutcomeDenied)
+			if denial := app.DenialFrom(ctx); denial != nil {
+				return nil, rpcError(mcp.INVALID_PARAMS, denial.Message("reading "+uri))
+			}
 			return nil, rpcError(mcp.INVALID_PARAMS, fmt.Sprintf("reading %s needs the %s permission, which your access token does not carry; "+
 				"ask the tenant owner for a client with a role that grants it", uri, domain.ResourcePermission(name)))
 		}
