@@ -347,6 +347,14 @@ func TestCrossTenantMatrix(t *testing.T) {
 			}
 			checkNoLeak(t, tool.Name, text)
 		}
+		for _, host := range []string{tenantB.HostID, tenantB.HostName} {
+			uri := "dokku://hosts/" + host + "/apps/" + victimApp + "/deployments/" + deployed.ID
+			err := readResourceError(t, a, uri)
+			if !strings.Contains(err.Error(), "deployment "+deployed.ID+" not found") {
+				t.Errorf("reading %s failed with %q; want deployment %s not found", uri, err, deployed.ID)
+			}
+			checkNoLeak(t, "resource.deployment", err.Error())
+		}
 	})
 
 	t.Run("tenant b's app is unchanged", func(t *testing.T) {
@@ -362,7 +370,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	// reads Tenancy's table (see waitForAudit).
 	t.Run("attempts are in a's ledger only", func(t *testing.T) {
 		events := waitForAudit(t, st, tenantA.ID, func(events []auditRow) bool {
-			operations := []string{"mcpedge.resource.apps", "mcpedge.resource.app_report", "mcpedge.resource.app_logs"}
+			operations := []string{"mcpedge.resource.apps", "mcpedge.resource.app_report", "mcpedge.resource.app_logs", "mcpedge.resource.deployment"}
 			for _, tool := range append(slices.Clone(targeted), byID...) {
 				operations = append(operations, "mcpedge."+tool.Name)
 			}

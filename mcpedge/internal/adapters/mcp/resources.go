@@ -44,8 +44,13 @@ func addResources(s *mcpserver.MCPServer, tools *app.Tools, h handler) {
 		mcp.WithTemplateMIMEType(jsonMIMEType),
 	), readResource(h, domain.ResourceAppLogs, tools))
 
-	// TODO: register domain's deployment template here once DokkuExec has a
-	// deployment RPC.
+	s.AddResourceTemplate(mcp.NewResourceTemplate(domain.DeploymentURITemplate, domain.ResourceDeploy,
+		mcp.WithTemplateTitle("Deployment"),
+		mcp.WithTemplateDescription("One deployment of an app: its source, status (queued, running, succeeded, failed, cancelled or unknown), "+
+			"last step, exit code, times and a hint on what to do next; the same as the deploy_status tool. "+
+			"id is a deployment id that deploy_create or deploy_list returned; deploy_logs reads its build output."),
+		mcp.WithTemplateMIMEType(jsonMIMEType),
+	), readResource(h, domain.ResourceDeploy, tools))
 }
 
 // readResource returns the handler of resource name. It records the read's

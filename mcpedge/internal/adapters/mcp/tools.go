@@ -65,8 +65,8 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 		mcpserver.WithPromptFilter(filterPromptsByPermission),
 		mcpserver.WithPromptHandlerMiddleware(answerDeniedPrompt),
 		mcpserver.WithInstructions("Manage the apps on your Dokku hosts. Start with apps_list to see what exists; "+
-			"every tool acts only on your own tenant's hosts. Resources dokku://hosts/{host}/apps, .../apps/{app} and "+
-			".../apps/{app}/logs hold the same data as apps_list, apps_report and logs_get. "+
+			"every tool acts only on your own tenant's hosts. Resources dokku://hosts/{host}/apps, .../apps/{app}, "+
+			".../apps/{app}/logs and .../apps/{app}/deployments/{id} hold the same data as apps_list, apps_report, logs_get and deploy_status. "+
 			"Tool calls and resource reads are rate limited per tenant: when a request is rejected with HTTP 429, wait for the Retry-After seconds before calling again."),
 	)
 
