@@ -597,10 +597,12 @@ func TestModernTypeScriptClient(t *testing.T) {
 		Templates       []string
 		Resource        struct{ URI, MIMEType, App string }
 		Prompt          string
+		Families        nodeFamilies
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("decode node output %q: %v", stdout.String(), err)
 	}
+	checkNodeFamilies(t, "the modern client", "modern", out.Families)
 	checkNodeResourcesAndPrompt(t, "the modern client", tenant.HostName, "modern", out.Templates, out.Resource.URI, out.Resource.MIMEType, out.Resource.App, out.Prompt)
 	if out.ProtocolVersion != "2026-07-28" {
 		t.Errorf("negotiated protocol %q, want 2026-07-28", out.ProtocolVersion)
