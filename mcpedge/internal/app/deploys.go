@@ -179,7 +179,7 @@ func (t *Tools) waitForDeployment(ctx context.Context, d *dokkuexecv1.Deployment
 
 	latest := d
 	var tail []string
-	ticker := time.NewTicker(ProgressInterval)
+	ticker := t.newTicker(ProgressInterval)
 	defer ticker.Stop()
 	progress(describeProgress(latest))
 	for {
@@ -206,7 +206,7 @@ func (t *Tools) waitForDeployment(ctx context.Context, d *dokkuexecv1.Deployment
 				}
 				latest = next
 			}
-		case <-ticker.C:
+		case <-ticker.C():
 			progress(describeProgress(latest) + " (still running)")
 		case <-ctx.Done():
 			return waitedResult(ctx, latest, tail), nil
