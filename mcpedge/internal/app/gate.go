@@ -142,6 +142,10 @@ func DenialFrom(ctx context.Context) *Denial {
 // request needs, and otherwise a Denial that records whether a token with
 // more scope would help. When the tenant's plan cannot be read it assumes
 // the plan permits them: Identity still caps the new token by the plan.
+//
+// NOTE: the client's role also caps its tokens, and only Identity knows it,
+// so a viewer client calling a write tool on a plan that permits writes gets
+// the 403 although Identity will not grant the scope it names.
 func (g *CallGate) Authorize(ctx context.Context, principal *auth.Principal, request Request) *Denial {
 	missing := domain.MissingPermissions(request.Permissions, principal.Scopes)
 	if len(missing) == 0 {
