@@ -347,6 +347,14 @@ func TestCrossTenantMatrix(t *testing.T) {
 			}
 			checkNoLeak(t, tool.Name, text)
 		}
+		for _, host := range []string{tenantB.HostID, tenantB.HostName} {
+			uri := "dokku://hosts/" + host + "/apps/" + victimApp + "/deployments/" + deployed.ID
+			err := readResourceError(t, a, uri)
+			if !strings.Contains(err.Error(), "deployment "+deployed.ID+" not found") {
+				t.Errorf("reading %s failed with %q; want deployment %s not found", uri, err, deployed.ID)
+			}
+			checkNoLeak(t, "resource.deployment", err.Error())
+		}
 	})
 
 	t.Run("tenant b's app is unchanged", func(t *testing.T) {
@@ -362,7 +370,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	// reads Tenancy's table (see waitForAudit).
 	t.Run("attempts are in a's ledger only", func(t *testing.T) {
 		events := waitForAudit(t, st, tenantA.ID, func(events []auditRow) bool {
-			operations := []string{"mcpedge.resource.apps", "mcpedge.resource.app_report", "mcpedge.resource.app_logs"}
+			operations := []string{"mcpedge.resource.apps", "mcpedge.resource.app_report", "mcpedge.resource.app_logs", "mcpedge.resource.deployment"}
 			for _, tool := range append(slices.Clone(targeted), byID...) {
 				operations = append(operations, "mcpedge."+tool.Name)
 			}
@@ -589,10 +597,12 @@ func TestModernTypeScriptClient(t *testing.T) {
 		Templates       []string
 		Resource        struct{ URI, MIMEType, App string }
 		Prompt          string
+		Families        nodeFamilies
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("decode node output %q: %v", stdout.String(), err)
 	}
+	checkNodeFamilies(t, "the modern client", "modern", out.Families)
 	checkNodeResourcesAndPrompt(t, "the modern client", tenant.HostName, "modern", out.Templates, out.Resource.URI, out.Resource.MIMEType, out.Resource.App, out.Prompt)
 	if out.ProtocolVersion != "2026-07-28" {
 		t.Errorf("negotiated protocol %q, want 2026-07-28", out.ProtocolVersion)

@@ -458,10 +458,12 @@ func TestEndToEnd(t *testing.T) {
 			Templates []string
 			Resource  struct{ URI, MIMEType, App string }
 			Prompt    string
+			Families  nodeFamilies
 		}
 		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 			t.Fatalf("decode node output %q: %v", stdout.String(), err)
 		}
+		checkNodeFamilies(t, "node client", "api", out.Families)
 		checkNodeResourcesAndPrompt(t, "node client", tenantA.HostName, "api", out.Templates, out.Resource.URI, out.Resource.MIMEType, out.Resource.App, out.Prompt)
 		if len(out.Tools) != 38 {
 			t.Errorf("node client saw tools %v, want 38", out.Tools)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -121,6 +122,7 @@ func TestResourcesAndPrompts(t *testing.T) {
 			"app_logs dokku://hosts/{host}/apps/{app}/logs",
 			"app_report dokku://hosts/{host}/apps/{app}",
 			"apps dokku://hosts/{host}/apps",
+			"deployment dokku://hosts/{host}/apps/{app}/deployments/{id}",
 		}
 		if got := templateNames(t, c); !slices.Equal(got, want) {
 			t.Fatalf("resource templates = %v, want %v", got, want)
@@ -166,6 +168,32 @@ func TestResourcesAndPrompts(t *testing.T) {
 		}
 	})
 
+	t.Run("deployment", func(t *testing.T) {
+		call(t, c, "apps_create", map[string]any{"app": "api"}, &created)
+		var deployed struct{ ID, Status string }
+		call(t, c, "deploy_create", map[string]any{"app": "api", "source": "image", "image": "nginx:1.27", "wait": true}, &deployed)
+		if deployed.Status != "succeeded" {
+			t.Fatalf("deploy_create = %+v, want succeeded", deployed)
+		}
+		var status, read map[string]any
+		call(t, c, "deploy_status", map[string]any{"id": deployed.ID}, &status)
+		uri := base + "/apps/api/deployments/" + deployed.ID
+		readResource(t, c, uri, &read)
+		if !reflect.DeepEqual(read, status) {
+			t.Errorf("deployment resource = %v, want deploy_status's result %v", read, status)
+		}
+		// The host id names the same host as its name.
+		readResource(t, c, "dokku://hosts/"+owner.HostID+"/apps/api/deployments/"+deployed.ID, &read)
+		if read["id"] != deployed.ID {
+			t.Errorf("deployment resource by host id = %v, want %s", read, deployed.ID)
+		}
+		// The id exists, but not for this app.
+		err := readResourceError(t, c, base+"/apps/web/deployments/"+deployed.ID)
+		if !strings.Contains(err.Error(), "deployment "+deployed.ID+" not found on app web") {
+			t.Errorf("deployment of api read as web's: %v, want not found on app web", err)
+		}
+	})
+
 	t.Run("invalid and unknown URIs", func(t *testing.T) {
 		// URIs that match a template reach the handler, which parses them
 		// with the tools' rules; others never reach a handler.
@@ -176,7 +204,8 @@ func TestResourcesAndPrompts(t *testing.T) {
 			base + "/apps/web%2F..%2Fother":                      "is invalid",
 			base + "/apps/" + strings.Repeat("a", 300) + "/logs": "is invalid",
 			base + "/apps/web/config":                            "handler not found",
-			base + "/apps/web/deployments/1":                     "handler not found",
+			base + "/apps/web/deployments/1":                     "is invalid",
+			base + "/apps/web/deployments/d-abcdefgh23":          "not found",
 			"file:///etc/passwd":                                 "handler not found",
 		}
 		for uri, want := range cases {
@@ -223,9 +252,10 @@ func TestResourcesAndPrompts(t *testing.T) {
 		if err != nil || strings.Contains(text, "config_export") {
 			t.Errorf("viewer's diagnose_app = %q, %v; want no config_export step", text, err)
 		}
-		// A viewer holds apps:read and logs:read, so it sees every template.
-		if got := templateNames(t, v); len(got) != 3 {
-			t.Errorf("viewer templates = %v, want all 3", got)
+		// A viewer holds apps:read and logs:read but not apps:deploy, so the
+		// list holds every template but the deployment's.
+		if got := templateNames(t, v); len(got) != 3 || slices.ContainsFunc(got, func(name string) bool { return strings.HasPrefix(name, "deployment ") }) {
+			t.Errorf("viewer templates = %v, want the 3 without deployment", got)
 		}
 		waitForAudit(t, st, viewer.ID, func(events []auditRow) bool {
 			return slices.ContainsFunc(events, func(e auditRow) bool {
@@ -269,7 +299,8 @@ func TestResourcesAndPrompts(t *testing.T) {
 				has("mcpedge.resource.app_logs", "ok") && has("mcpedge.resource.app_logs", "is_error") &&
 				has("mcpedge.resource.app_report", "is_error") && has("mcpedge.resource", "is_error") &&
 				has("mcpedge.prompt.diagnose_app", "ok") && has("mcpedge.prompt.diagnose_app", "is_error") &&
-				has("mcpedge.prompt.deploy_checklist", "ok")
+				has("mcpedge.prompt.deploy_checklist", "ok") &&
+				has("mcpedge.resource.deployment", "ok") && has("mcpedge.resource.deployment", "is_error")
 		})
 		for _, e := range events {
 			if !strings.HasPrefix(e.operation, "mcpedge.resource") && !strings.HasPrefix(e.operation, "mcpedge.prompt") {
@@ -287,7 +318,7 @@ func TestResourcesAndPrompts(t *testing.T) {
 // getting the diagnose_app prompt for it.
 func checkNodeResourcesAndPrompt(t *testing.T, clientName, host, app string, templates []string, uri, mimeType, readApp, prompt string) {
 	t.Helper()
-	wantTemplates := []string{"dokku://hosts/{host}/apps", "dokku://hosts/{host}/apps/{app}", "dokku://hosts/{host}/apps/{app}/logs"}
+	wantTemplates := []string{"dokku://hosts/{host}/apps", "dokku://hosts/{host}/apps/{app}", "dokku://hosts/{host}/apps/{app}/deployments/{id}", "dokku://hosts/{host}/apps/{app}/logs"}
 	if !slices.Equal(templates, wantTemplates) {
 		t.Errorf("%s saw resource templates %v, want %v", clientName, templates, wantTemplates)
 	}

@@ -200,6 +200,7 @@ func newHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 		Limiter:  &app.Limiter{Source: serviceTenancy, Logger: logger},
 		Recorder: recorder,
 		Metrics:  callMetrics,
+		Plans:    serviceTenancy,
 		Logger:   logger,
 	}
 

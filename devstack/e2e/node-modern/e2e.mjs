@@ -6,11 +6,13 @@
 // mangle, reads it back and lists the apps. It prints one JSON object with
 // what it saw and exits non-zero on failure.
 //
-// It also lists the resource templates, reads the app's report resource and
-// gets the diagnose_app prompt.
+// It also lists the resource templates, reads the app's report resource,
+// gets the diagnose_app prompt, and calls a tool of every other family
+// (families.mjs), deploying the app with deploy_create and wait=true.
 //
 // Environment: MCP_URL, TOKEN_URL, CLIENT_ID, CLIENT_SECRET, APP, HOST, CONFIG_VALUE.
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { callEveryFamily } from "../families.mjs";
 
 const PROTOCOL_VERSION = "2026-07-28";
 
@@ -87,6 +89,11 @@ async function main() {
   const { resourceTemplates } = await client.listResourceTemplates();
   const resource = await client.readResource({ uri: `dokku://hosts/${host}/apps/${app}` });
   const prompt = await client.getPrompt({ name: "diagnose_app", arguments: { host, app } });
+  const families = await callEveryFamily(
+    async (name, args) => structured(await client.callTool({ name, arguments: args }), name),
+    async (args, onprogress) => structured(await client.callTool({ name: "deploy_create", arguments: args }, { onprogress, resetTimeoutOnProgress: true }), "deploy_create"),
+    app,
+  );
   const protocolVersion = client.getNegotiatedProtocolVersion() ?? null;
   await client.close();
 
@@ -104,6 +111,7 @@ async function main() {
       app: JSON.parse(resource.contents[0]?.text ?? "{}").app,
     },
     prompt: prompt.messages.map((m) => m.content.text).join("\n"),
+    families,
   }));
 }
 

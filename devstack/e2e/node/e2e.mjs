@@ -4,12 +4,14 @@
 // Dokku's tokenizer would mangle, reads it back and reads the app report.
 // It prints one JSON object with what it saw and exits non-zero on failure.
 //
-// It also lists the resource templates, reads the app's report resource and
-// gets the diagnose_app prompt.
+// It also lists the resource templates, reads the app's report resource,
+// gets the diagnose_app prompt, and calls a tool of every other family
+// (families.mjs), deploying the app with deploy_create and wait=true.
 //
 // Environment: MCP_URL, TOKEN_URL, CLIENT_ID, CLIENT_SECRET, APP, HOST, CONFIG_VALUE.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { callEveryFamily } from "../families.mjs";
 
 function required(name) {
   const value = process.env[name];
@@ -64,6 +66,11 @@ async function main() {
   const { resourceTemplates } = await client.listResourceTemplates();
   const resource = await client.readResource({ uri: `dokku://hosts/${host}/apps/${app}` });
   const prompt = await client.getPrompt({ name: "diagnose_app", arguments: { host, app } });
+  const families = await callEveryFamily(
+    async (name, args) => structured(await client.callTool({ name, arguments: args }), name),
+    async (args, onprogress) => structured(await client.callTool({ name: "deploy_create", arguments: args }, undefined, { onprogress, resetTimeoutOnProgress: true }), "deploy_create"),
+    app,
+  );
   await client.close();
 
   process.stdout.write(JSON.stringify({
@@ -80,6 +87,7 @@ async function main() {
       app: JSON.parse(resource.contents[0]?.text ?? "{}").app,
     },
     prompt: prompt.messages.map((m) => m.content.text).join("\n"),
+    families,
   }));
 }
 

@@ -179,7 +179,7 @@ func (t *Tools) waitForDeployment(ctx context.Context, d *dokkuexecv1.Deployment
 
 	latest := d
 	var tail []string
-	ticker := time.NewTicker(ProgressInterval)
+	ticker := t.newTicker(ProgressInterval)
 	defer ticker.Stop()
 	progress(describeProgress(latest))
 	for {
@@ -206,7 +206,7 @@ func (t *Tools) waitForDeployment(ctx context.Context, d *dokkuexecv1.Deployment
 				}
 				latest = next
 			}
-		case <-ticker.C:
+		case <-ticker.C():
 			progress(describeProgress(latest) + " (still running)")
 		case <-ctx.Done():
 			return waitedResult(ctx, latest, tail), nil
@@ -240,9 +240,15 @@ func describeProgress(d *dokkuexecv1.Deployment) string {
 
 // GetDeployment returns a deployment's state.
 func (t *Tools) GetDeployment(ctx context.Context, args DeploymentArgs) (*Deployment, error) {
+	return t.getDeployment(ctx, args, domain.ToolDeployStatus)
+}
+
+// getDeployment reads one deployment; label names the tool or resource in
+// error messages.
+func (t *Tools) getDeployment(ctx context.Context, args DeploymentArgs, label string) (*Deployment, error) {
 	resp, err := t.DokkuExec.GetDeployment(ctx, connect.NewRequest(&dokkuexecv1.GetDeploymentRequest{Id: args.ID}))
 	if err != nil {
-		return nil, t.toolError(ctx, domain.ToolDeployStatus, err)
+		return nil, t.toolError(ctx, label, err)
 	}
 	out := deploymentResult(resp.Msg.GetDeployment())
 	out.Hint = statusHint(resp.Msg.GetDeployment())

@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,7 +61,10 @@ type CallGate struct {
 	// Metrics, when set, counts calls by tool and outcome and rate-limit
 	// rejections.
 	Metrics *CallMetrics
-	Logger  *slog.Logger
+	// Plans, when set, tells Authorize whether the tenant's plan permits a
+	// missing permission. Without it every plan is taken to permit all.
+	Plans  PlanSource
+	Logger *slog.Logger
 }
 
 // maxToolNameLength bounds the tool name written to the ledger; a name
@@ -85,6 +90,82 @@ type Request struct {
 	Target string
 	// Arguments is the JSON whose digest the ledger records.
 	Arguments []byte
+	// Permissions are the permissions the request needs. Authorize checks
+	// them; nil means the request names no known tool, resource or prompt
+	// and is left to the MCP server.
+	Permissions []string
+}
+
+// PlanSource reads whether a tenant's plan is read-only.
+type PlanSource interface {
+	ReadOnlyPlan(ctx context.Context, tenantID string) (bool, error)
+}
+
+// Denial is a request whose permissions the caller's token lacks.
+type Denial struct {
+	// Missing are the permissions the token lacks.
+	Missing []string
+	// StepUp is true when the tenant's plan permits every missing
+	// permission, so a token requested with them would help. It is false
+	// when the plan forbids one of them: no token the tenant can get
+	// carries it.
+	StepUp bool
+}
+
+// Message returns the text that explains why subject, such as "tool
+// config_set", was denied and what the caller can do instead.
+func (d *Denial) Message(subject string) string {
+	missing := strings.Join(d.Missing, " ")
+	if d.StepUp {
+		return fmt.Sprintf("%s needs the %s permission, which your access token does not carry; "+
+			"request a new token whose scope includes %s and retry", subject, missing, missing)
+	}
+	return fmt.Sprintf("%s needs the %s permission, which the tenant's read-only plan does not allow, so no token of this tenant can carry it; "+
+		"use the read-only tools instead, or ask the tenant owner to move to a plan that allows changes", subject, missing)
+}
+
+type denialKey struct{}
+
+// WithDenial returns ctx carrying the denial of its request, so that the
+// MCP server returns an error the model can act on.
+func WithDenial(ctx context.Context, denial *Denial) context.Context {
+	return context.WithValue(ctx, denialKey{}, denial)
+}
+
+// DenialFrom returns the denial in ctx, or nil.
+func DenialFrom(ctx context.Context) *Denial {
+	denial, _ := ctx.Value(denialKey{}).(*Denial)
+	return denial
+}
+
+// Authorize returns nil when the caller's token carries every permission
+// request needs, and otherwise a Denial that records whether a token with
+// more scope would help. When the tenant's plan cannot be read it assumes
+// the plan permits them: Identity still caps the new token by the plan.
+//
+// NOTE: the client's role also caps its tokens, and only Identity knows it,
+// so a viewer client calling a write tool on a plan that permits writes gets
+// the 403 although Identity will not grant the scope it names.
+func (g *CallGate) Authorize(ctx context.Context, principal *auth.Principal, request Request) *Denial {
+	missing := domain.MissingPermissions(request.Permissions, principal.Scopes)
+	if len(missing) == 0 {
+		return nil
+	}
+	readOnly := false
+	if g.Plans != nil && principal.TenantID != "" {
+		var err error
+		if readOnly, err = g.Plans.ReadOnlyPlan(ctx, principal.TenantID); err != nil {
+			g.Logger.WarnContext(ctx, "tenant plan unavailable; treating the plan as permitting the missing permissions", "error", err)
+			readOnly = false
+		}
+	}
+	denial := &Denial{Missing: missing, StepUp: true}
+	for _, p := range missing {
+		if !domain.PlanPermits(p, readOnly) {
+			denial.StepUp = false
+		}
+	}
+	return denial
 }
 
 // AdmitRequest starts a request that reaches a tenant's hosts or data:

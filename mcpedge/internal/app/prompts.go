@@ -87,10 +87,19 @@ func DeployChecklistPrompt(args PromptArgs, scopes []string) string {
 	b.WriteString("- Ask the user to confirm the app, the host and the exact version to deploy (a git commit or an image tag), " +
 		"and tell them that the app restarts during the deploy.\n")
 
-	b.WriteString("\nThe deploy:\n" +
-		"- Deploy with a deploy tool if this server lists one. Otherwise the user deploys outside this conversation, " +
-		"for example with git push to the Dokku host. Only one deploy of an app runs at a time: Dokku fails a second one at once " +
-		"with \"currently has a deploy lock in place\", so wait for the first to finish.\n")
+	b.WriteString("\nThe deploy:\n")
+	writeSteps(&b, []promptStep{
+		{domain.ToolDeployList, "deploy_list: check that no deployment of the app is queued or running. Only one deploy of an app runs at a time, " +
+			"and deploy_create for an app that is deploying fails and names the running deployment; wait for it to end, or ask the user " +
+			"whether to stop it with deploy_cancel."},
+		{domain.ToolDeployCreate, "deploy_create with the version the user confirmed (source git with repository and ref, source image with image, " +
+			"or source rebuild) and wait true: the call sends progress notifications until the build ends and returns the outcome " +
+			"with the last output lines. Without wait, it returns the deployment's id at once."},
+		{domain.ToolDeployStatus, "deploy_status with the deployment's id, until status is succeeded, failed, cancelled or unknown, " +
+			"if you did not wait. The resource dokku://hosts/{host}/apps/{app}/deployments/{id} holds the same data."},
+		{domain.ToolDeployLogs, "deploy_logs with the deployment's id when it failed: quote the output lines that show why, and follow the hint " +
+			"in the deployment's message."},
+	}, scopes)
 
 	b.WriteString("\nAfter the deploy:\n")
 	writeSteps(&b, []promptStep{

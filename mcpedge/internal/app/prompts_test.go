@@ -32,7 +32,7 @@ func TestDeployChecklistPromptNamesNoMissingTool(t *testing.T) {
 	t.Parallel()
 	deployer := []string{"apps:read", "logs:read", "apps:deploy", "apps:config"}
 	text := app.DeployChecklistPrompt(app.PromptArgs{Host: "main", App: "web"}, deployer)
-	for _, want := range []string{"apps_report", "ps_report", "config_export", "logs_get", "ps_restart", "deploy lock"} {
+	for _, want := range []string{"apps_report", "ps_report", "config_export", "logs_get", "ps_restart", "deploy_list", "deploy_create", "deploy_status", "deploy_logs"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("deploy_checklist does not mention %q:\n%s", want, text)
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
+
+	"connectrpc.com/connect"
 
 	"dokkumcp.dev/mcpedge/internal/domain"
 )
@@ -38,6 +41,19 @@ func (t *Tools) ReadResource(ctx context.Context, uri string, ref domain.Resourc
 			return "", err
 		}
 		return fitLogs(logs, MaxResourceBytes)
+	case domain.ResourceDeploy:
+		deployment, err := t.getDeployment(ctx, DeploymentArgs{ID: ref.DeploymentID}, label)
+		if err != nil {
+			return "", err
+		}
+		if !deploymentMatches(deployment, ref) {
+			// DokkuExec finds the id within the caller's tenant. A URI
+			// that names another app or host of the tenant does not
+			// address this deployment.
+			return "", &ToolError{Code: connect.CodeNotFound, Message: fmt.Sprintf("deployment %s not found on app %s of host %s: "+
+				"list the app's deployments with deploy_list", ref.DeploymentID, ref.App, ref.Host)}
+		}
+		return boundedJSON(deployment, uri, domain.ToolDeployStatus)
 	default:
 		return "", &ToolError{Message: fmt.Sprintf("resource URI %q matches no resource", uri)}
 	}
@@ -92,4 +108,17 @@ func fitLogs(logs *Logs, limit int) (string, error) {
 		return "", fmt.Errorf("logs without lines take %d bytes, more than the resource limit of %d", len(text), limit)
 	}
 	return string(text), nil
+}
+
+// hostIDPattern is the shape of Tenancy's host ids.
+var hostIDPattern = regexp.MustCompile(`^h-[a-z2-7]{10}$`)
+
+// deploymentMatches reports whether deployment belongs to the host and app
+// ref names. A deployment names its host by name, so a host id in the URI
+// is not compared; DokkuExec already limited the id to the caller's tenant.
+func deploymentMatches(deployment *Deployment, ref domain.ResourceRef) bool {
+	if deployment.App != ref.App {
+		return false
+	}
+	return deployment.Host == ref.Host || hostIDPattern.MatchString(ref.Host)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -25,6 +26,29 @@ type Tools struct {
 	DokkuExec dokkuexecv1connect.DokkuExecServiceClient
 	Tenancy   tenancyv1connect.TenancyServiceClient
 	Logger    *slog.Logger
+	// NewTicker starts the ticker that paces deploy_create's progress
+	// notifications while a deployment shows no change; default
+	// time.NewTicker. Tests set it to tick on demand.
+	NewTicker func(time.Duration) Ticker
+}
+
+// Ticker is the part of a *time.Ticker that deploy_create uses.
+type Ticker interface {
+	C() <-chan time.Time
+	Reset(time.Duration)
+	Stop()
+}
+
+// timeTicker is a Ticker backed by a *time.Ticker.
+type timeTicker struct{ *time.Ticker }
+
+func (t timeTicker) C() <-chan time.Time { return t.Ticker.C }
+
+func (t *Tools) newTicker(interval time.Duration) Ticker {
+	if t.NewTicker != nil {
+		return t.NewTicker(interval)
+	}
+	return timeTicker{time.NewTicker(interval)}
 }
 
 // HostArgs selects one of the tenant's hosts.

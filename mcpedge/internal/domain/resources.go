@@ -13,6 +13,7 @@ const (
 	ResourceApps      = "apps"
 	ResourceAppReport = "app_report"
 	ResourceAppLogs   = "app_logs"
+	ResourceDeploy    = "deployment"
 )
 
 // URI templates (RFC 6570, level 1) of the resources. {host} is a host name
@@ -21,9 +22,9 @@ const (
 	AppsURITemplate      = "dokku://hosts/{host}/apps"
 	AppReportURITemplate = "dokku://hosts/{host}/apps/{app}"
 	AppLogsURITemplate   = "dokku://hosts/{host}/apps/{app}/logs"
-	// TODO: add dokku://hosts/{host}/apps/{app}/deployments/{id} here, in
-	// resourceTools and in ParseResourceURI once DokkuExec has a deployment
-	// RPC; until then no deployment resource exists.
+	// DeploymentURITemplate names one deployment of an app; {id} is a
+	// deployment id such as d-abcdefghij.
+	DeploymentURITemplate = "dokku://hosts/{host}/apps/{app}/deployments/{id}"
 )
 
 // resourceURIPrefix is the prefix of every resource URI.
@@ -38,11 +39,13 @@ var resourceTools = map[string]string{
 	ResourceApps:      ToolAppsList,
 	ResourceAppReport: ToolAppsReport,
 	ResourceAppLogs:   ToolLogsGet,
+	ResourceDeploy:    ToolDeployStatus,
 }
 
 var (
-	hostPattern    = regexp.MustCompile(HostPattern)
-	appNamePattern = regexp.MustCompile(AppNamePattern)
+	hostPattern         = regexp.MustCompile(HostPattern)
+	appNamePattern      = regexp.MustCompile(AppNamePattern)
+	deploymentIDPattern = regexp.MustCompile(DeploymentIDPattern)
 )
 
 // ResourceRef is a parsed resource URI.
@@ -52,6 +55,8 @@ type ResourceRef struct {
 	Host string
 	// App is empty for ResourceApps.
 	App string
+	// DeploymentID is set for ResourceDeploy only.
+	DeploymentID string
 }
 
 // ResourceURIError is an invalid resource URI; its message is safe to show
@@ -75,7 +80,7 @@ func ParseResourceURI(uri string) (ResourceRef, error) {
 		return ResourceRef{}, unknownResource(uri)
 	}
 	segments := strings.Split(rest, "/")
-	if len(segments) < 2 || len(segments) > 4 || segments[1] != "apps" {
+	if len(segments) < 2 || len(segments) > 5 || segments[1] != "apps" {
 		return ResourceRef{}, unknownResource(uri)
 	}
 	ref := ResourceRef{Host: segments[0]}
@@ -89,6 +94,14 @@ func ParseResourceURI(uri string) (ResourceRef, error) {
 			return ResourceRef{}, unknownResource(uri)
 		}
 		ref.Name, ref.App = ResourceAppLogs, segments[2]
+	case 5:
+		if segments[3] != "deployments" {
+			return ResourceRef{}, unknownResource(uri)
+		}
+		ref.Name, ref.App, ref.DeploymentID = ResourceDeploy, segments[2], segments[4]
+		if !deploymentIDPattern.MatchString(ref.DeploymentID) {
+			return ResourceRef{}, &ResourceURIError{Message: fmt.Sprintf("deployment id %q in resource URI %q is invalid: use an id that deploy_create or deploy_list returned, such as d-abcdefghij", ref.DeploymentID, uri)}
+		}
 	}
 	if !hostPattern.MatchString(ref.Host) {
 		return ResourceRef{}, &ResourceURIError{Message: fmt.Sprintf("host %q in resource URI %q is invalid: use the name or id of one of your hosts, for example main", ref.Host, uri)}
@@ -100,8 +113,8 @@ func ParseResourceURI(uri string) (ResourceRef, error) {
 }
 
 func unknownResource(uri string) error {
-	return &ResourceURIError{Message: fmt.Sprintf("resource URI %q matches no resource: use %s, %s or %s",
-		uri, AppsURITemplate, AppReportURITemplate, AppLogsURITemplate)}
+	return &ResourceURIError{Message: fmt.Sprintf("resource URI %q matches no resource: use %s, %s, %s or %s",
+		uri, AppsURITemplate, AppReportURITemplate, AppLogsURITemplate, DeploymentURITemplate)}
 }
 
 // ResourceNames returns every resource template's name, sorted.

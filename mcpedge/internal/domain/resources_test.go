@@ -19,6 +19,7 @@ func TestParseResourceURI(t *testing.T) {
 		{"dokku://hosts/main/apps/web", domain.ResourceRef{Name: domain.ResourceAppReport, Host: "main", App: "web"}},
 		{"dokku://hosts/main/apps/old_app.v2", domain.ResourceRef{Name: domain.ResourceAppReport, Host: "main", App: "old_app.v2"}},
 		{"dokku://hosts/main/apps/web/logs", domain.ResourceRef{Name: domain.ResourceAppLogs, Host: "main", App: "web"}},
+		{"dokku://hosts/main/apps/web/deployments/d-abcdefgh23", domain.ResourceRef{Name: domain.ResourceDeploy, Host: "main", App: "web", DeploymentID: "d-abcdefgh23"}},
 	}
 	for _, tc := range cases {
 		got, err := domain.ParseResourceURI(tc.uri)
@@ -38,7 +39,11 @@ func TestParseResourceURIRejects(t *testing.T) {
 		"other scheme":           "https://hosts/main/apps",
 		"no apps segment":        "dokku://hosts/main",
 		"unknown sub-resource":   "dokku://hosts/main/apps/web/config",
-		"deployment not yet":     "dokku://hosts/main/apps/web/deployments/1",
+		"invalid deployment id":  "dokku://hosts/main/apps/web/deployments/1",
+		"deployments without id": "dokku://hosts/main/apps/web/deployments",
+		"upper-case deployment":  "dokku://hosts/main/apps/web/deployments/d-ABCDEFGHIJ",
+		"deployment sub-path":    "dokku://hosts/main/apps/web/deployments/d-abcdefghij/logs",
+		"other collection":       "dokku://hosts/main/apps/web/builds/d-abcdefghij",
 		"empty host":             "dokku://hosts//apps",
 		"upper-case host":        "dokku://hosts/Main/apps",
 		"empty app":              "dokku://hosts/main/apps/",
@@ -69,6 +74,7 @@ func TestResourcePermissionFollowsTools(t *testing.T) {
 		domain.ResourceApps:      "apps:read",
 		domain.ResourceAppReport: "apps:read",
 		domain.ResourceAppLogs:   "logs:read",
+		domain.ResourceDeploy:    "apps:deploy",
 	}
 	for _, name := range domain.ResourceNames() {
 		if got := domain.ResourcePermission(name); got != want[name] {
@@ -81,7 +87,7 @@ func TestResourcePermissionFollowsTools(t *testing.T) {
 	if domain.ResourceAllowed(domain.ResourceAppLogs, []string{"apps:read"}) {
 		t.Error("a caller without logs:read may read the logs resource")
 	}
-	if domain.ResourceAllowed("deployment", []string{"apps:read", "logs:read", "apps:deploy"}) {
+	if domain.ResourceAllowed("build", []string{"apps:read", "logs:read", "apps:deploy"}) {
 		t.Error("an unknown resource was allowed")
 	}
 }

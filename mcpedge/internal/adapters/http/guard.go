@@ -245,7 +245,43 @@ func (g *Guard) admit(ctx context.Context, w http.ResponseWriter, principal *aut
 			fmt.Sprintf("rate limit reached for tool calls and resource reads of this tenant (or of %s); retry after %d seconds", request.Operation, seconds))
 		return ctx, false, end
 	}
-	return app.WithCall(ctx, call), true, end
+	ctx = app.WithCall(ctx, call)
+	if denial := g.Calls.Authorize(ctx, principal, request); denial != nil {
+		g.Logger.InfoContext(ctx, "request denied", "operation", request.Operation, "missing", denial.Missing, "step_up", denial.StepUp)
+		if denial.StepUp {
+			// RFC 6750 section 3.1 and the MCP authorization spec's step-up
+			// flow: a token with these scopes would be allowed.
+			call.Finish(ctx, app.OutcomeDenied)
+			end()
+			g.insufficientScope(w, message.ID, denial, denial.Message(deniedSubject(message.Method, request, message.Params.Name, message.Params.URI)))
+			return ctx, false, end
+		}
+		// No token of this tenant can do it. The MCP server answers with a
+		// tool-level error, on the request's own transport (the legacy SSE
+		// transport answers over the stream, not in this response).
+		ctx = app.WithDenial(ctx, denial)
+	}
+	return ctx, true, end
+}
+
+// deniedSubject names what a denied request asked for, for its message.
+func deniedSubject(method string, request app.Request, name, uri string) string {
+	switch method {
+	case string(mcp.MethodResourcesRead):
+		return "reading " + uri
+	case string(mcp.MethodPromptsGet):
+		return "prompt " + name
+	default:
+		return "tool " + request.Operation
+	}
+}
+
+// insufficientScope writes a 403 with the insufficient_scope challenge
+// naming the permissions to request.
+func (g *Guard) insufficientScope(w http.ResponseWriter, id json.RawMessage, denial *app.Denial, description string) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer error=\"insufficient_scope\", scope=%q, resource_metadata=%q, error_description=%q",
+		strings.Join(denial.Missing, " "), g.MetadataURL, description))
+	writeJSONRPCErrorWithID(w, http.StatusForbidden, id, codeForbidden, description)
 }
 
 // spanOperationKey is the span attribute that carries a gated request's
@@ -267,7 +303,11 @@ func gatedRequest(method, name string, arguments json.RawMessage, uri string) (a
 		if slices.Contains(domain.ToolNames(), name) {
 			spanName += " " + name
 		}
-		return app.Request{Operation: name, Target: targetApp(arguments), Arguments: arguments}, spanName, true
+		var permissions []string
+		if p := domain.Permission(name); p != "" {
+			permissions = []string{p}
+		}
+		return app.Request{Operation: name, Target: targetApp(arguments), Arguments: arguments, Permissions: permissions}, spanName, true
 	case string(mcp.MethodResourcesRead):
 		ref, err := domain.ParseResourceURI(uri)
 		if err != nil {
@@ -275,13 +315,18 @@ func gatedRequest(method, name string, arguments json.RawMessage, uri string) (a
 		}
 		operation := domain.ResourceOperation(ref.Name)
 		uriJSON, _ := json.Marshal(map[string]string{"uri": uri})
-		return app.Request{Operation: operation, Target: ref.App, Arguments: uriJSON}, "mcp.resources/read " + operation, true
+		var permissions []string
+		if p := domain.ResourcePermission(ref.Name); p != "" {
+			permissions = []string{p}
+		}
+		return app.Request{Operation: operation, Target: ref.App, Arguments: uriJSON, Permissions: permissions}, "mcp.resources/read " + operation, true
 	case string(mcp.MethodPromptsGet):
 		spanName := "mcp.prompts/get"
 		if slices.Contains(domain.PromptNames(), name) {
 			spanName += " " + name
 		}
-		return app.Request{Operation: domain.PromptOperation(name), Target: targetApp(arguments), Arguments: arguments}, spanName, true
+		return app.Request{Operation: domain.PromptOperation(name), Target: targetApp(arguments), Arguments: arguments,
+			Permissions: domain.PromptPermissions(name)}, spanName, true
 	default:
 		return app.Request{}, "", false
 	}
@@ -332,6 +377,9 @@ const (
 	codeInvalidRequest = -32600
 	// codeRateLimited is in JSON-RPC's range for server errors.
 	codeRateLimited = -32029
+	// codeForbidden is the JSON-RPC error code of a request whose token lacks a
+	// permission.
+	codeForbidden = -32003
 )
 
 // writeJSONRPCError responds to a message rejected before dispatch with a

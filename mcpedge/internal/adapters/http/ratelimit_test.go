@@ -25,7 +25,7 @@ func TestGuardRateLimitsToolCalls(t *testing.T) {
 	t.Parallel()
 	logger := slog.New(slog.DiscardHandler)
 	guard := &httpguard.Guard{
-		TestPrincipal: &auth.Principal{TenantID: "t-1", Subject: "c-1", ClientID: "c-1"},
+		TestPrincipal: &auth.Principal{TenantID: "t-1", Subject: "c-1", ClientID: "c-1", Scopes: allScopes},
 		Calls:         &app.CallGate{Limiter: &app.Limiter{Source: onePerMinute{}, Logger: logger}, Logger: logger},
 		Logger:        logger,
 	}
@@ -71,7 +71,7 @@ func TestGuardAdmitsResourceReadsAndPrompts(t *testing.T) {
 	t.Parallel()
 	logger := slog.New(slog.DiscardHandler)
 	guard := &httpguard.Guard{
-		TestPrincipal: &auth.Principal{TenantID: "t-1", Subject: "c-1", ClientID: "c-1"},
+		TestPrincipal: &auth.Principal{TenantID: "t-1", Subject: "c-1", ClientID: "c-1", Scopes: allScopes},
 		Calls:         &app.CallGate{Limiter: &app.Limiter{Source: onePerMinute{}, Logger: logger}, Logger: logger},
 		Logger:        logger,
 	}
@@ -118,3 +118,8 @@ func TestGuardAdmitsResourceReadsAndPrompts(t *testing.T) {
 		}
 	}
 }
+
+// allScopes are the permissions of a tenant owner, so that no request in
+// these tests is denied.
+var allScopes = []string{"apps:read", "apps:create", "apps:config", "apps:deploy", "apps:destroy", "domains:write",
+	"services:read", "services:write", "logs:read", "audit:read", "tenant:admin"}

@@ -36,7 +36,7 @@ func TestGuardRecordsSpanAndDuration(t *testing.T) {
 		t.Fatal(err)
 	}
 	guard := &httpguard.Guard{
-		TestPrincipal: &auth.Principal{TenantID: "t-1", Subject: "c-1", ClientID: "c-1"},
+		TestPrincipal: &auth.Principal{TenantID: "t-1", Subject: "c-1", ClientID: "c-1", Scopes: allScopes},
 		Calls:         &app.CallGate{Limiter: &app.Limiter{Source: manyPerMinute{}, Logger: logger}, Logger: logger},
 		Tracer:        sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter)).Tracer("test"),
 		CallDuration:  duration,

@@ -69,12 +69,28 @@ func prompt(name, description string, render func(app.PromptArgs, []string) stri
 	}
 }
 
+// answerDeniedPrompt returns a JSON-RPC error for a prompts/get that no
+// token of the tenant could make.
+func answerDeniedPrompt(next mcpserver.PromptHandlerFunc) mcpserver.PromptHandlerFunc {
+	return func(ctx context.Context, request mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		if denial := app.DenialFrom(ctx); denial != nil {
+			finish(ctx, app.OutcomeDenied)
+			return nil, rpcError(mcp.INVALID_PARAMS, denial.Message("prompt "+request.Params.Name))
+		}
+		return next(ctx, request)
+	}
+}
+
 // filterPromptsByPermission keeps the prompts the caller may get. mcp-go
-// applies it to prompts/list and again to each prompts/get.
+// applies it to prompts/list and again to each prompts/get. A request the
+// guard denied passes, so that answerDeniedPrompt can tell the model why.
 func filterPromptsByPermission(ctx context.Context, prompts []mcp.Prompt) []mcp.Prompt {
 	principal, ok := auth.PrincipalFrom(ctx)
 	if !ok {
 		return nil
+	}
+	if app.DenialFrom(ctx) != nil {
+		return prompts
 	}
 	allowed := prompts[:0:0]
 	for _, p := range prompts {

@@ -44,8 +44,13 @@ func addResources(s *mcpserver.MCPServer, tools *app.Tools, h handler) {
 		mcp.WithTemplateMIMEType(jsonMIMEType),
 	), readResource(h, domain.ResourceAppLogs, tools))
 
-	// TODO: register domain's deployment template here once DokkuExec has a
-	// deployment RPC.
+	s.AddResourceTemplate(mcp.NewResourceTemplate(domain.DeploymentURITemplate, domain.ResourceDeploy,
+		mcp.WithTemplateTitle("Deployment"),
+		mcp.WithTemplateDescription("One deployment of an app: its source, status (queued, running, succeeded, failed, cancelled or unknown), "+
+			"last step, exit code, times and a hint on what to do next; the same as the deploy_status tool. "+
+			"id is a deployment id that deploy_create or deploy_list returned; deploy_logs reads its build output."),
+		mcp.WithTemplateMIMEType(jsonMIMEType),
+	), readResource(h, domain.ResourceDeploy, tools))
 }
 
 // readResource returns the handler of resource name. It records the read's
@@ -67,6 +72,9 @@ func readResource(h handler, name string, tools *app.Tools) mcpserver.ResourceTe
 		if !ok || !domain.ResourceAllowed(name, principal.Scopes) {
 			h.logger.InfoContext(ctx, "resource read denied", "resource", name, "permission", domain.ResourcePermission(name))
 			finish(ctx, app.OutcomeDenied)
+			if denial := app.DenialFrom(ctx); denial != nil {
+				return nil, rpcError(mcp.INVALID_PARAMS, denial.Message("reading "+uri))
+			}
 			return nil, rpcError(mcp.INVALID_PARAMS, fmt.Sprintf("reading %s needs the %s permission, which your access token does not carry; "+
 				"ask the tenant owner for a client with a role that grants it", uri, domain.ResourcePermission(name)))
 		}

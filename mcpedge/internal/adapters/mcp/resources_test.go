@@ -59,6 +59,9 @@ func TestResourceTemplatesFilteredByPermission(t *testing.T) {
 	if got := names([]string{"apps:read", "logs:read"}); len(got) != 3 {
 		t.Errorf("templates for apps:read and logs:read = %v, want all 3", got)
 	}
+	if got := names([]string{"apps:read", "logs:read", "apps:deploy"}); !slices.Contains(got, "deployment") || len(got) != 4 {
+		t.Errorf("templates for a deployer = %v, want all 4 with deployment", got)
+	}
 	if got := names(nil); len(got) != 0 {
 		t.Errorf("templates without scopes = %v, want none", got)
 	}

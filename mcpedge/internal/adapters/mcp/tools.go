@@ -59,12 +59,14 @@ func NewServer(tools *app.Tools, version string, callTimeout time.Duration, logg
 		mcpserver.WithRecovery(),
 		mcpserver.WithHooks(hooks),
 		mcpserver.WithToolFilter(filterByPermission),
+		mcpserver.WithToolHandlerMiddleware(answerDeniedTool),
 		mcpserver.WithResourceCapabilities(false, false),
 		mcpserver.WithPromptCapabilities(false),
 		mcpserver.WithPromptFilter(filterPromptsByPermission),
+		mcpserver.WithPromptHandlerMiddleware(answerDeniedPrompt),
 		mcpserver.WithInstructions("Manage the apps on your Dokku hosts. Start with apps_list to see what exists; "+
-			"every tool acts only on your own tenant's hosts. Resources dokku://hosts/{host}/apps, .../apps/{app} and "+
-			".../apps/{app}/logs hold the same data as apps_list, apps_report and logs_get. "+
+			"every tool acts only on your own tenant's hosts. Resources dokku://hosts/{host}/apps, .../apps/{app}, "+
+			".../apps/{app}/logs and .../apps/{app}/deployments/{id} hold the same data as apps_list, apps_report, logs_get and deploy_status. "+
 			"Tool calls and resource reads are rate limited per tenant: when a request is rejected with HTTP 429, wait for the Retry-After seconds before calling again."),
 	)
 
@@ -166,15 +168,37 @@ func finishCall(ctx context.Context, _ any, _ *mcp.CallToolRequest, result any) 
 	if r, ok := result.(*mcp.CallToolResult); ok && r.IsError {
 		outcome = app.OutcomeIsError
 	}
+	if app.DenialFrom(ctx) != nil {
+		// Input validation may return a result before answerDeniedTool runs.
+		outcome = app.OutcomeDenied
+	}
 	call.Finish(ctx, outcome)
 }
 
+// answerDeniedTool returns an isError result for a call that no token of
+// the tenant could make, without running the tool. Calls that a wider
+// scope would allow never get here, because the guard rejects them with 403
+// insufficient_scope.
+func answerDeniedTool(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
+	return func(ctx context.Context, request mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if denial := app.DenialFrom(ctx); denial != nil {
+			finish(ctx, app.OutcomeDenied)
+			return mcp.NewToolResultError(denial.Message("tool " + request.Params.Name)), nil
+		}
+		return next(ctx, request)
+	}
+}
+
 // filterByPermission keeps the tools whose permission the caller holds. mcp-go
-// applies it to tools/list and again to each tools/call.
+// applies it to tools/list and again to each tools/call. A call the guard
+// denied passes, so that answerDeniedTool can tell the model why.
 func filterByPermission(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
 	principal, ok := auth.PrincipalFrom(ctx)
 	if !ok {
 		return nil
+	}
+	if app.DenialFrom(ctx) != nil {
+		return tools
 	}
 	allowed := tools[:0:0]
 	for _, tool := range tools {

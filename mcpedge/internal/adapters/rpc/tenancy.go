@@ -31,6 +31,15 @@ func (t *Tenancy) ToolCallsPerMinute(ctx context.Context, tenantID string) (int,
 	return int(limits.GetToolCallsPerMinute()), true, nil
 }
 
+// ReadOnlyPlan implements app.PlanSource.
+func (t *Tenancy) ReadOnlyPlan(ctx context.Context, tenantID string) (bool, error) {
+	resp, err := t.Client.GetTenantLimits(ctx, connect.NewRequest(&tenancyv1.GetTenantLimitsRequest{TenantId: tenantID}))
+	if err != nil {
+		return false, err
+	}
+	return resp.Msg.GetLimits().GetReadOnly(), nil
+}
+
 // AppendCall implements app.AuditSink.
 func (t *Tenancy) AppendCall(ctx context.Context, record app.CallRecord) error {
 	_, err := t.Client.AppendAuditEvent(ctx, connect.NewRequest(&tenancyv1.AppendAuditEventRequest{
