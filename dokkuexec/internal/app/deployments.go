@@ -80,7 +80,8 @@ func (s *Service) CreateDeployment(ctx context.Context, tenantID string, req Dep
 	arguments := map[string]any{"source": string(req.Kind)}
 	switch req.Kind {
 	case domain.SourceGit:
-		arguments["repository"], arguments["ref"] = req.Repository, req.Ref
+		// A refused URL is recorded too, so its credential is cut out.
+		arguments["repository"], arguments["ref"] = domain.RedactGitRepository(req.Repository), req.Ref
 	case domain.SourceImage:
 		arguments["image"] = req.Image
 	}

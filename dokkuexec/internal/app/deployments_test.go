@@ -354,6 +354,8 @@ func TestCreateDeploymentRejects(t *testing.T) {
 		{"ref with whitespace", app.DeploymentRequest{App: "shop", Kind: domain.SourceGit, Repository: "https://example.com/x.git", Ref: "main extra"}, app.KindInvalidArgument, `invalid git ref "main extra"`},
 		{"image with a shell byte", app.DeploymentRequest{App: "shop", Kind: domain.SourceImage, Image: "nginx;id"}, app.KindInvalidArgument, `invalid image "nginx;id"`},
 		{"no source", app.DeploymentRequest{App: "shop"}, app.KindInvalidArgument, "give exactly one source"},
+		{"repository with a password", app.DeploymentRequest{App: "shop", Kind: domain.SourceGit, Repository: "https://user:hunter2@example.com/x.git"}, app.KindInvalidArgument, "remove the password"},
+		{"invalid repository with a token", app.DeploymentRequest{App: "shop", Kind: domain.SourceGit, Repository: "https://ghp_hunter2@example.com/a b.git"}, app.KindInvalidArgument, "invalid git repository"},
 		{"missing app", app.DeploymentRequest{App: "nope", Kind: domain.SourceRebuild}, app.KindNotFound, `app "nope" not found`},
 	}
 	for _, tt := range tests {
@@ -365,6 +367,12 @@ func TestCreateDeploymentRejects(t *testing.T) {
 	list, err := f.service.ListDeployments(t.Context(), sshtest.TenantID, "", "shop", 0)
 	if err != nil || len(list) != 0 {
 		t.Errorf("ListDeployments = %+v, %v; want none after rejected requests", list, err)
+	}
+	// A refused credential must not reach the audit ledger either.
+	for _, e := range f.tenancy.Events() {
+		if strings.Contains(e.ArgumentsJSON, "hunter2") {
+			t.Errorf("audit event %s stores a credential from the repository URL: %s", e.Operation, e.ArgumentsJSON)
+		}
 	}
 }
 
