@@ -23,6 +23,7 @@ func TestToolErrorNamesTools(t *testing.T) {
 	}{
 		{"deployment d-aaaaaaaaaa not found; list the app's deployments with ListDeployments", "with deploy_list", "ListDeployments"},
 		{"app \"shop\" is already being deployed by d-aaaaaaaaaa; watch it with WatchDeployment, or cancel it with CancelDeployment, then deploy again", "watch it with deploy_logs, or cancel it with deploy_cancel", "Deployment"},
+		{"host \"main\" rejected the platform's SSH credential; install the trust line from GetHostTrust in the dokku user's authorized_keys", "dokkumcp host add", "GetHostTrust"},
 		{"host \"other\" not found for tenant t-aaaaaaaaaa: register it with RegisterHost, or give the name or id of a registered host", "dokkumcp host add", "RegisterHost"},
 	}
 	for _, tt := range tests {

@@ -200,6 +200,7 @@ var rpcNamesToTools = strings.NewReplacer(
 	"CancelDeployment", "deploy_cancel",
 	"GetDeployment", "deploy_status",
 	"RegisterHost", "the platform operator's `dokkumcp host add`",
+	"GetHostTrust", "the platform operator's `dokkumcp host add`",
 )
 
 // toolError turns a DokkuExec error into a message for the model.
