@@ -380,7 +380,7 @@ func deploymentStatus(s dokkuexecv1.DeploymentStatus) string {
 func deploymentResult(d *dokkuexecv1.Deployment) *Deployment {
 	out := &Deployment{
 		ID: d.GetId(), Host: d.GetHost(), App: d.GetApp(), Status: deploymentStatus(d.GetStatus()),
-		Message: d.GetMessage(), Step: d.GetStep(), BuildID: d.GetBuildId(), OutputLines: d.GetOutputLines(),
+		Message: rpcNamesToTools.Replace(d.GetMessage()), Step: d.GetStep(), BuildID: d.GetBuildId(), OutputLines: d.GetOutputLines(),
 		CreatedAt: d.GetCreateTime().AsTime().UTC().Format(timeLayout),
 	}
 	switch {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+
+	dokkuexecv1 "dokkumcp.dev/gen/dokkumcp/dokkuexec/v1"
 )
 
 // TestToolErrorNamesTools checks that a DokkuExec or Tenancy message that
@@ -35,5 +37,15 @@ func TestToolErrorNamesTools(t *testing.T) {
 		if !strings.Contains(toolErr.Message, tt.want) || strings.Contains(toolErr.Message, tt.rpc) {
 			t.Errorf("toolError(%q) = %q, want it to contain %q and not %q", tt.message, toolErr.Message, tt.want, tt.rpc)
 		}
+	}
+}
+
+// TestDeploymentMessageNamesTools checks the same rewrite for the message
+// DokkuExec stores with a failed or cancelled deployment.
+func TestDeploymentMessageNamesTools(t *testing.T) {
+	t.Parallel()
+	d := deploymentResult(&dokkuexecv1.Deployment{Id: "d-aaaaaaaaaa", Message: "the build failed; read the build output with WatchDeployment, fix the cause and deploy again"})
+	if !strings.Contains(d.Message, "with deploy_logs") || strings.Contains(d.Message, "WatchDeployment") {
+		t.Errorf("message = %q, want it to name deploy_logs instead of WatchDeployment", d.Message)
 	}
 }
