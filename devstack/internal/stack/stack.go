@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,11 +87,22 @@ type Stack struct {
 	cancel         context.CancelFunc
 	errs           chan error
 	services       sync.WaitGroup
-	cluster        *pgtest.Cluster
-	vault          *vaulttest.Server
-	hostsMu        sync.Mutex
-	hosts          []*sshd.Server
-	stopOnce       sync.Once
+	// running holds the started services in start order; Stop stops them
+	// in reverse.
+	runningMu sync.Mutex
+	running   []runningService
+	cluster   *pgtest.Cluster
+	vault     *vaulttest.Server
+	hostsMu   sync.Mutex
+	hosts     []*sshd.Server
+	stopOnce  sync.Once
+}
+
+// runningService is a started service: cancel stops it, and done closes
+// when it has stopped.
+type runningService struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type service struct {
@@ -282,9 +294,16 @@ type runFunc func(ctx context.Context, l net.Listener, logger *slog.Logger, tel 
 
 func (st *Stack) run(ctx context.Context, s *service, logs io.Writer, opts Options, fn runFunc) {
 	logger := logging.New(logs, s.name, opts.LogLevel)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	st.runningMu.Lock()
+	st.running = append(st.running, runningService{cancel: cancel, done: done})
+	st.runningMu.Unlock()
 	st.services.Add(1)
 	go func() {
 		defer st.services.Done()
+		defer close(done)
+		defer cancel()
 		tel, err := telemetry.Setup(ctx, telemetry.Options{Service: s.name, SpanExporter: opts.SpanExporter})
 		if err == nil {
 			err = fn(ctx, s.listener, logger, tel)
@@ -331,6 +350,16 @@ func (st *Stack) Errors() <-chan error { return st.errs }
 // their temporary directories.
 func (st *Stack) Stop() {
 	st.stopOnce.Do(func() {
+		// Services stop in reverse start order, each after the ones that
+		// call it: mcpedge and DokkuExec still reach Tenancy, Secrets and
+		// Identity while they finish calls and deployments and audit them.
+		st.runningMu.Lock()
+		running := slices.Clone(st.running)
+		st.runningMu.Unlock()
+		for _, r := range slices.Backward(running) {
+			r.cancel()
+			<-r.done
+		}
 		if st.cancel != nil {
 			st.cancel()
 		}
