@@ -136,6 +136,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}()
 
 	dbURL := opts.PostgresURL
+	if dbURL != "" {
+		if err := checkEmptyDatabase(ctx, dbURL); err != nil {
+			return nil, err
+		}
+	}
 	if dbURL == "" {
 		st.cluster, err = pgtest.Start(ctx)
 		if err != nil {
