@@ -101,9 +101,17 @@ type Stack struct {
 // runningService is a started service: cancel stops it, and done closes
 // when it has stopped.
 type runningService struct {
+	name   string
 	cancel context.CancelFunc
 	done   chan struct{}
 }
+
+// stopTiers are the groups of services that Stop stops one after the
+// other. mcpedge and DokkuExec stop together, because a deploy_create with
+// wait returns only when DokkuExec ends its watch; both still reach
+// Secrets, Tenancy and Identity while they finish calls and deployments
+// and audit them.
+var stopTiers = [][]string{{"mcpedge", "dokkuexec"}, {"secrets"}, {"tenancy"}, {"identity"}}
 
 type service struct {
 	name     string
@@ -302,7 +310,7 @@ func (st *Stack) run(ctx context.Context, s *service, logs io.Writer, opts Optio
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	st.runningMu.Lock()
-	st.running = append(st.running, runningService{cancel: cancel, done: done})
+	st.running = append(st.running, runningService{name: s.name, cancel: cancel, done: done})
 	st.runningMu.Unlock()
 	st.services.Add(1)
 	go func() {
@@ -355,15 +363,20 @@ func (st *Stack) Errors() <-chan error { return st.errs }
 // their temporary directories.
 func (st *Stack) Stop() {
 	st.stopOnce.Do(func() {
-		// Services stop in reverse start order, each after the ones that
-		// call it: mcpedge and DokkuExec still reach Tenancy, Secrets and
-		// Identity while they finish calls and deployments and audit them.
 		st.runningMu.Lock()
 		running := slices.Clone(st.running)
 		st.runningMu.Unlock()
-		for _, r := range slices.Backward(running) {
-			r.cancel()
-			<-r.done
+		for _, tier := range stopTiers {
+			var stopping []runningService
+			for _, r := range running {
+				if slices.Contains(tier, r.name) {
+					r.cancel()
+					stopping = append(stopping, r)
+				}
+			}
+			for _, r := range stopping {
+				<-r.done
+			}
 		}
 		if st.cancel != nil {
 			st.cancel()
