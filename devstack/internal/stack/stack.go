@@ -87,8 +87,7 @@ type Stack struct {
 	cancel         context.CancelFunc
 	errs           chan error
 	services       sync.WaitGroup
-	// running holds the started services in start order; Stop stops them
-	// in reverse.
+	// running holds the started services; Stop stops them by stopTiers.
 	runningMu sync.Mutex
 	running   []runningService
 	cluster   *pgtest.Cluster
@@ -108,7 +107,7 @@ type runningService struct {
 
 // stopTiers are the groups of services that Stop stops one after the
 // other. mcpedge and DokkuExec stop together, because a deploy_create with
-// wait returns only when DokkuExec ends its watch; both still reach
+// wait returns only when DokkuExec ends its watch. Both still reach
 // Secrets, Tenancy and Identity while they finish calls and deployments
 // and audit them.
 var stopTiers = [][]string{{"mcpedge", "dokkuexec"}, {"secrets"}, {"tenancy"}, {"identity"}}
