@@ -80,7 +80,7 @@ func run(args []string) error {
 	dokkuexecAddr := fs.String("dokkuexec-listen", "127.0.0.1:8084", "address of DokkuExec")
 	hostAddr := fs.String("testhost-listen", "127.0.0.1:2222", "address of the demo Dokku test host (SSH)")
 	dokkuHost := fs.String("dokku-host", "", "host:port of a real Dokku host to use for the demo tenant instead of the test host")
-	postgresURL := fs.String("postgres-url", "", "PostgreSQL to use instead of a throwaway cluster")
+	postgresURL := fs.String("postgres-url", "", "PostgreSQL to use instead of a throwaway cluster; give an empty database at every start, since each start makes new keys")
 	vault := fs.String("vault", "auto", "SSH CA backend: auto (Vault dev server when its binary is found), dev (require it) or off (built-in CA)")
 	logFile := fs.String("log-file", "", "file for the services' JSON logs; empty writes them to stderr")
 	logLevel := fs.String("log-level", "info", "minimum log level: debug, info, warn or error")

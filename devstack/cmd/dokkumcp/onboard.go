@@ -1,6 +1,8 @@
 package main
 
 import (
+	"connectrpc.com/connect"
+
 	"context"
 	"fmt"
 	"io"
@@ -174,7 +176,7 @@ func onboard(ctx context.Context, command string, args []string, out io.Writer) 
 		}
 		removed, err := op.RemoveHost(ctx, *tenant, *host, *force)
 		if err != nil {
-			return err
+			return hostRemoveError(err, *force)
 		}
 		fmt.Fprintf(out, "Host removed: %s of tenant %s, with %d app records and %d pending reservations.\n"+
 			"The tenant's audit events stay. Remove the platform's line from the dokku user's authorized_keys on the host.\n",
@@ -182,6 +184,15 @@ func onboard(ctx context.Context, command string, args []string, out io.Writer) 
 		return nil
 	}
 	return fmt.Errorf("unknown command %q", command)
+}
+
+// hostRemoveError adds the command-line flag to Tenancy's refusal to
+// remove a host with recorded apps, which names the RPC's force field.
+func hostRemoveError(err error, force bool) error {
+	if !force && connect.CodeOf(err) == connect.CodeFailedPrecondition {
+		return fmt.Errorf("%w; to remove the host with those records, run the command again with --force", err)
+	}
+	return err
 }
 
 // printClientConfig prints how to fetch a token and connect MCP clients.

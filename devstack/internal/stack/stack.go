@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,12 +87,30 @@ type Stack struct {
 	cancel         context.CancelFunc
 	errs           chan error
 	services       sync.WaitGroup
-	cluster        *pgtest.Cluster
-	vault          *vaulttest.Server
-	hostsMu        sync.Mutex
-	hosts          []*sshd.Server
-	stopOnce       sync.Once
+	// running holds the started services; Stop stops them by stopTiers.
+	runningMu sync.Mutex
+	running   []runningService
+	cluster   *pgtest.Cluster
+	vault     *vaulttest.Server
+	hostsMu   sync.Mutex
+	hosts     []*sshd.Server
+	stopOnce  sync.Once
 }
+
+// runningService is a started service: cancel stops it, and done closes
+// when it has stopped.
+type runningService struct {
+	name   string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stopTiers are the groups of services that Stop stops one after the
+// other. mcpedge and DokkuExec stop together, because a deploy_create with
+// wait returns only when DokkuExec ends its watch. Both still reach
+// Secrets, Tenancy and Identity while they finish calls and deployments
+// and audit them.
+var stopTiers = [][]string{{"mcpedge", "dokkuexec"}, {"secrets"}, {"tenancy"}, {"identity"}}
 
 type service struct {
 	name     string
@@ -124,6 +143,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}()
 
 	dbURL := opts.PostgresURL
+	if dbURL != "" {
+		if err := checkEmptyDatabase(ctx, dbURL); err != nil {
+			return nil, err
+		}
+	}
 	if dbURL == "" {
 		st.cluster, err = pgtest.Start(ctx)
 		if err != nil {
@@ -282,9 +306,16 @@ type runFunc func(ctx context.Context, l net.Listener, logger *slog.Logger, tel 
 
 func (st *Stack) run(ctx context.Context, s *service, logs io.Writer, opts Options, fn runFunc) {
 	logger := logging.New(logs, s.name, opts.LogLevel)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	st.runningMu.Lock()
+	st.running = append(st.running, runningService{name: s.name, cancel: cancel, done: done})
+	st.runningMu.Unlock()
 	st.services.Add(1)
 	go func() {
 		defer st.services.Done()
+		defer close(done)
+		defer cancel()
 		tel, err := telemetry.Setup(ctx, telemetry.Options{Service: s.name, SpanExporter: opts.SpanExporter})
 		if err == nil {
 			err = fn(ctx, s.listener, logger, tel)
@@ -331,6 +362,21 @@ func (st *Stack) Errors() <-chan error { return st.errs }
 // their temporary directories.
 func (st *Stack) Stop() {
 	st.stopOnce.Do(func() {
+		st.runningMu.Lock()
+		running := slices.Clone(st.running)
+		st.runningMu.Unlock()
+		for _, tier := range stopTiers {
+			var stopping []runningService
+			for _, r := range running {
+				if slices.Contains(tier, r.name) {
+					r.cancel()
+					stopping = append(stopping, r)
+				}
+			}
+			for _, r := range stopping {
+				<-r.done
+			}
+		}
 		if st.cancel != nil {
 			st.cancel()
 		}

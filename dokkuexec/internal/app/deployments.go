@@ -80,7 +80,8 @@ func (s *Service) CreateDeployment(ctx context.Context, tenantID string, req Dep
 	arguments := map[string]any{"source": string(req.Kind)}
 	switch req.Kind {
 	case domain.SourceGit:
-		arguments["repository"], arguments["ref"] = req.Repository, req.Ref
+		// A refused URL is recorded too, so its credential is cut out.
+		arguments["repository"], arguments["ref"] = domain.RedactGitRepository(req.Repository), req.Ref
 	case domain.SourceImage:
 		arguments["image"] = req.Image
 	}
@@ -580,6 +581,16 @@ func (s *Service) cancelDeployment(ctx context.Context, d domain.Deployment) (do
 	}
 
 	target, err := s.target(ctx, d.TenantID, d.HostID)
+	if err != nil && KindOf(err) == KindNotFound && run != nil {
+		// The host was removed while the deployment ran, so builds:cancel
+		// cannot reach it. Closing the run's SSH session ends the build
+		// on the host instead, as it does when a client disconnects.
+		run.mu.Lock()
+		run.cancelRequested = true
+		run.mu.Unlock()
+		run.cancel(errDeploymentCancelled)
+		return s.awaitRun(ctx, run)
+	}
 	if err != nil {
 		return domain.Deployment{}, err
 	}

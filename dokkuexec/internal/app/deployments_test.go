@@ -39,6 +39,7 @@ type deployFixture struct {
 	gate        *emulator.DeployGate
 	store       *postgres.Store
 	tenancy     *tenancytest.Tenancy
+	resolver    *hostResolver
 	service     *app.Service
 }
 
@@ -57,7 +58,7 @@ func newDeployFixture(t *testing.T, opts emulator.Options) *deployFixture {
 	if err := pg.Migrate(t.Context(), pool, "dokkuexec", migrations.FS); err != nil {
 		t.Fatal(err)
 	}
-	f := &deployFixture{databaseURL: databaseURL, host: host, gate: gate, store: postgres.NewStore(pool), tenancy: tenancytest.New()}
+	f := &deployFixture{databaseURL: databaseURL, host: host, gate: gate, store: postgres.NewStore(pool), tenancy: tenancytest.New(), resolver: &hostResolver{host: host.Host}}
 	f.service = f.newService(t)
 	runEmulator(t, host.Emulator, "apps:create shop")
 	return f
@@ -73,7 +74,7 @@ func (f *deployFixture) newService(t *testing.T) *app.Service {
 	})
 	t.Cleanup(func() { _ = executor.Close() })
 	service := app.NewService(app.Options{
-		Tenancy: f.tenancy, Audit: f.tenancy, Hosts: &hostResolver{host: f.host.Host}, Credentials: f.host.CA,
+		Tenancy: f.tenancy, Audit: f.tenancy, Hosts: f.resolver, Credentials: f.host.CA,
 		Executor: executor, Logger: slog.New(slog.DiscardHandler),
 		Deployments: f.store, ReconcileInterval: 20 * time.Millisecond, StaleAfter: time.Millisecond,
 	})
@@ -354,6 +355,8 @@ func TestCreateDeploymentRejects(t *testing.T) {
 		{"ref with whitespace", app.DeploymentRequest{App: "shop", Kind: domain.SourceGit, Repository: "https://example.com/x.git", Ref: "main extra"}, app.KindInvalidArgument, `invalid git ref "main extra"`},
 		{"image with a shell byte", app.DeploymentRequest{App: "shop", Kind: domain.SourceImage, Image: "nginx;id"}, app.KindInvalidArgument, `invalid image "nginx;id"`},
 		{"no source", app.DeploymentRequest{App: "shop"}, app.KindInvalidArgument, "give exactly one source"},
+		{"repository with a password", app.DeploymentRequest{App: "shop", Kind: domain.SourceGit, Repository: "https://user:hunter2@example.com/x.git"}, app.KindInvalidArgument, "remove the password"},
+		{"invalid repository with a token", app.DeploymentRequest{App: "shop", Kind: domain.SourceGit, Repository: "https://ghp_hunter2@example.com/a b.git"}, app.KindInvalidArgument, "invalid git repository"},
 		{"missing app", app.DeploymentRequest{App: "nope", Kind: domain.SourceRebuild}, app.KindNotFound, `app "nope" not found`},
 	}
 	for _, tt := range tests {
@@ -365,6 +368,39 @@ func TestCreateDeploymentRejects(t *testing.T) {
 	list, err := f.service.ListDeployments(t.Context(), sshtest.TenantID, "", "shop", 0)
 	if err != nil || len(list) != 0 {
 		t.Errorf("ListDeployments = %+v, %v; want none after rejected requests", list, err)
+	}
+	// A refused credential must not reach the audit ledger either.
+	for _, e := range f.tenancy.Events() {
+		if strings.Contains(e.ArgumentsJSON, "hunter2") {
+			t.Errorf("audit event %s stores a credential from the repository URL: %s", e.Operation, e.ArgumentsJSON)
+		}
+	}
+}
+
+// TestCancelDeploymentOfRemovedHost cancels a deployment whose host was
+// removed from Tenancy while it ran: builds:cancel cannot reach the host
+// any more, so the run's SSH session is closed instead.
+func TestCancelDeploymentOfRemovedHost(t *testing.T) {
+	t.Parallel()
+	f := newDeployFixture(t, emulator.Options{})
+	d, err := f.service.CreateDeployment(t.Context(), sshtest.TenantID, imageRequest)
+	if err != nil {
+		t.Fatalf("CreateDeployment: %v", err)
+	}
+	<-f.gate.Waiting()
+	waitForStatus(t, f.service, d.ID, domain.DeploymentRunning)
+
+	f.resolver.removed.Store(true)
+	cancelled, err := f.service.CancelDeployment(t.Context(), sshtest.TenantID, d.ID)
+	if err != nil {
+		t.Fatalf("CancelDeployment after the host was removed: %v", err)
+	}
+	if cancelled.Status != domain.DeploymentCancelled {
+		t.Errorf("CancelDeployment = %+v, want status cancelled", cancelled)
+	}
+	stored, err := f.store.GetDeployment(t.Context(), sshtest.TenantID, d.ID)
+	if err != nil || stored.Status != domain.DeploymentCancelled {
+		t.Errorf("stored = %+v, %v; want cancelled", stored, err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,10 +22,13 @@ import (
 // hostResolver serves one host to its tenant.
 type hostResolver struct {
 	host app.Host
+	// removed, once set, makes the host unknown, as after Tenancy's
+	// RemoveHost.
+	removed atomic.Bool
 }
 
 func (r *hostResolver) GetHost(_ context.Context, tenantID, host string) (app.Host, error) {
-	if tenantID != r.host.TenantID || (host != "" && host != r.host.Name && host != r.host.ID) {
+	if r.removed.Load() || tenantID != r.host.TenantID || (host != "" && host != r.host.Name && host != r.host.ID) {
 		return app.Host{}, app.Errorf(app.KindNotFound, "host %q not found for tenant %s; register it with RegisterHost", host, tenantID)
 	}
 	return r.host, nil

@@ -56,16 +56,48 @@ func ParseGitRepository(url string) (GitRepository, error) {
 		return "", &InvalidArgumentError{Field: "git repository", Value: url, Rule: "do not start with '-'"}
 	}
 	if m := schemeURLPattern.FindStringSubmatch(url); m != nil {
-		if strings.Contains(m[2], ":") {
+		scheme, user := m[1], strings.TrimSuffix(m[2], "@")
+		switch {
+		case user == "":
+		case scheme == "ssh" && !strings.ContainsAny(user, ":%"):
+			// ssh://git@host names the login; the key authenticates it.
+		case strings.Contains(user, ":") || scheme == "ssh":
 			return "", &InvalidArgumentError{Field: "git repository", Redact: true,
 				Rule: "remove the password from the URL; give the host a deploy key instead"}
+		default:
+			// Over http(s) and git:// a user name alone is a credential too:
+			// forges accept access tokens there. The URL is stored with the
+			// deployment and audited, so it must carry none.
+			return "", &InvalidArgumentError{Field: "git repository", Redact: true,
+				Rule: "remove the credentials before the host name; use a public repository or an ssh:// or user@host:path URL with a deploy key on the host"}
 		}
 		return GitRepository(url), nil
 	}
 	if scpPattern.MatchString(url) {
 		return GitRepository(url), nil
 	}
-	return "", &InvalidArgumentError{Field: "git repository", Value: truncateForMessage(url), Rule: rule}
+	return "", &InvalidArgumentError{Field: "git repository", Value: truncateForMessage(RedactGitRepository(url)), Rule: rule}
+}
+
+// RedactGitRepository returns url with anything between "://" and the last
+// "@" of the authority replaced by "REDACTED", so that a URL refused for
+// any reason can be named in messages and the audit ledger without the
+// credential it may carry. Other URLs are returned as they are.
+func RedactGitRepository(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	authority, path, hasPath := strings.Cut(rest, "/")
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return url
+	}
+	redacted := scheme + "://REDACTED" + authority[at:]
+	if hasPath {
+		redacted += "/" + path
+	}
+	return redacted
 }
 
 // GitRef is a branch, tag or commit of a git repository.

@@ -22,6 +22,13 @@ func TestParseGitRepository(t *testing.T) {
 		{"", "invalid git repository"},
 		{"-uhttps://x", "do not start with '-'"},
 		{"https://user:secret@example.com/x.git", "remove the password"},
+		// A token given as the user name is a credential as well.
+		{"https://ghp_secret123@github.com/acme/shop.git", "remove the credentials"},
+		{"http://x-access-token@example.com/x.git", "remove the credentials"},
+		{"https://user%3Asecret@example.com/x.git", "remove the credentials"},
+		{"ssh://git%3Asecret@example.com/x.git", "remove the password"},
+		{"git://secret@example.com/x.git", "remove the credentials"},
+		{"https://token123@example.com/a b.git", `"https://REDACTED@example.com/a b.git"`},
 		{"file:///etc/passwd", "use an https://"},
 		{"https://example.com/a b", "use an https://"},
 		{"https://example.com/$(id)", "use an https://"},
@@ -42,7 +49,7 @@ func TestParseGitRepository(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("ParseGitRepository(%q) = %v, want an error containing %q", tt.url, err, tt.wantErr)
 			}
-			if strings.Contains(err.Error(), "secret") {
+			if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "token123") {
 				t.Fatalf("error %q repeats the password", err)
 			}
 		})

@@ -153,7 +153,7 @@ func (t *Tools) waitForDeployment(ctx context.Context, d *dokkuexecv1.Deployment
 	defer cancel()
 	stream, err := t.DokkuExec.WatchDeployment(ctx, connect.NewRequest(&dokkuexecv1.WatchDeploymentRequest{Id: d.GetId(), Follow: true}))
 	if err != nil {
-		return nil, t.toolError(ctx, domain.ToolDeployCreate, err)
+		return t.watchFailed(ctx, d, nil, err), nil
 	}
 
 	// A goroutine receives from the stream so that the loop below can send
@@ -187,7 +187,7 @@ func (t *Tools) waitForDeployment(ctx context.Context, d *dokkuexecv1.Deployment
 		case event, ok := <-events:
 			if !ok {
 				if err := stream.Err(); err != nil && ctx.Err() == nil {
-					return nil, t.toolError(ctx, domain.ToolDeployCreate, err)
+					return t.watchFailed(ctx, latest, tail, err), nil
 				}
 				return waitedResult(ctx, latest, tail), nil
 			}
@@ -212,6 +212,18 @@ func (t *Tools) waitForDeployment(ctx context.Context, d *dokkuexecv1.Deployment
 			return waitedResult(ctx, latest, tail), nil
 		}
 	}
+}
+
+// watchFailed is the result of a deploy_create whose watch broke, for
+// example because DokkuExec stopped. The deployment exists and may go on,
+// so the call returns it, with its id, rather than an error that would
+// leave the model without the id.
+func (t *Tools) watchFailed(ctx context.Context, d *dokkuexecv1.Deployment, tail []string, err error) *Deployment {
+	t.Logger.WarnContext(ctx, "deployment watch failed", "tool", domain.ToolDeployCreate, "deployment_id", d.GetId(), "error", err)
+	out := deploymentResult(d)
+	out.OutputTail = orEmpty(tail)
+	out.Hint = "Stopped waiting because the platform could not follow the deployment any more; it may go on in the background. Check it with deploy_status " + d.GetId() + " in a minute."
+	return out
 }
 
 // waitedResult is the result of a deploy_create that waited.
@@ -386,7 +398,7 @@ func deploymentStatus(s dokkuexecv1.DeploymentStatus) string {
 func deploymentResult(d *dokkuexecv1.Deployment) *Deployment {
 	out := &Deployment{
 		ID: d.GetId(), Host: d.GetHost(), App: d.GetApp(), Status: deploymentStatus(d.GetStatus()),
-		Message: d.GetMessage(), Step: d.GetStep(), BuildID: d.GetBuildId(), OutputLines: d.GetOutputLines(),
+		Message: rpcNamesToTools.Replace(d.GetMessage()), Step: d.GetStep(), BuildID: d.GetBuildId(), OutputLines: d.GetOutputLines(),
 		CreatedAt: d.GetCreateTime().AsTime().UTC().Format(timeLayout),
 	}
 	switch {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -213,6 +214,19 @@ type ToolError struct {
 
 func (e *ToolError) Error() string { return e.Message }
 
+// rpcNamesToTools rewrites the RPCs that DokkuExec's and Tenancy's
+// messages point their callers at into the tools, or the operator's
+// command, that do the same: the model can call only tools.
+var rpcNamesToTools = strings.NewReplacer(
+	"CreateDeployment", "deploy_create",
+	"ListDeployments", "deploy_list",
+	"WatchDeployment", "deploy_logs",
+	"CancelDeployment", "deploy_cancel",
+	"GetDeployment", "deploy_status",
+	"RegisterHost", "the platform operator's `dokkumcp host add`",
+	"GetHostTrust", "the platform operator's `dokkumcp host add`",
+)
+
 // toolError turns a DokkuExec error into a message for the model.
 // DokkuExec writes the messages of client-side codes for callers, so they
 // pass through. Any other error is logged and replaced by a generic message
@@ -233,7 +247,7 @@ func (t *Tools) toolError(ctx context.Context, tool string, err error) error {
 	case connect.CodeInvalidArgument, connect.CodeNotFound, connect.CodeAlreadyExists,
 		connect.CodeFailedPrecondition, connect.CodeAborted, connect.CodeOutOfRange, connect.CodeResourceExhausted:
 		t.Logger.InfoContext(ctx, "tool call rejected", "tool", tool, "code", connectErr.Code().String(), "error", err)
-		return &ToolError{Message: connectErr.Message(), Code: connectErr.Code()}
+		return &ToolError{Message: rpcNamesToTools.Replace(connectErr.Message()), Code: connectErr.Code()}
 	case connect.CodePermissionDenied:
 		t.Logger.InfoContext(ctx, "tool call denied", "tool", tool, "error", err)
 		return &ToolError{Message: connectErr.Message() + "; ask the tenant owner for a client with a role that grants it", Code: connectErr.Code()}

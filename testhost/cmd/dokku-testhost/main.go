@@ -42,6 +42,7 @@ func run(logger *slog.Logger) error {
 	authorizedKeysPath := flag.String("authorized-keys", "", "authorized_keys file for user dokku, re-read when it changes")
 	dokkuVersion := flag.String("dokku-version", emulator.DefaultVersion, "Dokku version to emulate, 0.35.x to 0.38.x")
 	plugins := flag.String("plugins", "", "comma-separated extra plugins, such as postgres,redis,letsencrypt")
+	holdDeploys := flag.Bool("hold-deploys", false, "hold every build at its build step until builds:cancel or the client disconnects, to try cancellation and shutdown mid-deploy")
 	flag.Parse()
 
 	hostKey, err := loadHostKey(*hostKeyPath)
@@ -56,9 +57,16 @@ func run(logger *slog.Logger) error {
 			extra = append(extra, name)
 		}
 	}
+	emu := emulator.New(emulator.Options{Version: *dokkuVersion, Plugins: extra})
+	if *holdDeploys {
+		// Nothing releases the gate, so a build ends only when it is
+		// cancelled or its session closes.
+		emu.SetDeployGate(emulator.NewDeployGate())
+		logger.Info("deploys are held until cancelled", "flag", "--hold-deploys")
+	}
 	server, err := sshd.New(sshd.Options{
 		HostKey:  hostKey,
-		Emulator: emulator.New(emulator.Options{Version: *dokkuVersion, Plugins: extra}),
+		Emulator: emu,
 		Logger:   logger,
 	})
 	if err != nil {

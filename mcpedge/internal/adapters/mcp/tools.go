@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -224,7 +226,7 @@ func handle[Args any, Result any](h handler, tool string, run func(context.Conte
 
 		var args Args
 		if err := request.BindArguments(&args); err != nil {
-			return mcp.NewToolResultError("invalid arguments for " + tool + ": " + err.Error() + "; check the tool's input schema"), nil
+			return mcp.NewToolResultError(argumentsError(tool, err)), nil
 		}
 
 		result, err := run(ctx, args)
@@ -243,4 +245,22 @@ func handle[Args any, Result any](h handler, tool string, run func(context.Conte
 		}
 		return mcp.NewToolResultStructured(result, string(text)), nil
 	}
+}
+
+// argumentsError is the message for arguments that passed the input schema
+// but do not bind to the tool's Go type: JSON Schema accepts 1.0 and
+// numbers beyond int64 as integers. The message names the argument and
+// its value, never the Go types.
+func argumentsError(tool string, err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		kind := "a value of the type the tool's input schema states"
+		switch typeErr.Type.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			kind = "a whole number, such as 20, within the range the tool's input schema states"
+		}
+		return fmt.Sprintf("invalid arguments for %s: %s is %s, which is not allowed; give %s", tool, typeErr.Field, typeErr.Value, kind)
+	}
+	return "invalid arguments for " + tool + ": the arguments do not match the tool's input schema; check their names and types"
 }
