@@ -22,7 +22,14 @@ type Call struct {
 	recorder *Recorder
 	metrics  *CallMetrics
 	once     sync.Once
+	// rateLimit names the limit that rejected the call: "tenant" (the
+	// plan's calls per minute) or "tool" (the tool's own limit).
+	rateLimit string
 }
+
+// RateLimit names the limit that rejected the call, "tenant" or "tool", or
+// is empty when no limit did.
+func (c *Call) RateLimit() string { return c.rateLimit }
 
 // Finish records the call's outcome; later calls do nothing.
 func (c *Call) Finish(ctx context.Context, outcome string) {
@@ -199,6 +206,7 @@ func (g *CallGate) AdmitRequest(ctx context.Context, principal *auth.Principal, 
 	if !ok {
 		g.Logger.InfoContext(ctx, "tool call rate limited", "tool", tool, "limit", limit, "retry_after", wait.String())
 		g.Metrics.callRateLimited(ctx, principal.TenantID, tool, limit)
+		call.rateLimit = limit
 		call.Finish(ctx, OutcomeRateLimited)
 		return call, false, wait
 	}

@@ -194,6 +194,16 @@ func (g *Guard) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, int
 	return body, http.StatusOK, 0, nil
 }
 
+// rateLimitMessage says which limit rejected a request and when to retry.
+// Only the "tool" limit names the operation: it exists only for catalogue
+// tools, so the name is never caller input echoed back.
+func rateLimitMessage(limit, operation string, seconds int) string {
+	if limit == "tool" {
+		return fmt.Sprintf("rate limit of %s reached for this tenant; retry after %d seconds, or call other tools meanwhile", operation, seconds)
+	}
+	return fmt.Sprintf("rate limit of this tenant's plan reached for tool calls, resource reads and prompts; retry after %d seconds", seconds)
+}
+
 // admit passes a tools/call, resources/read or prompts/get through
 // g.Calls. It returns false after writing a 429 when the request is over a
 // rate limit. end ends the request's span.
@@ -241,8 +251,7 @@ func (g *Guard) admit(ctx context.Context, w http.ResponseWriter, principal *aut
 		end()
 		seconds := domain.RetryAfterSeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(seconds))
-		writeJSONRPCErrorWithID(w, http.StatusTooManyRequests, message.ID, codeRateLimited,
-			fmt.Sprintf("rate limit reached for tool calls and resource reads of this tenant (or of %s); retry after %d seconds", request.Operation, seconds))
+		writeJSONRPCErrorWithID(w, http.StatusTooManyRequests, message.ID, codeRateLimited, rateLimitMessage(call.RateLimit(), request.Operation, seconds))
 		return ctx, false, end
 	}
 	ctx = app.WithCall(ctx, call)

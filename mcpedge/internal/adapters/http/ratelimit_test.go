@@ -58,8 +58,15 @@ func TestGuardRateLimitsToolCalls(t *testing.T) {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || answer.ID != 7 || !strings.Contains(answer.Error.Message, "retry after") {
-		t.Fatalf("body = %s, want a JSON-RPC error for id 7 saying when to retry", rec.Body.String())
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || answer.ID != 7 || !strings.Contains(answer.Error.Message, "retry after") ||
+		!strings.Contains(answer.Error.Message, "this tenant's plan") {
+		t.Fatalf("body = %s, want a JSON-RPC error for id 7 naming the plan's limit and saying when to retry", rec.Body.String())
+	}
+	// The tenant limit's message does not echo the name the caller sent.
+	long := strings.Repeat("x", 5000)
+	rec = post(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"` + long + `","arguments":{}}}`)
+	if rec.Code != http.StatusTooManyRequests || strings.Contains(rec.Body.String(), "xxxxxxxx") {
+		t.Fatalf("unknown tool over the limit: status %d, body %.200s; want 429 without the name", rec.Code, rec.Body.String())
 	}
 	// Other methods are not limited.
 	if rec := post(`{"jsonrpc":"2.0","id":8,"method":"tools/list"}`); rec.Code != http.StatusOK {
