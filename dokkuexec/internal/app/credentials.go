@@ -26,8 +26,10 @@ type credentialEntry struct {
 	// single request to Secrets.
 	mu         sync.Mutex
 	credential Credential
-	renewAt    time.Time
-	cached     bool
+	// mode is the host's credential mode the credential was issued for.
+	mode    string
+	renewAt time.Time
+	cached  bool
 }
 
 func newCredentialCache(issuer CredentialIssuer, now func() time.Time, logger *slog.Logger) *credentialCache {
@@ -46,17 +48,25 @@ func (c *credentialCache) Get(ctx context.Context, tenantID string, host Host) (
 	defer entry.mu.Unlock()
 
 	now := c.now()
+	if entry.cached && entry.mode != host.CredentialMode {
+		// The host's credential mode changed in Tenancy: the cached
+		// credential is of the other kind, and the host may no longer
+		// accept it.
+		c.logger.InfoContext(ctx, "ssh credential mode changed; fetching a new credential", "host_id", host.ID, "mode", host.CredentialMode)
+		entry.cached = false
+	}
 	if entry.cached && now.Before(entry.renewAt) {
 		return entry.credential, nil
 	}
 
-	fresh, err := c.issuer.IssueSSHCredential(ctx, tenantID, host.ID)
+	fresh, err := c.issuer.IssueSSHCredential(ctx, tenantID, host.ID, host.CredentialMode)
 	if err == nil && !fresh.ExpireTime.After(now) {
 		err = Errorf(KindUnavailable, "the SSH credential service (Secrets) issued a credential for host %q that has already expired; check the clocks of Secrets and DokkuExec", host.Name)
 	}
 	if err == nil {
 		lifetime := fresh.ExpireTime.Sub(now)
 		entry.credential = fresh
+		entry.mode = host.CredentialMode
 		entry.renewAt = now.Add(lifetime * 2 / 3)
 		entry.cached = true
 		c.logger.InfoContext(ctx, "ssh credential issued", "host_id", host.ID, "expire_time", fresh.ExpireTime)

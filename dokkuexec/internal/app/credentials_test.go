@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,16 +18,50 @@ type fakeIssuer struct {
 	ttl    time.Duration
 	err    error
 	issued int
+	// modes are the credential modes asked for, in order.
+	modes []string
 }
 
-func (f *fakeIssuer) IssueSSHCredential(context.Context, string, string) (Credential, error) {
+func (f *fakeIssuer) IssueSSHCredential(_ context.Context, _, _, mode string) (Credential, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return Credential{}, f.err
 	}
 	f.issued++
+	f.modes = append(f.modes, mode)
 	return Credential{PrivateKey: []byte{byte(f.issued)}, ExpireTime: f.now.Add(f.ttl)}, nil
+}
+
+func TestCredentialCacheFollowsModeChange(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	issuer := &fakeIssuer{now: &now, ttl: time.Hour}
+	cache := newCredentialCache(issuer, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	managed := Host{ID: "h-1", Name: "prod", CredentialMode: CredentialModeManagedKey}
+
+	first, err := cache.Get(t.Context(), "t-1", managed)
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if again, err := cache.Get(t.Context(), "t-1", managed); err != nil || again.PrivateKey[0] != first.PrivateKey[0] {
+		t.Fatalf("second Get = %v, %v; want the cached credential", again.PrivateKey, err)
+	}
+	// Tenancy now records the host in certificate mode: the managed key
+	// must not be handed out again, even though it is still fresh.
+	certificate := managed
+	certificate.CredentialMode = CredentialModeCertificate
+	switched, err := cache.Get(t.Context(), "t-1", certificate)
+	if err != nil {
+		t.Fatalf("Get after the mode change: %v", err)
+	}
+	if switched.PrivateKey[0] == first.PrivateKey[0] {
+		t.Error("Get after the mode change returned the credential of the old mode")
+	}
+	want := []string{CredentialModeManagedKey, CredentialModeCertificate}
+	if !slices.Equal(issuer.modes, want) {
+		t.Errorf("modes asked of the issuer = %q, want %q", issuer.modes, want)
+	}
 }
 
 func TestCredentialCacheLifecycle(t *testing.T) {

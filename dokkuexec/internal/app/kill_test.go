@@ -37,7 +37,7 @@ type deployChildConfig struct {
 // staticCredential issues the same credential every time.
 type staticCredential app.Credential
 
-func (c staticCredential) IssueSSHCredential(context.Context, string, string) (app.Credential, error) {
+func (c staticCredential) IssueSSHCredential(context.Context, string, string, string) (app.Credential, error) {
 	return app.Credential(c), nil
 }
 
@@ -77,7 +77,7 @@ func runDeployChild() {
 func TestDeploymentReconciledAfterSIGKILL(t *testing.T) {
 	t.Parallel()
 	f := newDeployFixture(t, emulator.Options{})
-	credential, err := f.host.CA.IssueSSHCredential(t.Context(), sshtest.TenantID, sshtest.HostID)
+	credential, err := f.host.CA.IssueSSHCredential(t.Context(), sshtest.TenantID, sshtest.HostID, "")
 	if err != nil {
 		t.Fatal(err)
 	}

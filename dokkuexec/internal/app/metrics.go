@@ -146,11 +146,11 @@ type measuredIssuer struct {
 	metrics *Metrics
 }
 
-func (i measuredIssuer) IssueSSHCredential(ctx context.Context, tenantID, hostID string) (Credential, error) {
+func (i measuredIssuer) IssueSSHCredential(ctx context.Context, tenantID, hostID, mode string) (Credential, error) {
 	if issued, ok := ctx.Value(issuedKey{}).(*bool); ok {
 		*issued = true
 	}
-	credential, err := i.next.IssueSSHCredential(ctx, tenantID, hostID)
+	credential, err := i.next.IssueSSHCredential(ctx, tenantID, hostID, mode)
 	if err != nil {
 		i.metrics.renewalFailures.Add(ctx, 1)
 	}

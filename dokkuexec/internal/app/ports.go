@@ -17,7 +17,17 @@ type Host struct {
 	SSHUser  string
 	// HostKey is the pinned SSH host public key in authorized_keys form.
 	HostKey string
+	// CredentialMode is how the platform logs in to the host, as Tenancy
+	// records it: CredentialModeCertificate, CredentialModeManagedKey, or
+	// empty when Tenancy does not say and Secrets chooses.
+	CredentialMode string
 }
+
+// Credential modes of a host.
+const (
+	CredentialModeCertificate = "certificate"
+	CredentialModeManagedKey  = "managed-key"
+)
 
 // HostResolver finds a tenant's host by name or id; an empty reference
 // selects the tenant's only host. Tenancy implements it.
@@ -41,9 +51,10 @@ type Credential struct {
 }
 
 // CredentialIssuer issues a fresh SSH credential for one of a tenant's
-// hosts. Secrets implements it.
+// hosts in the given credential mode (empty lets the issuer choose).
+// Secrets implements it.
 type CredentialIssuer interface {
-	IssueSSHCredential(ctx context.Context, tenantID, hostID string) (Credential, error)
+	IssueSSHCredential(ctx context.Context, tenantID, hostID, mode string) (Credential, error)
 }
 
 // Target is the host an Executor runs a command on, with its credential source.

@@ -95,7 +95,7 @@ func (h *Host) Target() app.Target {
 		TenantID: TenantID,
 		Host:     h.Host,
 		Credential: func(ctx context.Context) (app.Credential, error) {
-			return h.CA.IssueSSHCredential(ctx, TenantID, HostID)
+			return h.CA.IssueSSHCredential(ctx, TenantID, HostID, "")
 		},
 	}
 }
@@ -155,7 +155,7 @@ func (c *CA) Issued() int {
 
 // IssueSSHCredential issues a fresh key and certificate for the host's
 // principal.
-func (c *CA) IssueSSHCredential(_ context.Context, tenantID, hostID string) (app.Credential, error) {
+func (c *CA) IssueSSHCredential(_ context.Context, tenantID, hostID, _ string) (app.Credential, error) {
 	if c.Fail.Load() {
 		return app.Credential{}, &app.Error{Kind: app.KindUnavailable, Message: "the secrets service is unavailable; retry later", Err: errors.New("test CA set to fail")}
 	}

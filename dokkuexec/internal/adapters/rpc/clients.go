@@ -38,7 +38,32 @@ func (t TenancyHosts) GetHost(ctx context.Context, tenantID, host string) (app.H
 		Port:     h.GetPort(),
 		SSHUser:  h.GetSshUser(),
 		HostKey:  h.GetHostKey(),
+
+		CredentialMode: credentialMode(h.GetCredentialMode()),
 	}, nil
+}
+
+// credentialMode maps Tenancy's credential mode to the app's; an
+// unspecified mode leaves the choice to Secrets.
+func credentialMode(mode tenancyv1.CredentialMode) string {
+	switch mode {
+	case tenancyv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE:
+		return app.CredentialModeCertificate
+	case tenancyv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY:
+		return app.CredentialModeManagedKey
+	}
+	return ""
+}
+
+// secretsMode maps the app's credential mode to Secrets' enum.
+func secretsMode(mode string) secretsv1.CredentialMode {
+	switch mode {
+	case app.CredentialModeCertificate:
+		return secretsv1.CredentialMode_CREDENTIAL_MODE_CERTIFICATE
+	case app.CredentialModeManagedKey:
+		return secretsv1.CredentialMode_CREDENTIAL_MODE_MANAGED_KEY
+	}
+	return secretsv1.CredentialMode_CREDENTIAL_MODE_UNSPECIFIED
 }
 
 // SecretsCredentials implements app.CredentialIssuer with Secrets'
@@ -48,9 +73,10 @@ type SecretsCredentials struct {
 }
 
 // IssueSSHCredential returns a fresh certificate and key for the host, or
-// the host's managed key when Secrets holds one.
-func (s SecretsCredentials) IssueSSHCredential(ctx context.Context, tenantID, hostID string) (app.Credential, error) {
-	resp, err := s.Client.IssueSSHCredential(ctx, connect.NewRequest(&secretsv1.IssueSSHCredentialRequest{TenantId: tenantID, HostId: hostID}))
+// the host's managed key, as mode asks; with no mode, the managed key when
+// Secrets holds one.
+func (s SecretsCredentials) IssueSSHCredential(ctx context.Context, tenantID, hostID, mode string) (app.Credential, error) {
+	resp, err := s.Client.IssueSSHCredential(ctx, connect.NewRequest(&secretsv1.IssueSSHCredentialRequest{TenantId: tenantID, HostId: hostID, CredentialMode: secretsMode(mode)}))
 	if err != nil {
 		return app.Credential{}, fromConnect("secrets", err)
 	}

@@ -79,7 +79,7 @@ func BenchmarkSSHPerCommand(b *testing.B) {
 		b.Skipf("no OpenSSH client at %s: %v", sshPath, err)
 	}
 	host := sshtest.Start(b, emulator.Options{Version: benchVersion})
-	credential, err := host.CA.IssueSSHCredential(context.Background(), sshtest.TenantID, sshtest.HostID)
+	credential, err := host.CA.IssueSSHCredential(context.Background(), sshtest.TenantID, sshtest.HostID, "")
 	if err != nil {
 		b.Fatalf("issue credential: %v", err)
 	}

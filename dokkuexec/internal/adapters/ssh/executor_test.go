@@ -212,7 +212,7 @@ func TestExecutorCertificateRejected(t *testing.T) {
 	untrusted := sshtest.NewCA(t)
 	target := host.Target()
 	target.Credential = func(ctx context.Context) (app.Credential, error) {
-		return untrusted.IssueSSHCredential(ctx, sshtest.TenantID, sshtest.HostID)
+		return untrusted.IssueSSHCredential(ctx, sshtest.TenantID, sshtest.HostID, "")
 	}
 
 	_, err := executor.Run(t.Context(), target, domain.VersionCommand())

@@ -139,7 +139,7 @@ func TestExecutorRejectedCertificateNotRefetched(t *testing.T) {
 	untrusted := sshtest.NewCA(t)
 	target := host.Target()
 	target.Credential = func(ctx context.Context) (app.Credential, error) {
-		return untrusted.IssueSSHCredential(ctx, sshtest.TenantID, sshtest.HostID)
+		return untrusted.IssueSSHCredential(ctx, sshtest.TenantID, sshtest.HostID, "")
 	}
 	rejections := 0
 	target.CredentialRejected = func(app.Credential) { rejections++ }
