@@ -195,18 +195,19 @@ func TestResourcesAndPrompts(t *testing.T) {
 	})
 
 	t.Run("invalid and unknown URIs", func(t *testing.T) {
-		// URIs that match a template reach the handler, which parses them
-		// with the tools' rules; others never reach a handler.
+		// mcpedge parses every URI with the tools' rules before mcp-go
+		// matches it, and answers one that matches no template with the
+		// list of templates.
 		cases := map[string]string{
 			base + "/apps/missing":                               "missing",
 			"dokku://hosts/nosuchhost/apps":                      "nosuchhost",
 			"dokku://hosts/Main/apps":                            "is invalid",
 			base + "/apps/web%2F..%2Fother":                      "is invalid",
 			base + "/apps/" + strings.Repeat("a", 300) + "/logs": "is invalid",
-			base + "/apps/web/config":                            "handler not found",
+			base + "/apps/web/config":                            "matches no resource",
 			base + "/apps/web/deployments/1":                     "is invalid",
 			base + "/apps/web/deployments/d-abcdefgh23":          "not found",
-			"file:///etc/passwd":                                 "handler not found",
+			"file:///etc/passwd":                                 "matches no resource",
 		}
 		for uri, want := range cases {
 			if err := readResourceError(t, c, uri); !strings.Contains(err.Error(), want) {

@@ -226,16 +226,17 @@ func newHandler(cfg *Config, logger *slog.Logger, tel *telemetry.Telemetry) (htt
 
 	streamable := mcpadapter.NewStreamableHTTPServer(mcp, publicURL.Host, cfg.MaxBodyBytes, logger)
 	guard := &httpguard.Guard{
-		DropCancellations: true,
-		Verifier:          verifier,
-		MetadataURL:       strings.TrimRight(cfg.PublicURL, "/") + metadataPath,
-		AllowedOrigins:    splitList(cfg.AllowedOrigins),
-		MaxBodyBytes:      cfg.MaxBodyBytes,
-		Scopes:            strings.Join(scopes(), " "),
-		Calls:             gate,
-		Tracer:            tel.Tracer("dokkumcp.dev/mcpedge"),
-		CallDuration:      callDuration.Inst(),
-		Logger:            logger,
+		DropCancellations:      true,
+		AnswerUnknownResources: true,
+		Verifier:               verifier,
+		MetadataURL:            strings.TrimRight(cfg.PublicURL, "/") + metadataPath,
+		AllowedOrigins:         splitList(cfg.AllowedOrigins),
+		MaxBodyBytes:           cfg.MaxBodyBytes,
+		Scopes:                 strings.Join(scopes(), " "),
+		Calls:                  gate,
+		Tracer:                 tel.Tracer("dokkumcp.dev/mcpedge"),
+		CallDuration:           callDuration.Inst(),
+		Logger:                 logger,
 	}
 
 	sse, err := newLegacySSE(cfg, mcp, guard, publicURL.Host)

@@ -49,6 +49,7 @@ func newLegacySSE(cfg *Config, mcp *mcpserver.MCPServer, guard *httpguard.Guard,
 	// SSE sessions are bound to one principal, so a cancellation there names
 	// only that principal's requests and is passed on.
 	sseGuard.DropCancellations = false
+	sseGuard.AnswerUnknownResources = false
 	return &legacySSE{
 		stream:  sseGuard.Wrap(sse.SSEHandler()),
 		message: sseGuard.Wrap(bindings.RequireOwner(sse.MessageHandler())),

@@ -53,6 +53,12 @@ type Guard struct {
 	// one tenant's cancellation of request id 7 would cancel every tenant's
 	// in-flight request 7.
 	DropCancellations bool
+	// AnswerUnknownResources answers a resources/read whose URI matches no
+	// resource template in the HTTP response, with a message that lists
+	// the templates; mcp-go's own answer names none. Only a transport that
+	// answers in the POST's response (stateless /mcp) may set it: the
+	// legacy SSE transport answers on its stream.
+	AnswerUnknownResources bool
 	// TestPrincipal, when set, replaces bearer-token verification: every
 	// request that passes the other checks carries this principal. It exists
 	// for test listeners whose clients send no token, such as the one the MCP
@@ -143,9 +149,43 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 				return
 			}
 			defer end()
+			if g.AnswerUnknownResources && g.answerUnknownResource(ctx, w, r, body) {
+				return
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// answerUnknownResource answers a resources/read whose URI no resource
+// template matches and reports whether it did. The error quotes the URI
+// (escaped, and only up to the URI length limit) and lists the templates.
+func (g *Guard) answerUnknownResource(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte) bool {
+	var message struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params struct {
+			URI string `json:"uri"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(body, &message) != nil || message.Method != string(mcp.MethodResourcesRead) {
+		return false
+	}
+	_, err := domain.ParseResourceURI(message.Params.URI)
+	var uriErr *domain.ResourceURIError
+	if !errors.As(err, &uriErr) {
+		return false
+	}
+	if call := app.CallFrom(ctx); call != nil {
+		call.Finish(ctx, app.OutcomeIsError)
+	}
+	// The same codes as mcp-go's resource-not-found answer in each era.
+	code := codeResourceNotFound
+	if mcp.IsModernProtocol(r.Header.Get("MCP-Protocol-Version")) {
+		code = codeInvalidParams
+	}
+	writeJSONRPCErrorWithID(w, http.StatusOK, message.ID, code, uriErr.Message)
+	return true
 }
 
 // authenticate verifies the request's bearer token and returns its
@@ -384,6 +424,9 @@ func (g *Guard) recordDuration(ctx context.Context, body []byte, start time.Time
 const (
 	codeParseError     = -32700
 	codeInvalidRequest = -32600
+	codeInvalidParams  = -32602
+	// codeResourceNotFound is MCP 2025-11-25's code for an unknown resource.
+	codeResourceNotFound = -32002
 	// codeRateLimited is in JSON-RPC's range for server errors.
 	codeRateLimited = -32029
 	// codeForbidden is the JSON-RPC error code of a request whose token lacks a

@@ -130,3 +130,48 @@ func TestGuardAdmitsResourceReadsAndPrompts(t *testing.T) {
 // these tests is denied.
 var allScopes = []string{"apps:read", "apps:create", "apps:config", "apps:deploy", "apps:destroy", "domains:write",
 	"services:read", "services:write", "logs:read", "audit:read", "tenant:admin"}
+
+func TestGuardAnswersUnknownResourceURIs(t *testing.T) {
+	t.Parallel()
+	guard := &httpguard.Guard{
+		TestPrincipal:          &auth.Principal{TenantID: "t-1", Subject: "c-1", ClientID: "c-1", Scopes: allScopes},
+		AnswerUnknownResources: true,
+		Logger:                 slog.New(slog.DiscardHandler),
+	}
+	var reached bool
+	handler := guard.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+	read := func(uri, version string) (int, string, int) {
+		t.Helper()
+		reached = false
+		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 5, "method": "resources/read", "params": map[string]string{"uri": uri}})
+		req := httptest.NewRequest(http.MethodPost, "http://mcp.test/mcp", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		if version != "" {
+			req.Header.Set("MCP-Protocol-Version", version)
+		}
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		var answer struct {
+			Error struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+		return rec.Code, answer.Error.Message, answer.Error.Code
+	}
+
+	status, message, code := read("dokku://hosts/main/apps?x=1\x00", "2025-11-25")
+	if status != http.StatusOK || reached || code != -32002 {
+		t.Fatalf("unknown URI: status %d, code %d, reached %v; want 200 with -32002 before the MCP server", status, code, reached)
+	}
+	if !strings.Contains(message, "dokku://hosts/{host}/apps") || strings.Contains(message, "\x00") {
+		t.Errorf("message %q should list the templates and escape the NUL byte", message)
+	}
+	if _, _, code := read("file:///etc/passwd", "2026-07-28"); code != -32602 {
+		t.Errorf("unknown URI in the 2026-07-28 era: code %d, want -32602", code)
+	}
+	if read("dokku://hosts/main/apps/web", ""); !reached {
+		t.Error("a URI that matches a template did not reach the MCP server")
+	}
+}
