@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"dokkumcp.dev/platform/scratch"
 )
 
 // Cluster is a running throwaway PostgreSQL server.
@@ -77,7 +79,8 @@ func Start(ctx context.Context) (*Cluster, error) {
 		return nil, err
 	}
 
-	dir, err := os.MkdirTemp("", "dokkumcp-pg-")
+	// scratch.Dir also removes the folders of runs that were killed.
+	dir, err := scratch.Dir("dokkumcp-pg-")
 	if err != nil {
 		return nil, err
 	}

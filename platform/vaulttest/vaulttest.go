@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"dokkumcp.dev/platform/scratch"
 )
 
 // Server is a running Vault dev server with an in-memory storage backend.
@@ -63,7 +65,8 @@ func Start(ctx context.Context) (*Server, error) {
 	}
 	token := make([]byte, 16)
 	rand.Read(token)
-	home, err := os.MkdirTemp("", "dokkumcp-vault-")
+	// scratch.Dir also removes the folders of runs that were killed.
+	home, err := scratch.Dir("dokkumcp-vault-")
 	if err != nil {
 		return nil, err
 	}
