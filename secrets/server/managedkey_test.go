@@ -225,3 +225,35 @@ func TestManagedKeyOnboardingValidatesHostAccess(t *testing.T) {
 		t.Errorf("stored host = %v, want 203.0.113.7, 22 and the host key", host)
 	}
 }
+
+func TestForgetHostDeletesTheManagedKey(t *testing.T) {
+	t.Parallel()
+	v := vaulttest.New(t)
+	s := startSecrets(t, authtest.NewIssuer(t), pgtest.NewDatabase(t),
+		"--vault-addr", v.Addr, "--vault-token", v.RootToken, "--vault-bootstrap")
+	trust := s.managedTrust(t, hostID)
+
+	forget := func() *secretsv1.ForgetHostResponse {
+		t.Helper()
+		resp, err := s.operator(t).ForgetHost(context.Background(), connect.NewRequest(&secretsv1.ForgetHostRequest{TenantId: tenantID, HostId: hostID}))
+		if err != nil {
+			t.Fatalf("ForgetHost: %v", err)
+		}
+		return resp.Msg
+	}
+	first := forget()
+	if !first.GetManagedKeyDeleted() || len(first.GetKeyNames()) != 1 || first.GetKeyNames()[0] != trust.GetKeyName() {
+		t.Errorf("ForgetHost = deleted %v, key names %q; want deleted with %q", first.GetManagedKeyDeleted(), first.GetKeyNames(), trust.GetKeyName())
+	}
+	// The key is gone from Vault: it can no longer be issued, and a second
+	// call has nothing to delete.
+	_, err := s.issueMode(t, hostID, managedMode)
+	wantCode(t, err, connect.CodeFailedPrecondition, "has no managed key yet")
+	if again := forget(); again.GetManagedKeyDeleted() || len(again.GetKeyNames()) != 0 {
+		t.Errorf("second ForgetHost = deleted %v, key names %q; want nothing deleted", again.GetManagedKeyDeleted(), again.GetKeyNames())
+	}
+
+	// Only platform identities may call it.
+	_, err = s.dokkuexec(t).ForgetHost(context.Background(), connect.NewRequest(&secretsv1.ForgetHostRequest{TenantId: tenantID, HostId: hostID}))
+	wantCode(t, err, connect.CodePermissionDenied, "")
+}

@@ -179,8 +179,21 @@ func onboard(ctx context.Context, command string, args []string, out io.Writer) 
 			return hostRemoveError(err, *force)
 		}
 		fmt.Fprintf(out, "Host removed: %s of tenant %s, with %d app records and %d pending reservations.\n"+
-			"The tenant's audit events stay. Remove the platform's line from the dokku user's authorized_keys on the host.\n",
+			"The tenant's audit events stay.\n",
 			*host, *tenant, removed.GetAppsRemoved(), removed.GetReservationsRemoved())
+		forgotten, err := op.ForgetHost(ctx, *tenant, removed.GetHostId())
+		if err != nil {
+			return fmt.Errorf("the host is removed, but Secrets could not delete its managed key, if it has one: %w; "+
+				"delete dokkumcp/managed-keys/%s/%s from Secrets' KV mount in Vault, or its rotation keeps failing", err, *tenant, removed.GetHostId())
+		}
+		if !forgotten.GetManagedKeyDeleted() {
+			fmt.Fprintln(out, "Remove the platform's cert-authority line from the dokku user's authorized_keys on the host.")
+			return nil
+		}
+		fmt.Fprintln(out, "Its managed key is deleted from Vault and no longer rotated. Remove its lines from the host as root:")
+		for _, name := range forgotten.GetKeyNames() {
+			fmt.Fprintf(out, "  dokku ssh-keys:remove %s\n", name)
+		}
 		return nil
 	}
 	return fmt.Errorf("unknown command %q", command)

@@ -108,8 +108,9 @@ func TestOnboardingCommands(t *testing.T) {
 	}
 
 	removed := runCommand("host remove", "--tenant="+tenantID, "--host=main", "--force")
-	if !strings.Contains(removed, "Host removed: main of tenant "+tenantID) {
-		t.Fatalf("host remove printed:\n%s", removed)
+	if !strings.Contains(removed, "Host removed: main of tenant "+tenantID) ||
+		!strings.Contains(removed, "cert-authority line") {
+		t.Fatalf("host remove printed:\n%s\nwant the removal and, for a certificate-mode host, the trust line to remove", removed)
 	}
 	operator := admin.NewOperator(admin.Endpoints{IdentityURL: st.IdentityURL, TenancyURL: st.TenancyURL}, st.OperatorSecret())
 	usage, err := operator.TenantUsage(ctx, tenantID)

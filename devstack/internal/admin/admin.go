@@ -159,6 +159,16 @@ func (o *Operator) RemoveHost(ctx context.Context, tenantID, host string, force 
 	return resp.Msg, nil
 }
 
+// ForgetHost deletes what Secrets keeps for a removed host: its managed
+// key record, which also ends the key's rotation.
+func (o *Operator) ForgetHost(ctx context.Context, tenantID, hostID string) (*secretsv1.ForgetHostResponse, error) {
+	resp, err := o.secrets.ForgetHost(ctx, connect.NewRequest(&secretsv1.ForgetHostRequest{TenantId: tenantID, HostId: hostID}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
+}
+
 // TenantUsage counts the tenant's apps, hosts, pending reservations and
 // audit events.
 func (o *Operator) TenantUsage(ctx context.Context, tenantID string) (*tenancyv1.TenantUsage, error) {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"dokkumcp.dev/platform/auth"
 	"dokkumcp.dev/secrets/internal/domain"
 )
 
@@ -92,6 +93,9 @@ type ManagedKeyStore interface {
 	// if there is none yet) and returns the new version. It fails with
 	// ErrManagedKeyConflict when another writer came first.
 	Save(ctx context.Context, target domain.Target, record *ManagedKeyRecord, version int) (int, error)
+	// Delete removes the host's record with every version; a host without
+	// one is not an error.
+	Delete(ctx context.Context, target domain.Target) error
 }
 
 // NoManagedKeys is the ManagedKeyStore of a Secrets without Vault: it
@@ -108,6 +112,8 @@ func (NoManagedKeys) Save(context.Context, domain.Target, *ManagedKeyRecord, int
 		Err:     errors.New("no managed key store without Vault"),
 	}
 }
+
+func (NoManagedKeys) Delete(context.Context, domain.Target) error { return nil }
 
 // newManagedKey generates version of target's key pair in memory.
 func newManagedKey(target domain.Target, version uint64, now time.Time) (ManagedKey, error) {
@@ -219,6 +225,76 @@ func checkHostAccess(access *HostAccess) error {
 	}
 	if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(access.HostKey)); err != nil {
 		return &domain.InvalidError{Message: "host_key is invalid: give the host's pinned SSH host key in authorized_keys form, as Tenancy's GetHost returns it"}
+	}
+	return nil
+}
+
+// OperationForgetHost is the audit operation of ForgetHost.
+const OperationForgetHost = "secrets.ForgetHost"
+
+// ForgetHost deletes the managed key record of a host that was removed
+// from Tenancy, which also ends its rotation, and returns the names of the
+// keys that may still be on the host. A host without a managed key (or a
+// Secrets whose Vault policy cannot read the KV mount) has nothing to
+// delete. A deletion is recorded in the tenant's audit ledger.
+func (s *Service) ForgetHost(ctx context.Context, tenantID, hostID string) (deleted bool, keyNames []string, err error) {
+	start := time.Now()
+	target, err := domain.NewTarget(tenantID, hostID)
+	if err != nil {
+		return false, nil, err
+	}
+
+	record, _, err := s.keys.Load(ctx, target)
+	switch {
+	case errors.Is(err, ErrNoManagedKey):
+		return false, nil, nil
+	case isConfigError(err):
+		s.logger.WarnContext(ctx, "managed key lookup failed; nothing to forget", "tenant_id", target.TenantID, "host_id", target.HostID, "error", err)
+		return false, nil, nil
+	case err != nil:
+		return false, nil, err
+	}
+
+	keyNames = []string{record.Current.Name}
+	if record.Pending != nil {
+		keyNames = append(keyNames, record.Pending.Name)
+	}
+	if record.Retired != nil {
+		keyNames = append(keyNames, record.Retired.Name)
+	}
+	if err := s.keys.Delete(ctx, target); err != nil {
+		return false, nil, err
+	}
+	s.logger.InfoContext(ctx, "managed key record deleted", "tenant_id", target.TenantID, "host_id", target.HostID, "key_names", keyNames)
+	if err := s.auditForget(ctx, target, keyNames, start); err != nil {
+		return true, keyNames, err
+	}
+	return true, keyNames, nil
+}
+
+// auditForget appends the event of a deleted managed key record and waits
+// for the commit. The record is gone either way; an error tells the caller
+// that the ledger does not show the deletion.
+func (s *Service) auditForget(ctx context.Context, target domain.Target, keyNames []string, start time.Time) error {
+	if s.audit == nil {
+		return nil
+	}
+	event := AuditEvent{
+		TenantID: target.TenantID, Time: start, Operation: OperationForgetHost, Target: target.HostID,
+		Arguments: map[string]any{"host_id": target.HostID, "key_names": keyNames},
+		Result:    "ok", Latency: time.Since(start),
+	}
+	if principal, ok := auth.PrincipalFrom(ctx); ok {
+		event.Subject, event.ClientID, event.Actor = principal.Subject, principal.ClientID, principal.Actor
+	}
+
+	appendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditAppendTimeout)
+	defer cancel()
+	appendStart := time.Now()
+	err := s.audit.AppendAuditEvent(appendCtx, event)
+	s.auditMetrics.Appended(appendCtx, appendStart, err)
+	if err != nil {
+		return fmt.Errorf("%w for deleting the managed key of tenant %s host %s: %w", ErrNotAudited, target.TenantID, target.HostID, err)
 	}
 	return nil
 }

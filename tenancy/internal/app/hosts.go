@@ -10,6 +10,8 @@ import (
 
 // RemovedHost counts what RemoveHost deleted with the host.
 type RemovedHost struct {
+	// HostID is the removed host's id.
+	HostID       string
 	Apps         int
 	Reservations int
 }
@@ -86,6 +88,7 @@ func (s *Service) RemoveHost(ctx context.Context, tenantID, selector string, for
 	}
 	s.logger.InfoContext(ctx, "host removed", "tenant_id", tenantID, "host_id", host.ID, "force", force,
 		"apps_removed", removed.Apps, "reservations_removed", removed.Reservations)
+	removed.HostID = host.ID
 	return removed, nil
 }
 

@@ -493,6 +493,114 @@ func (x *GetHostTrustResponse) GetKeyName() string {
 	return ""
 }
 
+type ForgetHostRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	HostId        string                 `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetHostRequest) Reset() {
+	*x = ForgetHostRequest{}
+	mi := &file_dokkumcp_secrets_v1_secrets_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetHostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetHostRequest) ProtoMessage() {}
+
+func (x *ForgetHostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_secrets_v1_secrets_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetHostRequest.ProtoReflect.Descriptor instead.
+func (*ForgetHostRequest) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_secrets_v1_secrets_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ForgetHostRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ForgetHostRequest) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+type ForgetHostResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// managed_key_deleted is true when a managed key record existed and was
+	// deleted.
+	ManagedKeyDeleted bool `protobuf:"varint,1,opt,name=managed_key_deleted,json=managedKeyDeleted,proto3" json:"managed_key_deleted,omitempty"`
+	// key_names are the names the host's authorized_keys lines carry (for
+	// `dokku ssh-keys:remove` on the host); empty without a managed key.
+	KeyNames      []string `protobuf:"bytes,2,rep,name=key_names,json=keyNames,proto3" json:"key_names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetHostResponse) Reset() {
+	*x = ForgetHostResponse{}
+	mi := &file_dokkumcp_secrets_v1_secrets_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetHostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetHostResponse) ProtoMessage() {}
+
+func (x *ForgetHostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dokkumcp_secrets_v1_secrets_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetHostResponse.ProtoReflect.Descriptor instead.
+func (*ForgetHostResponse) Descriptor() ([]byte, []int) {
+	return file_dokkumcp_secrets_v1_secrets_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ForgetHostResponse) GetManagedKeyDeleted() bool {
+	if x != nil {
+		return x.ManagedKeyDeleted
+	}
+	return false
+}
+
+func (x *ForgetHostResponse) GetKeyNames() []string {
+	if x != nil {
+		return x.KeyNames
+	}
+	return nil
+}
+
 var File_dokkumcp_secrets_v1_secrets_proto protoreflect.FileDescriptor
 
 const file_dokkumcp_secrets_v1_secrets_proto_rawDesc = "" +
@@ -533,14 +641,22 @@ const file_dokkumcp_secrets_v1_secrets_proto_rawDesc = "" +
 	"\rca_public_key\x18\x04 \x01(\tR\vcaPublicKey\x12L\n" +
 	"\x0fcredential_mode\x18\x05 \x01(\x0e2#.dokkumcp.secrets.v1.CredentialModeR\x0ecredentialMode\x12,\n" +
 	"\x12managed_public_key\x18\x06 \x01(\tR\x10managedPublicKey\x12\x19\n" +
-	"\bkey_name\x18\a \x01(\tR\akeyName*s\n" +
+	"\bkey_name\x18\a \x01(\tR\akeyName\"I\n" +
+	"\x11ForgetHostRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId\"a\n" +
+	"\x12ForgetHostResponse\x12.\n" +
+	"\x13managed_key_deleted\x18\x01 \x01(\bR\x11managedKeyDeleted\x12\x1b\n" +
+	"\tkey_names\x18\x02 \x03(\tR\bkeyNames*s\n" +
 	"\x0eCredentialMode\x12\x1f\n" +
 	"\x1bCREDENTIAL_MODE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bCREDENTIAL_MODE_CERTIFICATE\x10\x01\x12\x1f\n" +
-	"\x1bCREDENTIAL_MODE_MANAGED_KEY\x10\x022\x94\x02\n" +
+	"\x1bCREDENTIAL_MODE_MANAGED_KEY\x10\x022\x87\x03\n" +
 	"\x0eSecretsService\x12\x88\x01\n" +
 	"\x12IssueSSHCredential\x12..dokkumcp.secrets.v1.IssueSSHCredentialRequest\x1a/.dokkumcp.secrets.v1.IssueSSHCredentialResponse\"\x11\xc2\xf3\x18\rsecrets:issue\x12w\n" +
-	"\fGetHostTrust\x12(.dokkumcp.secrets.v1.GetHostTrustRequest\x1a).dokkumcp.secrets.v1.GetHostTrustResponse\"\x12\xc2\xf3\x18\x0eplatform:adminB\xc5\x01\n" +
+	"\fGetHostTrust\x12(.dokkumcp.secrets.v1.GetHostTrustRequest\x1a).dokkumcp.secrets.v1.GetHostTrustResponse\"\x12\xc2\xf3\x18\x0eplatform:admin\x12q\n" +
+	"\n" +
+	"ForgetHost\x12&.dokkumcp.secrets.v1.ForgetHostRequest\x1a'.dokkumcp.secrets.v1.ForgetHostResponse\"\x12\xc2\xf3\x18\x0eplatform:adminB\xc5\x01\n" +
 	"\x17com.dokkumcp.secrets.v1B\fSecretsProtoP\x01Z.dokkumcp.dev/gen/dokkumcp/secrets/v1;secretsv1\xa2\x02\x03DSX\xaa\x02\x13Dokkumcp.Secrets.V1\xca\x02\x13Dokkumcp\\Secrets\\V1\xe2\x02\x1fDokkumcp\\Secrets\\V1\\GPBMetadata\xea\x02\x15Dokkumcp::Secrets::V1b\x06proto3"
 
 var (
@@ -556,7 +672,7 @@ func file_dokkumcp_secrets_v1_secrets_proto_rawDescGZIP() []byte {
 }
 
 var file_dokkumcp_secrets_v1_secrets_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dokkumcp_secrets_v1_secrets_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_dokkumcp_secrets_v1_secrets_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_dokkumcp_secrets_v1_secrets_proto_goTypes = []any{
 	(CredentialMode)(0),                // 0: dokkumcp.secrets.v1.CredentialMode
 	(*IssueSSHCredentialRequest)(nil),  // 1: dokkumcp.secrets.v1.IssueSSHCredentialRequest
@@ -564,21 +680,25 @@ var file_dokkumcp_secrets_v1_secrets_proto_goTypes = []any{
 	(*IssueSSHCredentialResponse)(nil), // 3: dokkumcp.secrets.v1.IssueSSHCredentialResponse
 	(*GetHostTrustRequest)(nil),        // 4: dokkumcp.secrets.v1.GetHostTrustRequest
 	(*GetHostTrustResponse)(nil),       // 5: dokkumcp.secrets.v1.GetHostTrustResponse
-	(*timestamppb.Timestamp)(nil),      // 6: google.protobuf.Timestamp
+	(*ForgetHostRequest)(nil),          // 6: dokkumcp.secrets.v1.ForgetHostRequest
+	(*ForgetHostResponse)(nil),         // 7: dokkumcp.secrets.v1.ForgetHostResponse
+	(*timestamppb.Timestamp)(nil),      // 8: google.protobuf.Timestamp
 }
 var file_dokkumcp_secrets_v1_secrets_proto_depIdxs = []int32{
 	0, // 0: dokkumcp.secrets.v1.IssueSSHCredentialRequest.credential_mode:type_name -> dokkumcp.secrets.v1.CredentialMode
-	6, // 1: dokkumcp.secrets.v1.SSHCredential.expire_time:type_name -> google.protobuf.Timestamp
+	8, // 1: dokkumcp.secrets.v1.SSHCredential.expire_time:type_name -> google.protobuf.Timestamp
 	0, // 2: dokkumcp.secrets.v1.SSHCredential.credential_mode:type_name -> dokkumcp.secrets.v1.CredentialMode
 	2, // 3: dokkumcp.secrets.v1.IssueSSHCredentialResponse.credential:type_name -> dokkumcp.secrets.v1.SSHCredential
 	0, // 4: dokkumcp.secrets.v1.GetHostTrustRequest.credential_mode:type_name -> dokkumcp.secrets.v1.CredentialMode
 	0, // 5: dokkumcp.secrets.v1.GetHostTrustResponse.credential_mode:type_name -> dokkumcp.secrets.v1.CredentialMode
 	1, // 6: dokkumcp.secrets.v1.SecretsService.IssueSSHCredential:input_type -> dokkumcp.secrets.v1.IssueSSHCredentialRequest
 	4, // 7: dokkumcp.secrets.v1.SecretsService.GetHostTrust:input_type -> dokkumcp.secrets.v1.GetHostTrustRequest
-	3, // 8: dokkumcp.secrets.v1.SecretsService.IssueSSHCredential:output_type -> dokkumcp.secrets.v1.IssueSSHCredentialResponse
-	5, // 9: dokkumcp.secrets.v1.SecretsService.GetHostTrust:output_type -> dokkumcp.secrets.v1.GetHostTrustResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
+	6, // 8: dokkumcp.secrets.v1.SecretsService.ForgetHost:input_type -> dokkumcp.secrets.v1.ForgetHostRequest
+	3, // 9: dokkumcp.secrets.v1.SecretsService.IssueSSHCredential:output_type -> dokkumcp.secrets.v1.IssueSSHCredentialResponse
+	5, // 10: dokkumcp.secrets.v1.SecretsService.GetHostTrust:output_type -> dokkumcp.secrets.v1.GetHostTrustResponse
+	7, // 11: dokkumcp.secrets.v1.SecretsService.ForgetHost:output_type -> dokkumcp.secrets.v1.ForgetHostResponse
+	9, // [9:12] is the sub-list for method output_type
+	6, // [6:9] is the sub-list for method input_type
 	6, // [6:6] is the sub-list for extension type_name
 	6, // [6:6] is the sub-list for extension extendee
 	0, // [0:6] is the sub-list for field type_name
@@ -595,7 +715,7 @@ func file_dokkumcp_secrets_v1_secrets_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dokkumcp_secrets_v1_secrets_proto_rawDesc), len(file_dokkumcp_secrets_v1_secrets_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1017,8 +1017,11 @@ type RemoveHostResponse struct {
 	// and pending reservations of the host.
 	AppsRemoved         int32 `protobuf:"varint,1,opt,name=apps_removed,json=appsRemoved,proto3" json:"apps_removed,omitempty"`
 	ReservationsRemoved int32 `protobuf:"varint,2,opt,name=reservations_removed,json=reservationsRemoved,proto3" json:"reservations_removed,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// host_id is the removed host's id, for the calls that clean up after it
+	// (Secrets' ForgetHost).
+	HostId        string `protobuf:"bytes,3,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RemoveHostResponse) Reset() {
@@ -1063,6 +1066,13 @@ func (x *RemoveHostResponse) GetReservationsRemoved() int32 {
 		return x.ReservationsRemoved
 	}
 	return 0
+}
+
+func (x *RemoveHostResponse) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
 }
 
 type GetTenantUsageRequest struct {
@@ -2975,10 +2985,11 @@ const file_dokkumcp_tenancy_v1_tenancy_proto_rawDesc = "" +
 	"\x11RemoveHostRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\x12\x14\n" +
-	"\x05force\x18\x03 \x01(\bR\x05force\"j\n" +
+	"\x05force\x18\x03 \x01(\bR\x05force\"\x83\x01\n" +
 	"\x12RemoveHostResponse\x12!\n" +
 	"\fapps_removed\x18\x01 \x01(\x05R\vappsRemoved\x121\n" +
-	"\x14reservations_removed\x18\x02 \x01(\x05R\x13reservationsRemoved\"4\n" +
+	"\x14reservations_removed\x18\x02 \x01(\x05R\x13reservationsRemoved\x12\x17\n" +
+	"\ahost_id\x18\x03 \x01(\tR\x06hostId\"4\n" +
 	"\x15GetTenantUsageRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"\xee\x01\n" +
 	"\vTenantUsage\x12\x1b\n" +

@@ -86,6 +86,22 @@ func (h *Handler) GetHostTrust(ctx context.Context, req *connect.Request[secrets
 	}), nil
 }
 
+// ForgetHost deletes what Secrets keeps for a removed host.
+func (h *Handler) ForgetHost(ctx context.Context, req *connect.Request[secretsv1.ForgetHostRequest]) (*connect.Response[secretsv1.ForgetHostResponse], error) {
+	if err := requireServiceIdentity(ctx); err != nil {
+		return nil, err
+	}
+	deleted, names, err := h.service.ForgetHost(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId())
+	if errors.Is(err, app.ErrNotAudited) {
+		h.logger.ErrorContext(ctx, "request failed", "method", "ForgetHost", "tenant_id", req.Msg.GetTenantId(), "host_id", req.Msg.GetHostId(), "error", err)
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("the managed key record was deleted, but its audit event could not be recorded in the tenancy service; the deletion stands and needs no retry"))
+	}
+	if err != nil {
+		return nil, h.connectError(ctx, "ForgetHost", req.Msg, err)
+	}
+	return connect.NewResponse(&secretsv1.ForgetHostResponse{ManagedKeyDeleted: deleted, KeyNames: names}), nil
+}
+
 // modeFromProto maps a request's credential mode to app's.
 func modeFromProto(mode secretsv1.CredentialMode) (string, error) {
 	switch mode {

@@ -18,9 +18,10 @@ import (
 
 // Operations on the managed-key store, for the duration histogram.
 const (
-	opReadKey  = "read_key"
-	opWriteKey = "write_key"
-	opListKeys = "list_keys"
+	opReadKey   = "read_key"
+	opWriteKey  = "write_key"
+	opListKeys  = "list_keys"
+	opDeleteKey = "delete_key"
 )
 
 // keyPathPrefix is the path of the managed-key records under the KV mount,
@@ -112,6 +113,22 @@ func (k *KeyStore) Save(ctx context.Context, target domain.Target, record *app.M
 		return 0, fmt.Errorf("%w: KV write of host %s returned no version", app.ErrCAUnavailable, target.HostID)
 	}
 	return secret.VersionMetadata.Version, nil
+}
+
+// Delete removes the host's record with every version and its metadata.
+// Deleting a host without a record succeeds.
+func (k *KeyStore) Delete(ctx context.Context, target domain.Target) error {
+	callCtx, cancel := context.WithTimeout(ctx, k.ca.cfg.Timeout)
+	defer cancel()
+	callCtx, span := k.ca.startSpan(callCtx, opDeleteKey)
+	start := time.Now()
+	err := k.ca.client.KVv2(k.mount).DeleteMetadata(callCtx, k.path(target))
+	endSpan(span, err)
+	k.ca.metrics.observe(opDeleteKey, start, err)
+	if err != nil {
+		return k.callError(ctx, opDeleteKey, err)
+	}
+	return nil
 }
 
 // isCASMismatch reports whether Vault rejected a check-and-set write

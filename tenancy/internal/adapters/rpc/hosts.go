@@ -34,6 +34,7 @@ func (h *Handler) RemoveHost(ctx context.Context, req *connect.Request[tenancyv1
 	return connect.NewResponse(&tenancyv1.RemoveHostResponse{
 		AppsRemoved:         int32(removed.Apps),
 		ReservationsRemoved: int32(removed.Reservations),
+		HostId:              removed.HostID,
 	}), nil
 }
 

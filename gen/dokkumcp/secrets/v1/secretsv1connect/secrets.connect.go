@@ -39,6 +39,9 @@ const (
 	// SecretsServiceGetHostTrustProcedure is the fully-qualified name of the SecretsService's
 	// GetHostTrust RPC.
 	SecretsServiceGetHostTrustProcedure = "/dokkumcp.secrets.v1.SecretsService/GetHostTrust"
+	// SecretsServiceForgetHostProcedure is the fully-qualified name of the SecretsService's ForgetHost
+	// RPC.
+	SecretsServiceForgetHostProcedure = "/dokkumcp.secrets.v1.SecretsService/ForgetHost"
 )
 
 // SecretsServiceClient is a client for the dokkumcp.secrets.v1.SecretsService service.
@@ -51,6 +54,11 @@ type SecretsServiceClient interface {
 	// authorized_keys line for the dokku user and the root command that
 	// installs it.
 	GetHostTrust(context.Context, *connect.Request[v1.GetHostTrustRequest]) (*connect.Response[v1.GetHostTrustResponse], error)
+	// ForgetHost deletes what Secrets keeps for a host that was removed from
+	// Tenancy: its managed key record with every version, which also ends
+	// the host's key rotation. A host in certificate mode has nothing to
+	// delete. The key lines stay on the host until its operator removes them.
+	ForgetHost(context.Context, *connect.Request[v1.ForgetHostRequest]) (*connect.Response[v1.ForgetHostResponse], error)
 }
 
 // NewSecretsServiceClient constructs a client for the dokkumcp.secrets.v1.SecretsService service.
@@ -76,6 +84,12 @@ func NewSecretsServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(secretsServiceMethods.ByName("GetHostTrust")),
 			connect.WithClientOptions(opts...),
 		),
+		forgetHost: connect.NewClient[v1.ForgetHostRequest, v1.ForgetHostResponse](
+			httpClient,
+			baseURL+SecretsServiceForgetHostProcedure,
+			connect.WithSchema(secretsServiceMethods.ByName("ForgetHost")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -83,6 +97,7 @@ func NewSecretsServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 type secretsServiceClient struct {
 	issueSSHCredential *connect.Client[v1.IssueSSHCredentialRequest, v1.IssueSSHCredentialResponse]
 	getHostTrust       *connect.Client[v1.GetHostTrustRequest, v1.GetHostTrustResponse]
+	forgetHost         *connect.Client[v1.ForgetHostRequest, v1.ForgetHostResponse]
 }
 
 // IssueSSHCredential calls dokkumcp.secrets.v1.SecretsService.IssueSSHCredential.
@@ -95,6 +110,11 @@ func (c *secretsServiceClient) GetHostTrust(ctx context.Context, req *connect.Re
 	return c.getHostTrust.CallUnary(ctx, req)
 }
 
+// ForgetHost calls dokkumcp.secrets.v1.SecretsService.ForgetHost.
+func (c *secretsServiceClient) ForgetHost(ctx context.Context, req *connect.Request[v1.ForgetHostRequest]) (*connect.Response[v1.ForgetHostResponse], error) {
+	return c.forgetHost.CallUnary(ctx, req)
+}
+
 // SecretsServiceHandler is an implementation of the dokkumcp.secrets.v1.SecretsService service.
 type SecretsServiceHandler interface {
 	// IssueSSHCredential returns a fresh ed25519 key and an OpenSSH user
@@ -105,6 +125,11 @@ type SecretsServiceHandler interface {
 	// authorized_keys line for the dokku user and the root command that
 	// installs it.
 	GetHostTrust(context.Context, *connect.Request[v1.GetHostTrustRequest]) (*connect.Response[v1.GetHostTrustResponse], error)
+	// ForgetHost deletes what Secrets keeps for a host that was removed from
+	// Tenancy: its managed key record with every version, which also ends
+	// the host's key rotation. A host in certificate mode has nothing to
+	// delete. The key lines stay on the host until its operator removes them.
+	ForgetHost(context.Context, *connect.Request[v1.ForgetHostRequest]) (*connect.Response[v1.ForgetHostResponse], error)
 }
 
 // NewSecretsServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -126,12 +151,20 @@ func NewSecretsServiceHandler(svc SecretsServiceHandler, opts ...connect.Handler
 		connect.WithSchema(secretsServiceMethods.ByName("GetHostTrust")),
 		connect.WithHandlerOptions(opts...),
 	)
+	secretsServiceForgetHostHandler := connect.NewUnaryHandler(
+		SecretsServiceForgetHostProcedure,
+		svc.ForgetHost,
+		connect.WithSchema(secretsServiceMethods.ByName("ForgetHost")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dokkumcp.secrets.v1.SecretsService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SecretsServiceIssueSSHCredentialProcedure:
 			secretsServiceIssueSSHCredentialHandler.ServeHTTP(w, r)
 		case SecretsServiceGetHostTrustProcedure:
 			secretsServiceGetHostTrustHandler.ServeHTTP(w, r)
+		case SecretsServiceForgetHostProcedure:
+			secretsServiceForgetHostHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -147,4 +180,8 @@ func (UnimplementedSecretsServiceHandler) IssueSSHCredential(context.Context, *c
 
 func (UnimplementedSecretsServiceHandler) GetHostTrust(context.Context, *connect.Request[v1.GetHostTrustRequest]) (*connect.Response[v1.GetHostTrustResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.secrets.v1.SecretsService.GetHostTrust is not implemented"))
+}
+
+func (UnimplementedSecretsServiceHandler) ForgetHost(context.Context, *connect.Request[v1.ForgetHostRequest]) (*connect.Response[v1.ForgetHostResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dokkumcp.secrets.v1.SecretsService.ForgetHost is not implemented"))
 }
