@@ -82,3 +82,20 @@ func Serve(ctx context.Context, listener net.Listener, opts Options) error {
 	opts.Logger.Info("service stopped")
 	return err
 }
+
+// ServeConnect serves one Connect handler, mounted at path next to health and
+// /metrics, until ctx ends. It listens on addr when listener is nil.
+func ServeConnect(ctx context.Context, listener net.Listener, addr string, opts Options, path string, handler http.Handler) error {
+	if listener == nil {
+		var err error
+		listener, err = net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+	}
+
+	mux := NewMux(opts)
+	mux.Handle(path, handler)
+	opts.Handler = mux
+	return Serve(ctx, listener, opts)
+}

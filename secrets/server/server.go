@@ -315,25 +315,13 @@ func Run(ctx context.Context, opts Options) error {
 		connect.WithInterceptors(otelInterceptor, auth.NewServerInterceptor(verifier, logger)),
 	)
 
-	listener := opts.Listener
-	if listener == nil {
-		listener, err = net.Listen("tcp", cfg.Common.Listen)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.Common.Listen, err)
-		}
-	}
-
-	serveOpts := platformserver.Options{
+	return platformserver.ServeConnect(ctx, opts.Listener, cfg.Common.Listen, platformserver.Options{
 		Service:         Service,
 		HealthServices:  []string{secretsv1connect.SecretsServiceName},
 		Metrics:         tel.MetricsHandler(),
 		Logger:          logger,
 		ShutdownTimeout: cfg.Common.ShutdownTimeout,
-	}
-	mux := platformserver.NewMux(serveOpts)
-	mux.Handle(path, handler)
-	serveOpts.Handler = mux
-	return platformserver.Serve(ctx, listener, serveOpts)
+	}, path, handler)
 }
 
 // openCA returns the Vault CA when --vault-addr is set, after logging in,
