@@ -132,7 +132,19 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			if g.DropCancellations && isCancellation(body) {
+			// The body passed the strict check, so this decodes the same
+			// members mcp-go will read. A member of the wrong type leaves
+			// the message unread here, and mcp-go rejects it.
+			var message rpcMessage
+			if json.Unmarshal(body, &message) != nil {
+				message = rpcMessage{}
+			}
+			if err := checkID(message.ID); err != nil {
+				g.Logger.InfoContext(ctx, "request body rejected", "status", http.StatusBadRequest, "error", err)
+				writeJSONRPCError(w, http.StatusBadRequest, codeInvalidRequest, err.Error())
+				return
+			}
+			if g.DropCancellations && message.Method == string(mcp.MethodNotificationCancelled) {
 				// Stateless requests all carry an empty session id, so mcp-go
 				// would match the request id against every caller's in-flight
 				// calls. A stateless client cannot name a call in another POST
@@ -141,15 +153,15 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 				return
 			}
 			if g.CallDuration != nil {
-				defer g.recordDuration(ctx, body, time.Now())
+				defer g.recordDuration(ctx, message.Method, time.Now())
 			}
 			var admitted bool
 			var end func()
-			if ctx, admitted, end = g.admit(ctx, w, principal, body); !admitted {
+			if ctx, admitted, end = g.admit(ctx, w, principal, message); !admitted {
 				return
 			}
 			defer end()
-			if g.AnswerUnknownResources && g.answerUnknownResource(ctx, w, r, body) {
+			if g.AnswerUnknownResources && g.answerUnknownResource(ctx, w, r, message) {
 				return
 			}
 		}
@@ -157,18 +169,23 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-// answerUnknownResource answers a resources/read whose URI no resource
-// template matches and reports whether it did. The error quotes the URI
-// (escaped, and only up to the URI length limit) and lists the templates.
-func (g *Guard) answerUnknownResource(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte) bool {
-	var message struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-		Params struct {
-			URI string `json:"uri"`
-		} `json:"params"`
-	}
-	if json.Unmarshal(body, &message) != nil || message.Method != string(mcp.MethodResourcesRead) {
+// rpcMessage holds the members of a JSON-RPC message that the guard reads.
+type rpcMessage struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+		URI       string          `json:"uri"`
+	} `json:"params"`
+}
+
+// answerUnknownResource writes the error for a resources/read whose URI no
+// resource template matches, and reports whether it wrote one. The error
+// quotes the URI (escaped, and only up to the URI length limit) and lists
+// the templates.
+func (g *Guard) answerUnknownResource(ctx context.Context, w http.ResponseWriter, r *http.Request, message rpcMessage) bool {
+	if message.Method != string(mcp.MethodResourcesRead) {
 		return false
 	}
 	_, err := domain.ParseResourceURI(message.Params.URI)
@@ -179,7 +196,8 @@ func (g *Guard) answerUnknownResource(ctx context.Context, w http.ResponseWriter
 	if call := app.CallFrom(ctx); call != nil {
 		call.Finish(ctx, app.OutcomeIsError)
 	}
-	// The same codes as mcp-go's resource-not-found answer in each era.
+	// These are the codes mcp-go uses for a resource that is not found, in
+	// each protocol era.
 	code := codeResourceNotFound
 	if mcp.IsModernProtocol(r.Header.Get("MCP-Protocol-Version")) {
 		code = codeInvalidParams
@@ -247,22 +265,8 @@ func rateLimitMessage(limit, operation string, seconds int) string {
 // admit passes a tools/call, resources/read or prompts/get through
 // g.Calls. It returns false after writing a 429 when the request is over a
 // rate limit. end ends the request's span.
-func (g *Guard) admit(ctx context.Context, w http.ResponseWriter, principal *auth.Principal, body []byte) (context.Context, bool, func()) {
+func (g *Guard) admit(ctx context.Context, w http.ResponseWriter, principal *auth.Principal, message rpcMessage) (context.Context, bool, func()) {
 	if g.Calls == nil {
-		return ctx, true, func() {}
-	}
-	var message struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-		Params struct {
-			Name      string          `json:"name"`
-			Arguments json.RawMessage `json:"arguments"`
-			URI       string          `json:"uri"`
-		} `json:"params"`
-	}
-	// The body already passed the strict check, so this reads the same
-	// members mcp-go will.
-	if json.Unmarshal(body, &message) != nil {
 		return ctx, true, func() {}
 	}
 	request, spanName, ok := gatedRequest(message.Method, message.Params.Name, message.Params.Arguments, message.Params.URI)
@@ -402,17 +406,13 @@ var recordedMethods = []string{
 	"notifications/initialized", "notifications/cancelled",
 }
 
-// recordDuration records how long the JSON-RPC request in body took since
-// start. Responses the client sends, which have no method, are not
+// recordDuration records how long the JSON-RPC request with method took
+// since start. Responses the client sends, which have no method, are not
 // recorded.
-func (g *Guard) recordDuration(ctx context.Context, body []byte, start time.Time) {
-	var message struct {
-		Method string `json:"method"`
-	}
-	if json.Unmarshal(body, &message) != nil || message.Method == "" {
+func (g *Guard) recordDuration(ctx context.Context, method string, start time.Time) {
+	if method == "" {
 		return
 	}
-	method := message.Method
 	if !slices.Contains(recordedMethods, method) {
 		method = "_OTHER"
 	}
@@ -474,12 +474,4 @@ func newRequestID() string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// isCancellation reports whether body is a notifications/cancelled message.
-func isCancellation(body []byte) bool {
-	var message struct {
-		Method string `json:"method"`
-	}
-	return json.Unmarshal(body, &message) == nil && message.Method == string(mcp.MethodNotificationCancelled)
 }

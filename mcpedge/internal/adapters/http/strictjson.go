@@ -41,19 +41,16 @@ func checkStrictJSONRPC(body []byte) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("extra data after the JSON-RPC message")
 	}
-	return checkID(trimmed)
+	return nil
 }
 
 // checkID rejects an id that JSON-RPC 2.0 does not allow: it must be a
 // string, a number or null (section 4), never an object, array or boolean.
-func checkID(message []byte) error {
-	var envelope struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if err := json.Unmarshal(message, &envelope); err != nil || len(envelope.ID) == 0 {
+func checkID(id json.RawMessage) error {
+	if len(id) == 0 {
 		return nil
 	}
-	switch envelope.ID[0] {
+	switch id[0] {
 	case '"', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		return nil
 	}
