@@ -21,7 +21,7 @@ import (
 // TestPlanCaps checks, against the real Identity and Tenancy, that once a
 // tenant moves to the read-only Free plan its owner's new tokens carry only
 // read permissions, so mcpedge lists only read tools. It also checks
-// mcpedge's answer to a call whose permission the token lacks: 403
+// mcpedge's response to a call whose permission the token lacks: 403
 // insufficient_scope while the plan permits it, so that a token requested
 // with a wider scope would help, and a tool-level error once the Free plan
 // forbids it; both are audited as denied.

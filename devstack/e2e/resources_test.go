@@ -196,7 +196,7 @@ func TestResourcesAndPrompts(t *testing.T) {
 
 	t.Run("invalid and unknown URIs", func(t *testing.T) {
 		// mcpedge parses every URI with the tools' rules before mcp-go
-		// matches it, and answers one that matches no template with the
+		// matches it, and rejects one that matches no template with the
 		// list of templates.
 		cases := map[string]string{
 			base + "/apps/missing":                               "missing",

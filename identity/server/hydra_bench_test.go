@@ -42,10 +42,10 @@ const tokenLoadWorkers = 8
 // hydraMaxConns is Hydra's database pool size (the max_conns DSN parameter)
 // unless DOKKUMCP_HYDRA_MAX_CONNS sets another, where 0 keeps Hydra's
 // default of 2 × the CPU count, 4 on a 2-core machine. With that default
-// and tokenLoadWorkers concurrent requests, Hydra v2.3.0 deadlocks: a
+// and tokenLoadWorkers concurrent requests, Hydra v2.3.0 deadlocks. A
 // goroutine dump showed the 4 connections held by open transactions whose
-// requests wait for the mutex of the access-token key set, while the
-// request holding that mutex waits for a connection. So the benchmark gives
+// requests wait for the mutex of the access-token key set. The request
+// holding that mutex waits for a connection. So the benchmark gives
 // Hydra a connection for each worker and as many spare.
 const hydraMaxConns = 2 * tokenLoadWorkers
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestSweepRemovesOnlyFoldersOfExitedOwners(t *testing.T) {
+func TestSweepExitedOwners(t *testing.T) {
 	t.Parallel()
 	parent := t.TempDir()
 	const prefix = "dokkumcp-scratch-test-"
@@ -55,15 +55,15 @@ func TestSweepRemovesOnlyFoldersOfExitedOwners(t *testing.T) {
 		prefix + "garbled":    true,
 		"other-prefix-exited": true,
 	}
-	for name, kept := range want {
+	for name, wantExists := range want {
 		_, err := os.Stat(filepath.Join(parent, name))
-		if exists := err == nil; exists != kept {
-			t.Errorf("%s: exists = %v after the sweep, want %v", name, exists, kept)
+		if exists := err == nil; exists != wantExists {
+			t.Errorf("%s: exists = %v after the sweep, want %v", name, exists, wantExists)
 		}
 	}
 }
 
-func TestDirRecordsTheOwner(t *testing.T) {
+func TestDirRecordsOwner(t *testing.T) {
 	t.Parallel()
 	dir, err := Dir("dokkumcp-scratch-dir-test-")
 	if err != nil {

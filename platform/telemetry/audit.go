@@ -49,8 +49,8 @@ func NewAuditMetrics(meter metric.Meter) (*AuditMetrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every reason starts at zero, so that the series exist and rate() sees
-	// the first failure.
+	// Every reason starts at zero, so that the series exist and rate()
+	// counts the first failure.
 	for _, reason := range []string{AuditDropAppendFailed, AuditDropQueueFull, AuditDropShutdown, AuditDropRateLimited} {
 		failures.Add(context.Background(), 0, metric.WithAttributes(attribute.String("reason", reason)))
 	}

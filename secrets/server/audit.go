@@ -16,8 +16,8 @@ import (
 	"dokkumcp.dev/secrets/internal/app"
 )
 
-// AuditConfig is where Secrets appends the audit event of every credential
-// it issues, and the service identity it appends with.
+// AuditConfig is the Tenancy endpoint that receives the audit event of every
+// credential Secrets issues, and the service identity Secrets appends with.
 type AuditConfig struct {
 	// TenancyURL is Tenancy's base URL. Empty turns auditing of issuances off.
 	TenancyURL string

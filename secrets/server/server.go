@@ -101,7 +101,7 @@ type Config struct {
 	MasterKey string
 	// CertTTL is the lifetime of issued certificates.
 	CertTTL time.Duration
-	// Audit is where issuances are audited.
+	// Audit is the audit ledger configuration for issuances.
 	Audit AuditConfig
 }
 

@@ -179,7 +179,7 @@ func cmdDomainsReport(s *session, args []string) int {
 }
 
 // domainsReportBash is the bash domains:report of Dokku 0.35 to 0.37
-// (plugins/domains/internal-functions), which knows no --format: a second
+// (plugins/domains/internal-functions), which has no --format: a second
 // argument is always an info flag. Only the report of one app is emulated.
 func (s *session) domainsReportBash(args []string) int {
 	appName, infoFlag := argAt(args, 0), argAt(args, 1)

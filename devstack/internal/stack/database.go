@@ -30,7 +30,7 @@ func checkEmptyDatabase(ctx context.Context, url string) error {
 		return fmt.Errorf("list the schemas of the PostgreSQL given with --postgres-url: %w", err)
 	}
 	if len(found) > 0 {
-		return fmt.Errorf("the database given with --postgres-url holds the schemas %s of an earlier start; "+
+		return fmt.Errorf("the database given with --postgres-url already contains the schemas %s of an earlier start. "+
 			"the development stack makes new keys at every start and cannot open what an earlier one stored: "+
 			"give an empty database, or drop those schemas with DROP SCHEMA ... CASCADE", strings.Join(found, ", "))
 	}

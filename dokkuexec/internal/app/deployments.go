@@ -202,8 +202,8 @@ func (s *Service) checkNotDeploying(ctx context.Context, target Target, app doma
 // deployLocked is the error for an app whose deploy lock another deploy
 // holds.
 func deployLocked(app domain.AppName, target Target, holder string) error {
-	return Errorf(KindAborted, "app %q on host %q is already being deployed outside DokkuExec by %s, which holds Dokku's deploy lock; "+
-		"wait for it to finish or stop it with `dokku builds:cancel %s`, and if no deploy is running, remove a stale lock with apps_unlock; then deploy again",
+	return Errorf(KindAborted, "app %q on host %q is already being deployed outside DokkuExec by %s, which has Dokku's deploy lock. "+
+		"Wait for it to finish or stop it with `dokku builds:cancel %s`. If no deploy is running, remove a stale lock with apps_unlock, then deploy again",
 		app, target.Host.Name, holder, app)
 }
 

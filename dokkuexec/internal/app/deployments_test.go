@@ -307,7 +307,7 @@ func TestDeploymentOutcomes(t *testing.T) {
 			},
 			finish:      func(*testing.T, *deployFixture, domain.Deployment) {},
 			wantStatus:  domain.DeploymentFailed,
-			wantMessage: "holds Dokku's deploy lock",
+			wantMessage: "has Dokku's deploy lock",
 		},
 	}
 	for _, tt := range tests {
@@ -459,7 +459,7 @@ func TestDeploymentReconciledAfterKill(t *testing.T) {
 }
 
 // TestReconcileFollowsRunningBuild reconciles a deployment whose build
-// still runs on the host, and sees it settle when the build ends.
+// still runs on the host, and checks that it settles when the build ends.
 func TestReconcileFollowsRunningBuild(t *testing.T) {
 	t.Parallel()
 	f := newDeployFixture(t, emulator.Options{})

@@ -28,9 +28,9 @@ const credentialInUseWindow = 5 * time.Minute
 //     credentialInUseWindow. Renewal keeps it above a third of the
 //     certificate lifetime.
 //   - dokkumcp_dokkuexec_ssh_command_duration_seconds (command: the Dokku
-//     subcommand; outcome: ok, exit_nonzero or error): from the start of
-//     the Executor call, which includes waiting for a connection and a
-//     session, until the exit status
+//     subcommand; outcome: ok, exit_nonzero or error): the time from the
+//     start of the Executor call until the exit status. It includes the
+//     wait for a connection and a session.
 //   - dokkumcp_audit_append_duration_seconds and
 //     dokkumcp_audit_append_failures_total (see telemetry.AuditMetrics)
 //
@@ -60,12 +60,14 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 		metric.WithDescription("Lookups of cached SSH credentials by result: hit (cached and not due for renewal) or miss (Secrets was asked).")); err != nil {
 		return nil, err
 	}
+
 	if m.renewalFailures, err = meter.Int64Counter("dokkumcp_dokkuexec_ssh_credential_renewal_failures",
 		metric.WithDescription("Failed requests for an SSH credential to Secrets, including those a still-valid cached credential covered.")); err != nil {
 		return nil, err
 	}
 	// The series exists from the start, so that rate() counts the first failure.
 	m.renewalFailures.Add(context.Background(), 0)
+
 	remaining, err := meter.Float64ObservableGauge("dokkumcp_dokkuexec_ssh_credential_remaining_seconds",
 		metric.WithUnit("s"),
 		metric.WithDescription("Seconds until the soonest expiry among the SSH credentials handed out in the last 5 minutes; absent when none was."))
@@ -80,12 +82,14 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 	}, remaining); err != nil {
 		return nil, err
 	}
+
 	if m.commandDuration, err = meter.Float64Histogram("dokkumcp_dokkuexec_ssh_command_duration_seconds",
 		metric.WithUnit("s"),
 		metric.WithDescription("Duration of Dokku commands over SSH, by subcommand and outcome (ok, exit_nonzero, error)."),
 		metric.WithExplicitBucketBoundaries(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)); err != nil {
 		return nil, err
 	}
+
 	if m.audit, err = telemetry.NewAuditMetrics(meter); err != nil {
 		return nil, err
 	}
@@ -158,9 +162,8 @@ func (i measuredIssuer) IssueSSHCredential(ctx context.Context, tenantID, hostID
 }
 
 // measuredExecutor records the duration of each Dokku command by
-// subcommand. The subcommands are a fixed set; the host and app are left
-// out because their number has no bound, and each command's span carries
-// them instead.
+// subcommand, which is a fixed set. Host and app are left out because their
+// number has no bound. Each command's span carries them instead.
 type measuredExecutor struct {
 	next    Executor
 	metrics *Metrics

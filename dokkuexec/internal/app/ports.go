@@ -17,9 +17,9 @@ type Host struct {
 	SSHUser  string
 	// HostKey is the pinned SSH host public key in authorized_keys form.
 	HostKey string
-	// CredentialMode is how the platform logs in to the host, as Tenancy
+	// CredentialMode is the platform's login method on the host as Tenancy
 	// records it: CredentialModeCertificate, CredentialModeManagedKey, or
-	// empty when Tenancy does not say and Secrets chooses.
+	// empty when Tenancy has none and Secrets chooses.
 	CredentialMode string
 }
 

@@ -17,7 +17,7 @@ const (
 )
 
 // AuditTo makes c record every change to a tenant client in the tenant's
-// audit ledger with auditor, and wait for the append before it answers.
+// audit ledger with auditor, and wait for the append before it returns.
 func (c *Clients) AuditTo(auditor *Auditor) {
 	c.auditor = auditor
 }
@@ -25,8 +25,8 @@ func (c *Clients) AuditTo(auditor *Auditor) {
 // auditChange appends the event of a change to client made by the caller
 // in ctx. Platform clients have no tenant and therefore no ledger; their
 // changes are only logged. The change has been stored when this runs, so a
-// failed append returns an UnavailableError that says so: the caller must
-// not take the change as done without its event, nor as not done.
+// failed append returns an UnavailableError stating that, because the caller
+// must not take the change as done without its event, nor as not done.
 func (c *Clients) auditChange(ctx context.Context, operation string, client domain.Client, start time.Time, arguments map[string]any) error {
 	if client.TenantID == "" {
 		return nil

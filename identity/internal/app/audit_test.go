@@ -18,7 +18,7 @@ import (
 )
 
 // FakeBlockedLedger holds every append until release is closed, the fault
-// of a Tenancy that stops answering, which a real Tenancy cannot produce on
+// of a Tenancy that stops responding, which a real Tenancy cannot produce on
 // demand.
 type FakeBlockedLedger struct {
 	release chan struct{}
@@ -78,7 +78,7 @@ func TestAuditorBoundsQueueAndClients(t *testing.T) {
 	auditor := app.NewAuditor(ledger, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics)
 
 	// Far more failures than the queue holds, from many clients, while
-	// Tenancy does not answer: Record must return at once every time.
+	// Tenancy does not respond: Record must return at once every time.
 	const clients, perClient = 200, 30
 	for c := range clients {
 		for range perClient {

@@ -11,7 +11,7 @@ import (
 
 // Reasons a client authentication at the token endpoint fails. They are
 // the reason label of dokkumcp_identity_client_auth_failures_total and the
-// reason argument of the audit event; the client only ever sees
+// reason argument of the audit event; the client only ever receives
 // invalid_client.
 const (
 	AuthFailureMissingCredentials = "missing_credentials"

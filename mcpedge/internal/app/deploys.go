@@ -360,7 +360,7 @@ func (t *Tools) CancelDeployment(ctx context.Context, args DeployCancelArgs) (*D
 	return out, nil
 }
 
-// statusHint tells the model what a deployment's status means for it.
+// statusHint returns the next step a deployment's status implies for the model.
 func statusHint(d *dokkuexecv1.Deployment) string {
 	switch d.GetStatus() {
 	case dokkuexecv1.DeploymentStatus_DEPLOYMENT_STATUS_QUEUED:

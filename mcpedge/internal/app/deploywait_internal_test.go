@@ -18,7 +18,7 @@ import (
 )
 
 // FakeDokkuExecShuttingDown creates deployments and then ends every watch
-// with Unavailable, as DokkuExec does when it stops mid-deployment; a test
+// with Unavailable, as DokkuExec does when it stops mid-deployment. A test
 // cannot stop the real one on demand in the middle of a watch.
 type FakeDokkuExecShuttingDown struct {
 	dokkuexecv1connect.UnimplementedDokkuExecServiceHandler
@@ -38,10 +38,10 @@ func (FakeDokkuExecShuttingDown) WatchDeployment(_ context.Context, _ *connect.R
 	return connect.NewError(connect.CodeUnavailable, errors.New("the watch of deployment d-aaaaaaaaaa ended because DokkuExec is shutting down; the deployment goes on, watch it again"))
 }
 
-// TestDeployCreateWaitKeepsTheIDWhenTheWatchFails checks that deploy_create
+// TestDeployWaitWatchFailureKeepsID checks that deploy_create
 // with wait still returns the deployment it created when the watch breaks,
 // instead of an error that leaves the model without the deployment's id.
-func TestDeployCreateWaitKeepsTheIDWhenTheWatchFails(t *testing.T) {
+func TestDeployWaitWatchFailureKeepsID(t *testing.T) {
 	t.Parallel()
 	path, handler := dokkuexecv1connect.NewDokkuExecServiceHandler(FakeDokkuExecShuttingDown{})
 	mux := http.NewServeMux()

@@ -68,8 +68,8 @@ type CallGate struct {
 	// Metrics, when set, counts calls by tool and outcome and rate-limit
 	// rejections.
 	Metrics *CallMetrics
-	// Plans, when set, tells Authorize whether the tenant's plan permits a
-	// missing permission. Without it every plan is taken to permit all.
+	// Plans, when set, reports to Authorize whether the tenant's plan
+	// permits a missing permission. Without it every plan permits all.
 	Plans  PlanSource
 	Logger *slog.Logger
 }
@@ -150,7 +150,7 @@ func DenialFrom(ctx context.Context) *Denial {
 // more scope would help. When the tenant's plan cannot be read it assumes
 // the plan permits them: Identity still caps the new token by the plan.
 //
-// NOTE: the client's role also caps its tokens, and only Identity knows it,
+// NOTE: the client's role also caps its tokens, and only Identity stores it,
 // so a viewer client calling a write tool on a plan that permits writes gets
 // the 403 although Identity will not grant the scope it names.
 func (g *CallGate) Authorize(ctx context.Context, principal *auth.Principal, request Request) *Denial {

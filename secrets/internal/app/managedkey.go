@@ -273,7 +273,7 @@ func (s *Service) ForgetHost(ctx context.Context, tenantID, hostID string) (dele
 }
 
 // auditForget appends the event of a deleted managed key record and waits
-// for the commit. The record is gone either way; an error tells the caller
+// for the commit. The record is gone either way, so an error only means
 // that the ledger does not show the deletion.
 func (s *Service) auditForget(ctx context.Context, target domain.Target, keyNames []string, start time.Time) error {
 	if s.audit == nil {

@@ -73,8 +73,8 @@ type SecretsCredentials struct {
 }
 
 // IssueSSHCredential returns a fresh certificate and key for the host, or
-// the host's managed key, as mode asks; with no mode, the managed key when
-// Secrets holds one.
+// the host's managed key, as mode requests. Without a mode, Secrets returns
+// the managed key when it has one.
 func (s SecretsCredentials) IssueSSHCredential(ctx context.Context, tenantID, hostID, mode string) (app.Credential, error) {
 	resp, err := s.Client.IssueSSHCredential(ctx, connect.NewRequest(&secretsv1.IssueSSHCredentialRequest{TenantId: tenantID, HostId: hostID, CredentialMode: secretsMode(mode)}))
 	if err != nil {

@@ -12,9 +12,9 @@ import (
 
 // TestHandlerAcrossDokkuVersions runs the main RPCs against test hosts that
 // present themselves as the last release of each supported Dokku minor
-// version. Before 0.38.21 DokkuExec parses the text form of apps:list, before
-// 0.38.22 that of plugin:list, and before 0.38.8 the report JSON carries only
-// prefixed keys; the results must not differ.
+// version. DokkuExec parses the text form of apps:list before 0.38.21 and of
+// plugin:list before 0.38.22. Before 0.38.8 the report JSON has only
+// prefixed keys. The results must not differ.
 func TestHandlerAcrossDokkuVersions(t *testing.T) {
 	t.Parallel()
 	for _, version := range []string{"0.35.20", "0.36.11", "0.37.10", "0.38.7", "0.38.27", "1:0.38.27"} {

@@ -18,7 +18,7 @@ import (
 	"dokkumcp.dev/platform/auth"
 )
 
-// FakePlans answers whether a tenant's plan is read-only, or fails.
+// FakePlans reports whether a tenant's plan is read-only, or fails.
 type FakePlans struct {
 	readOnly bool
 	err      error
@@ -41,11 +41,11 @@ func (s *recordingSink) AppendCall(_ context.Context, r app.CallRecord) error {
 
 const metadataURL = "http://mcp.test/.well-known/oauth-protected-resource/mcp"
 
-// TestGuardAnswersMissingPermissions checks, through the real MCP server,
-// that a request whose permission the token lacks gets 403 insufficient_scope
-// when the plan permits that permission, and an error the model can act on
-// when the plan forbids it, and that both are audited as denied.
-func TestGuardAnswersMissingPermissions(t *testing.T) {
+// TestGuardMissingPermissions checks, through the real MCP server, a request
+// whose permission the token lacks. It gets 403 insufficient_scope when the
+// plan permits that permission and an error the model can act on when the
+// plan forbids it. Both are audited as denied.
+func TestGuardMissingPermissions(t *testing.T) {
 	t.Parallel()
 	readScopes := []string{"apps:read", "services:read", "logs:read", "audit:read"}
 	cases := []struct {

@@ -53,11 +53,11 @@ type Guard struct {
 	// one tenant's cancellation of request id 7 would cancel every tenant's
 	// in-flight request 7.
 	DropCancellations bool
-	// AnswerUnknownResources answers a resources/read whose URI matches no
-	// resource template in the HTTP response, with a message that lists
-	// the templates; mcp-go's own answer names none. Only a transport that
-	// answers in the POST's response (stateless /mcp) may set it: the
-	// legacy SSE transport answers on its stream.
+	// AnswerUnknownResources makes the guard reply to a resources/read
+	// whose URI matches no resource template, with a message that lists the
+	// templates, because mcp-go's own error names none. Only a transport
+	// that replies in the POST's response (stateless /mcp) may set it. The
+	// legacy SSE transport replies on its stream.
 	AnswerUnknownResources bool
 	// TestPrincipal, when set, replaces bearer-token verification: every
 	// request that passes the other checks carries this principal. It exists
@@ -252,9 +252,9 @@ func (g *Guard) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, int
 	return body, http.StatusOK, 0, nil
 }
 
-// rateLimitMessage says which limit rejected a request and when to retry.
-// Only the "tool" limit names the operation: it exists only for catalogue
-// tools, so the name is never caller input echoed back.
+// rateLimitMessage returns the message naming the limit that rejected a
+// request and when to retry. Only the "tool" limit names the operation,
+// because it exists only for catalogue tools and so is never caller input.
 func rateLimitMessage(limit, operation string, seconds int) string {
 	if limit == "tool" {
 		return fmt.Sprintf("rate limit of %s reached for this tenant; retry after %d seconds, or call other tools meanwhile", operation, seconds)

@@ -94,7 +94,7 @@ func (h *Handler) ForgetHost(ctx context.Context, req *connect.Request[secretsv1
 	deleted, names, err := h.service.ForgetHost(ctx, req.Msg.GetTenantId(), req.Msg.GetHostId())
 	if errors.Is(err, app.ErrNotAudited) {
 		h.logger.ErrorContext(ctx, "request failed", "method", "ForgetHost", "tenant_id", req.Msg.GetTenantId(), "host_id", req.Msg.GetHostId(), "error", err)
-		return nil, connect.NewError(connect.CodeUnavailable, errors.New("the managed key record was deleted, but its audit event could not be recorded in the tenancy service; the deletion stands and needs no retry"))
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("the managed key record was deleted, but recording its audit event in the tenancy service failed; do not retry, because the deletion is done"))
 	}
 	if err != nil {
 		return nil, h.connectError(ctx, "ForgetHost", req.Msg, err)
